@@ -1,0 +1,1 @@
+"""The configuration core: classes, fields, identifiers. Imports nothing of ours outside core."""

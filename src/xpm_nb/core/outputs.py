@@ -1,0 +1,43 @@
+"""Dynamic task outputs: ``register_task_output`` in the job, ``watch_output`` in the notebook."""
+
+from __future__ import annotations
+
+import json
+import time
+
+__all__ = ["register_task_output", "watch_output", "WatchedOutput"]
+
+
+class WatchedOutput:
+    """A callback on the outputs a method of a configuration produces while a task runs."""
+
+    def __init__(self, config, method_name: str, callback):
+        self.config = config
+        self.method_name = method_name
+        self.callback = callback
+
+
+def register_task_output(config, method, *args, **kwargs):
+    """Record, in the job's output file, that ``method(*args, **kwargs)`` produced an output.
+
+    In the notebook process the watchers of that method are called with the
+    output configuration; inside the job the method's result is returned.
+    """
+    from . import taskglobals
+
+    name = method.__name__ if callable(method) else str(method)
+    bound = getattr(config, name)
+    result = bound(*args, **kwargs)
+    job = taskglobals.job_path()
+    if job is not None:
+        record = {"time": time.time(), "method": name, "args": args, "kwargs": kwargs}
+        path = job / ".experimaestro" / "task-outputs.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(json.dumps(record, default=str) + "\n")
+    return result
+
+
+def watch_output(task, method, callback) -> None:
+    name = method.__name__ if callable(method) else str(method)
+    task.__xpm__.watched_outputs.append(WatchedOutput(task, name, callback))

@@ -1,0 +1,325 @@
+"""From annotations to type specs that check and convert field values.
+
+A ``TypeSpec`` answers one question: is this value acceptable for the field,
+and as what? ``validate(value)`` returns the converted value or raises
+``_Mismatch`` with what was expected; the caller (the config) turns it into a
+``FieldTypeError`` naming the class and the field.
+"""
+
+from __future__ import annotations
+
+import enum
+import numbers
+import os
+import typing
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TypeSpec", "type_spec", "SubmitHook", "describe_value"]
+
+
+class _Mismatch(Exception):
+    """Internal: the value does not fit; ``expected`` says what would."""
+
+    def __init__(self, expected: str, value: Any, where: str = ""):
+        super().__init__(expected)
+        self.expected = expected
+        self.value = value
+        self.where = where  # e.g. "[2]" or "['key']" inside a container
+
+
+def describe_value(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    name = type(value).__qualname__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{text} ({article} {name})"
+
+
+class TypeSpec:
+    """A field's type: checks and converts values."""
+
+    name = "any"
+
+    def validate(self, value: Any) -> Any:
+        return value
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class AnySpec(TypeSpec):
+    name = "Any"
+
+
+class IntSpec(TypeSpec):
+    name = "int"
+
+    def validate(self, value):
+        if type(value) is int:
+            return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise _Mismatch("an int", value)
+        return int(value)
+
+
+class FloatSpec(TypeSpec):
+    name = "float"
+
+    def validate(self, value):
+        if type(value) is float:
+            return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise _Mismatch("a float (or an int)", value)
+        return float(value)
+
+
+class BoolSpec(TypeSpec):
+    name = "bool"
+
+    def validate(self, value):
+        if type(value) is bool:
+            return value
+        if type(value).__name__ == "bool_":  # numpy.bool_
+            return bool(value)
+        raise _Mismatch("a bool (True or False)", value)
+
+
+class StrSpec(TypeSpec):
+    name = "str"
+
+    def validate(self, value):
+        if isinstance(value, str):
+            return value
+        raise _Mismatch("a str", value)
+
+
+class PathSpec(TypeSpec):
+    name = "Path"
+
+    def validate(self, value):
+        if isinstance(value, Path):
+            return value
+        if isinstance(value, (str, os.PathLike)):
+            return Path(value)
+        raise _Mismatch("a path (pathlib.Path or str)", value)
+
+
+class EnumSpec(TypeSpec):
+    def __init__(self, cls: type[enum.Enum]):
+        self.cls = cls
+        self.name = cls.__qualname__
+
+    def validate(self, value):
+        if isinstance(value, self.cls):
+            return value
+        if isinstance(value, str) and value in self.cls.__members__:
+            return self.cls[value]
+        names = ", ".join(self.cls.__members__)
+        raise _Mismatch(f"a member of {self.cls.__qualname__} ({names})", value)
+
+
+class LiteralSpec(TypeSpec):
+    def __init__(self, values: tuple):
+        self.values = values
+        self.name = f"Literal{list(values)}"
+
+    def validate(self, value):
+        if value in self.values:
+            return value
+        raise _Mismatch(f"one of {list(self.values)}", value)
+
+
+class OptionalSpec(TypeSpec):
+    """``Optional[T]`` inside a container (a field's own Optional is a flag)."""
+
+    def __init__(self, inner: TypeSpec):
+        self.inner = inner
+        self.name = f"Optional[{inner}]"
+
+    def validate(self, value):
+        return None if value is None else self.inner.validate(value)
+
+
+class UnionSpec(TypeSpec):
+    def __init__(self, options: list[TypeSpec]):
+        self.options = options
+        self.name = " | ".join(map(repr, options))
+
+    def validate(self, value):
+        for option in self.options:
+            try:
+                return option.validate(value)
+            except _Mismatch:
+                continue
+        raise _Mismatch(f"one of {self.name}", value)
+
+
+def _at(where: str, exc: _Mismatch) -> _Mismatch:
+    exc.where = where + exc.where
+    return exc
+
+
+class ListSpec(TypeSpec):
+    def __init__(self, inner: TypeSpec):
+        self.inner = inner
+        self.name = f"list[{inner}]"
+
+    def validate(self, value):
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch(f"a list of {self.inner}", value)
+        inner = self.inner
+        if isinstance(inner, AnySpec):
+            return list(value)
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(inner.validate(item))
+            except _Mismatch as exc:
+                raise _at(f"[{i}]", exc) from None
+        return out
+
+
+class SetSpec(TypeSpec):
+    def __init__(self, inner: TypeSpec):
+        self.inner = inner
+        self.name = f"set[{inner}]"
+
+    def validate(self, value):
+        if not isinstance(value, (set, frozenset, list, tuple)):
+            raise _Mismatch(f"a set of {self.inner}", value)
+        out = set()
+        for item in value:
+            try:
+                out.add(self.inner.validate(item))
+            except _Mismatch as exc:
+                raise _at("{...}", exc) from None
+        return out
+
+
+class DictSpec(TypeSpec):
+    def __init__(self, key: TypeSpec, value: TypeSpec):
+        self.key = key
+        self.value = value
+        self.name = f"dict[{key}, {value}]"
+
+    def validate(self, value):
+        if not isinstance(value, dict):
+            raise _Mismatch(f"a dict[{self.key}, {self.value}]", value)
+        out = {}
+        for k, v in value.items():
+            try:
+                k2 = self.key.validate(k)
+                out[k2] = self.value.validate(v)
+            except _Mismatch as exc:
+                raise _at(f"[{k!r}]", exc) from None
+        return out
+
+
+class ConfigSpec(TypeSpec):
+    """A nested configuration; the class may be a forward reference."""
+
+    def __init__(self, cls):
+        self.cls = cls
+        self.name = cls.__qualname__
+
+    def validate(self, value):
+        from .objects import ConfigMixin
+
+        if isinstance(value, ConfigMixin) and isinstance(value, self.cls):
+            return value
+        if isinstance(value, self.cls):
+            msg = (
+                f"a {self.name} configuration; got an instance (built object), "
+                f"pass its configuration (e.g. `{self.name}.C(...)`)"
+            )
+            raise _Mismatch(msg, value)
+        raise _Mismatch(f"a {self.name} configuration (e.g. `{self.name}.C(...)`)", value)
+
+
+_SIMPLE = {
+    int: IntSpec(),
+    float: FloatSpec(),
+    bool: BoolSpec(),
+    str: StrSpec(),
+    Path: PathSpec(),
+    typing.Any: AnySpec(),
+    object: AnySpec(),
+}
+
+
+def type_spec(annotation: Any, where: str = "") -> TypeSpec:
+    """Turn a (resolved) annotation into a TypeSpec."""
+    from .objects import Config
+
+    if annotation in _SIMPLE:
+        return _SIMPLE[annotation]
+    if isinstance(annotation, type):
+        if issubclass(annotation, Config):
+            return ConfigSpec(annotation)
+        if issubclass(annotation, enum.Enum):
+            return EnumSpec(annotation)
+        if issubclass(annotation, os.PathLike):
+            return _SIMPLE[Path]
+        if annotation in (list, tuple):
+            return ListSpec(AnySpec())
+        if annotation in (set, frozenset):
+            return SetSpec(AnySpec())
+        if annotation is dict:
+            return DictSpec(AnySpec(), AnySpec())
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return type_spec(args[0], where)
+    if origin in (list, tuple, typing.List, typing.Sequence) or (
+        origin is not None and getattr(origin, "__name__", "") in ("Sequence", "List")
+    ):
+        inner = args[0] if args else Any
+        return ListSpec(type_spec(inner, where))
+    if origin in (set, frozenset):
+        return SetSpec(type_spec(args[0] if args else Any, where))
+    if origin is dict or (origin is not None and getattr(origin, "__name__", "") == "Mapping"):
+        k, v = args if args else (Any, Any)
+        return DictSpec(type_spec(k, where), type_spec(v, where))
+    if origin is typing.Literal:
+        return LiteralSpec(args)
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        non_none = [a for a in args if a is not type(None)]
+        specs = [type_spec(a, where) for a in non_none]
+        inner = specs[0] if len(specs) == 1 else UnionSpec(specs)
+        return OptionalSpec(inner) if len(non_none) < len(args) else inner
+    from ..errors import DeclarationError
+
+    msg = f"{where}: cannot use the type {annotation!r} in a configuration field"
+    raise DeclarationError(msg)
+
+
+def split_optional(annotation: Any) -> tuple[Any, bool]:
+    """``Optional[T]`` -> (T, True); anything else -> (annotation, False)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        args = typing.get_args(annotation)
+        if type(None) in args:
+            rest = tuple(a for a in args if a is not type(None))
+            return (rest[0] if len(rest) == 1 else typing.Union[rest]), True
+    return annotation, False
+
+
+class SubmitHook(ABC):
+    """Hook called before a job is submitted to the scheduler (e.g. to change its environment)."""
+
+    @abstractmethod
+    def process(self, job, launcher):
+        """Apply the hook for the job/launcher."""
+
+    @abstractmethod
+    def spec(self):
+        """An identifier tuple for hashing/equality."""
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.spec()))
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.spec() == other.spec()

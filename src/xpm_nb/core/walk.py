@@ -1,0 +1,81 @@
+"""Walks over configuration trees: sealing."""
+
+from __future__ import annotations
+
+from ..errors import MissingFieldError
+from .objects import ConfigMixin
+
+__all__ = ["seal_tree", "iter_children"]
+
+
+def iter_children(value, name: str = ""):
+    """Yield (field path, config) for the configs directly inside ``value``."""
+    if isinstance(value, ConfigMixin):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from iter_children(item, f"{name}/{i}" if name else str(i))
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            yield from iter_children(item, f"{name}/{k}" if name else str(k))
+    elif isinstance(value, (set, frozenset)):
+        for i, item in enumerate(value):
+            yield from iter_children(item, f"{name}/{i}" if name else str(i))
+
+
+def seal_tree(config, context=None) -> None:
+    """Seal ``config`` and all configs below it.
+
+    Children first; generated fields filled from ``context`` (a config already
+    sealed without a context gets them now); every missing required field is
+    reported at once, with its path from the root.
+    """
+    missing: list[str] = []
+    _seal(config, context, set(), missing, config.__xpmtype__.cls.__qualname__)
+    if missing:
+        root = config.__xpmtype__.cls.__qualname__
+        msg = (
+            f"{root} cannot be sealed: required field(s) not set: {', '.join(missing)}. "
+            "Fix: set them when building the configuration, e.g. "
+            f"{root}.C(<field>=...)"
+        )
+        raise MissingFieldError(msg)
+
+
+def _seal(config, context, visited: set, missing: list, where: str) -> None:
+    if id(config) in visited:
+        return
+    visited.add(id(config))
+    info = config.__xpm__
+    xpmtype = config.__xpmtype__
+    d = config.__dict__
+    for argument in xpmtype.sorted_arguments:
+        if argument.name not in d:
+            continue
+        value = d[argument.name]
+        for sub, child in iter_children(value):
+            label = f"{where}.{argument.name}" + (f"[{sub}]" if sub else "")
+            if child.__xpm__.task is not None and child.__xpm__.task is not child:
+                continue  # the output of another task: sealed with that task
+            if context is not None:
+                key = argument.name + (f"/{sub}" if sub else "")
+                with context.push(key):
+                    _seal(child, context, visited, missing, label)
+            else:
+                _seal(child, None, visited, missing, label)
+    for argument in xpmtype.seal_factories:
+        if argument.name in d or context is None:
+            continue
+        if argument.generator is not None:
+            d[argument.name] = argument.generator(context, config)
+        else:
+            d[argument.name] = argument.factory()
+    if info.sealed:
+        return
+    for argument in xpmtype.sorted_arguments:
+        if argument.required and argument.name not in d:
+            missing.append(f"{where}.{argument.name} ({argument.type})")
+    if missing:
+        return
+    config.__validate__()
+    info.sealed = True

@@ -1,0 +1,114 @@
+"""The exception tree of xpm_nb.
+
+Every error xpm_nb raises on purpose is one of these::
+
+    XPMError
+    ├── ConfigError                    building or changing a configuration
+    │   ├── UnknownFieldError          (also ValueError) a keyword the class does not declare
+    │   ├── FieldTypeError             (also TypeError)  a value of the wrong type
+    │   ├── MissingFieldError          (also ValueError) a required field unset at seal time
+    │   ├── ConstantFieldError         (also AttributeError) writing a Constant
+    │   ├── SealedConfigError          (also AttributeError) changing a sealed config
+    │   └── DeclarationError           (also TypeError)  a class declaration that cannot work
+    ├── IdentifierError                (also ValueError) a value the identifier cannot encode
+    ├── SerializationError             a params/definition file that cannot be read or written
+    ├── WorkspaceError                 a path that is not a workspace, a layout problem
+    ├── LauncherSpecError              (also ValueError) a bad requirement expression
+    └── JobError                       a job did not succeed
+        ├── JobFailedError             the job (or one it depends on) failed
+        └── DependencyFailedError      a dependency failed, so the job never ran
+
+``GracefulTimeout`` is not an error of xpm_nb but a signal raised by user code in
+a resumable task; it derives from ``Exception`` as in the reference.
+
+Messages say what was received, what was expected and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "XPMError",
+    "ConfigError",
+    "UnknownFieldError",
+    "FieldTypeError",
+    "MissingFieldError",
+    "ConstantFieldError",
+    "SealedConfigError",
+    "DeclarationError",
+    "IdentifierError",
+    "SerializationError",
+    "WorkspaceError",
+    "LauncherSpecError",
+    "JobError",
+    "JobFailedError",
+    "DependencyFailedError",
+    "GracefulTimeout",
+]
+
+
+class XPMError(Exception):
+    """Base class of every error raised by xpm_nb."""
+
+
+class ConfigError(XPMError):
+    """A configuration could not be built or changed."""
+
+
+class UnknownFieldError(ConfigError, ValueError):
+    """A keyword argument that the configuration class does not declare."""
+
+
+class FieldTypeError(ConfigError, TypeError):
+    """A field value of the wrong type."""
+
+
+class MissingFieldError(ConfigError, ValueError):
+    """A required field without a value when the configuration is sealed."""
+
+
+class ConstantFieldError(ConfigError, AttributeError):
+    """An attempt to write a Constant field."""
+
+
+class SealedConfigError(ConfigError, AttributeError):
+    """An attempt to change a sealed (submitted) configuration."""
+
+
+class DeclarationError(ConfigError, TypeError):
+    """A configuration class whose declaration cannot work."""
+
+
+class IdentifierError(XPMError, ValueError):
+    """A value that the identifier byte format cannot encode."""
+
+
+class SerializationError(XPMError):
+    """A definition file that cannot be read or written."""
+
+
+class WorkspaceError(XPMError):
+    """A folder that is not a workspace, or a workspace layout problem."""
+
+
+class LauncherSpecError(XPMError, ValueError):
+    """A requirement expression that cannot be parsed."""
+
+
+class JobError(XPMError):
+    """A job that did not succeed."""
+
+
+class JobFailedError(JobError):
+    """A job failed; the message gives its state, reason and log paths."""
+
+
+class DependencyFailedError(JobFailedError):
+    """A job did not run because a job it depends on failed."""
+
+
+class GracefulTimeout(Exception):
+    """Raised by a resumable task to stop before its time limit and be retried."""
+
+    def __init__(self, message: str = "Task stopped gracefully before timeout"):
+        super().__init__(message)
+        self.message = message

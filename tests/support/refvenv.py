@@ -1,0 +1,48 @@
+"""The reference system (experimaestro 2.7.0) in a virtual environment of its own.
+
+Created once and cached under ``~/.cache/xpm_nb/ref-venv`` (override with
+``XPM_NB_REF_VENV``); never imported into the test process, only run as a
+subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fasteners
+
+REF_VERSION = "2.7.0"
+
+
+def venv_dir() -> Path:
+    default = Path.home() / ".cache" / "xpm_nb" / "ref-venv"
+    return Path(os.environ.get("XPM_NB_REF_VENV", default))
+
+
+def ref_python() -> Path | None:
+    """Path of the reference venv's python, installing it if needed (None if impossible)."""
+    vdir = venv_dir()
+    python = vdir / "bin" / "python"
+    marker = vdir / f".xpm_nb-ok-{REF_VERSION}"
+    if marker.exists():
+        return python
+    vdir.parent.mkdir(parents=True, exist_ok=True)
+    with fasteners.InterProcessLock(str(vdir) + ".lock"):
+        if marker.exists():
+            return python
+        try:
+            if not python.exists():
+                subprocess.run([sys.executable, "-m", "venv", str(vdir)], check=True)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", f"experimaestro=={REF_VERSION}"],
+                check=True,
+                timeout=900,
+            )
+            subprocess.run([str(python), "-c", "import experimaestro"], check=True)
+        except (subprocess.SubprocessError, OSError):
+            return None
+        marker.touch()
+    return python
