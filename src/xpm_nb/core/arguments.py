@@ -268,11 +268,14 @@ class Argument:
         help: str | None = None,
     ):
         from .pathgen import Generator
+        from .types import PathSpec
 
         self.name = name
         self.type = type
         self.optional = optional
-        self.ignored = hint.ignored
+        # As in the reference (PathType.ignore): a field typed Path is left out
+        # of the identifier even when declared Param[Path].
+        self.ignored = hint.ignored or isinstance(type, PathSpec)
         self.constant = hint.constant
         self.is_data = hint.is_data
         self.help = help or hint.help

@@ -38,6 +38,10 @@ def _collect(config, result: dict, visited: set) -> None:
     if id(config) in visited:
         return
     visited.add(id(config))
+    producer = config.__xpm__.task
+    if producer is not None and producer is not config:
+        # An output carries the tags of the task that produced it.
+        _collect(producer, result, visited)
     d = config.__dict__
     for name in config.__xpmtype__.arguments:
         if name in d:

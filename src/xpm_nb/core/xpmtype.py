@@ -142,10 +142,31 @@ def _has_forward_ref(tp: Any) -> bool:
     return any(_has_forward_ref(a) for a in typing.get_args(tp))
 
 
+# Names that string annotations may use when the defining module is not
+# available (a class shipped by value to a job process): our field markers,
+# typing's names, Path, and classes shipped along with it.
+extra_namespace: dict[str, Any] = {}
+
+
+def _fallback_namespace() -> dict[str, Any]:
+    import pathlib
+
+    from . import arguments
+
+    ns: dict[str, Any] = {n: getattr(typing, n) for n in typing.__all__}
+    ns.update({n: getattr(arguments, n) for n in arguments.__all__})
+    ns["Path"] = pathlib.Path
+    ns.update(extra_namespace)
+    return ns
+
+
 def _eval(klass: type, name: str, annotation: Any) -> Any:
     module = sys.modules.get(klass.__module__)
-    globalns = dict(vars(module)) if module is not None else {}
-    localns = dict(class_registry_by_name())
+    globalns = _fallback_namespace()
+    globalns.update(class_registry_by_name())
+    if module is not None and getattr(module, "__name__", None) != "xpm_nb.run.__main__":
+        globalns.update(vars(module))
+    localns = {}
     localns.update({klass.__name__: klass})
     localns.update(vars(klass))
     if isinstance(annotation, str):

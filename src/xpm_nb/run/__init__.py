@@ -1,0 +1,107 @@
+"""The job process: ``python -m xpm_nb.run <job folder>``.
+
+Imports only the core and the task's own modules: this is where the per-task
+overhead is won. Steps: take the job lock, write the pid file, rebuild the
+configuration from ``params.json``, run the init tasks and the task, then write
+``<name>.done`` or ``<name>.failed`` (temp file then rename) and remove the pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+
+__all__ = ["run_job", "main"]
+
+EXIT_GRACEFUL_TIMEOUT = 3  # exit code of a resumable task that stopped to be retried
+
+
+def _event(events: Path, record: dict) -> None:
+    record.setdefault("timestamp", time.time())
+    with events.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def run_job(job_path: Path) -> int:
+    import fasteners
+
+    from ..core import taskglobals
+    from ..core.params import atomic_write, read_params
+    from ..errors import GracefulTimeout
+    from ..scheduler.jobs import JobPaths
+
+    job_path = Path(job_path).absolute()
+    name = os.environ.get("XPM_NB_JOB_NAME") or _name_from_params(job_path)
+    paths = JobPaths(job_path, name)
+    paths.meta.mkdir(exist_ok=True)
+    paths.events.parent.mkdir(parents=True, exist_ok=True)
+
+    lock = fasteners.InterProcessLock(str(paths.lock))
+    if not lock.acquire(blocking=True, timeout=5):
+        print(f"xpm_nb: {paths.lock} is held by another process; not running twice",
+              file=sys.stderr)
+        return 2
+    try:
+        if paths.done.exists():
+            return 0
+        if paths.failed.exists():
+            paths.failed.unlink()
+        pid = {"type": "local", "pid": os.getpid(), "host": socket.gethostname()}
+        atomic_write(paths.pid, json.dumps(pid))
+        job_id, task_id = job_path.name, job_path.parent.name
+        base = {"job_id": job_id, "task_id": task_id}
+        _event(paths.events, {**base, "state": "running", "event_type": "JobStateChangedEvent"})
+        workspace = Path(os.environ.get("XPM_NB_WORKSPACE", job_path.parent.parent.parent))
+        deadline = os.environ.get("XPM_NB_DEADLINE")
+        taskglobals.set_job(job_path, workspace, float(deadline) if deadline else None)
+        from . import progress
+
+        progress._setup(paths.events, base)
+        code, reason = 0, None
+        try:
+            config = read_params(job_path)
+            task = config.instance()
+            for init in config.__xpm__.init_tasks:
+                init.instance().execute()
+            task.execute()
+        except GracefulTimeout as exc:
+            code, reason = EXIT_GRACEFUL_TIMEOUT, f"graceful timeout: {exc}"
+            traceback.print_exc()
+        except BaseException as exc:  # noqa: BLE001 - every failure must be recorded
+            code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+            reason = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if code == 0:
+            atomic_write(paths.done, b"")
+            state = "done"
+        else:
+            atomic_write(paths.failed, json.dumps({"code": code, "reason": reason}))
+            state = "error"
+        _event(paths.events, {**base, "state": state, "exit_code": code,
+                              "failure_reason": reason, "event_type": "JobStateChangedEvent"})
+        return code
+    finally:
+        try:
+            paths.pid.unlink()
+        except FileNotFoundError:
+            pass
+        lock.release()
+
+
+def _name_from_params(job_path: Path) -> str:
+    return job_path.parent.name.rsplit(".", 1)[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m xpm_nb.run JOB_FOLDER", file=sys.stderr)
+        return 2
+    return run_job(Path(argv[0]))

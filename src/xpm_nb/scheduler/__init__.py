@@ -1,0 +1,1 @@
+"""Scheduling: workspaces, jobs, the asyncio scheduler, experiments, tokens."""

@@ -1,0 +1,234 @@
+"""``experiment``: a named run of submissions into a workspace.
+
+Opened when created, so that in a notebook ``xp = experiment(ws, "name")``
+stays open across cells (``xp.wait()``, ``await xp``, ``xp.close()``); in a
+script ``with experiment(...) as xp:`` waits for its jobs at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+
+from ..core.params import atomic_write
+from ..errors import JobFailedError, XPMError
+from .jobs import Job, JobState
+from .scheduler import Scheduler
+from .workspace import RunMode, Workspace, WorkspaceSettings
+
+__all__ = ["experiment", "FailedExperiment", "DirtyGitAction"]
+
+
+class DirtyGitAction(enum.Enum):
+    IGNORE = "ignore"
+    WARN = "warn"
+    ERROR = "error"
+
+
+class FailedExperiment(JobFailedError):
+    """Some jobs of the experiment failed; the message lists them with their logs."""
+
+
+def _loop() -> tuple[asyncio.AbstractEventLoop, bool]:
+    """The running loop (notebook) or a private new one (script)."""
+    try:
+        return asyncio.get_running_loop(), True
+    except RuntimeError:
+        return asyncio.new_event_loop(), False
+
+
+class experiment:  # noqa: N801 - the reference's name
+    """Context manager (or notebook object) for running experiments."""
+
+    CURRENT: experiment | None = None
+
+    def __init__(self, env, name: str, *, host=None, port=None, token=None,
+                 run_mode: RunMode | None = None, launcher=None, register_signals=True,
+                 project_paths=None, wait_for_quit=False,
+                 dirty_git: DirtyGitAction = DirtyGitAction.WARN, no_db=False,
+                 no_environmental_impact=False):
+        if not isinstance(name, str) or not name or "/" in name:
+            msg = f"experiment name must be a non-empty str without '/' (got {name!r})"
+            raise XPMError(msg)
+        settings = env if isinstance(env, WorkspaceSettings) else WorkspaceSettings(Path(env))
+        self.name = name
+        self.run_mode = run_mode or RunMode.NORMAL
+        self.workspace = Workspace(settings, run_mode=self.run_mode)
+        if launcher is None:
+            from ..launchers.direct import DirectLauncher
+
+            launcher = DirectLauncher()
+        self.workspace.launcher = launcher
+        self.host, self.port, self.token = host, port, token
+        self.services: dict = {}
+        self.loop, self.in_running_loop = _loop()
+        self.scheduler = Scheduler(self.loop)
+        self.closed = False
+        self._open()
+
+    def __repr__(self) -> str:
+        return f"experiment({str(self.workspace.path)!r}, {self.name!r})"
+
+    # --- lifecycle ----------------------------------------------------------
+
+    def _open(self) -> None:
+        from ..core import taskglobals
+
+        if self.run_mode is not RunMode.DRY_RUN:
+            self.workspace.ensure()
+        self.run_id = time.strftime("%Y%m%d_%H%M%S")
+        self.workspace.run_id = self.run_id
+        self.xp_path = self.workspace.experiment_path(self.name)
+        self.run_path = self.xp_path / self.run_id
+        if self.run_mode is not RunMode.DRY_RUN:
+            n = 1
+            while self.run_path.exists():  # two runs in the same second
+                self.run_path = self.xp_path / f"{self.run_id}.{n}"
+                n += 1
+            self.run_path.mkdir(parents=True)
+            (self.xp_path / "lock").touch()
+            current = self.xp_path / "current"
+            tmp = self.xp_path / f".current.{os.getpid()}"
+            if tmp.is_symlink():
+                tmp.unlink()
+            tmp.symlink_to(self.run_path.name)
+            os.replace(tmp, current)
+            self._write_environment()
+            self._write_status("running")
+        experiment.CURRENT = self
+        Workspace.CURRENT = self.workspace
+        taskglobals.set_workspace(self.workspace.path)
+
+    @staticmethod
+    def current() -> experiment:
+        """The current experiment (the last opened and not closed)."""
+        if experiment.CURRENT is None:
+            msg = (
+                "no experiment is open. Fix: `with experiment(workdir, 'name') as xp:` in a "
+                "script, or `xp = experiment(workdir, 'name')` in a notebook"
+            )
+            raise XPMError(msg)
+        return experiment.CURRENT
+
+    def __enter__(self) -> experiment:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop tracking (running jobs go on; their folders keep the truth)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.run_mode is not RunMode.DRY_RUN:
+            failed = [j for j in self.jobs if j.state is JobState.ERROR]
+            self._write_status("failed" if failed else "done")
+        if experiment.CURRENT is self:
+            experiment.CURRENT = None
+        if not self.in_running_loop and not self.loop.is_closed():
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.close()
+
+    # --- jobs -------------------------------------------------------------
+
+    @property
+    def jobs(self) -> list[Job]:
+        return list(self.scheduler.jobs.values())
+
+    def add_job(self, job: Job) -> Job:
+        job = self.scheduler.submit(job)
+        if self.run_mode is not RunMode.DRY_RUN:
+            record = {"job_id": job.identifier, "task_id": job.type_id, "tags": job.tags,
+                      "timestamp": time.time()}
+            with (self.run_path / "jobs.jsonl").open("a") as f:
+                f.write(json.dumps(record, default=str) + "\n")
+            link = self.run_path / "jobs" / job.type_id / job.identifier
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                link.symlink_to(job.path)
+        if not self.in_running_loop:
+            # Let the job's coroutine start its process now, not at the next wait.
+            self.loop.run_until_complete(asyncio.sleep(0))
+        return job
+
+    def failed_jobs(self) -> list[Job]:
+        return [j for j in self.jobs if j.state is JobState.ERROR]
+
+    async def wait_async(self) -> None:
+        futures = [j._future for j in self.jobs]
+        if futures:
+            await asyncio.gather(*futures)
+        self._raise_failures()
+
+    def wait(self) -> None:
+        """Wait until every job is finished; raise FailedExperiment listing failures."""
+        from .submit import run_sync
+
+        run_sync(self.loop, self._wait_all())
+        self._raise_failures()
+
+    async def _wait_all(self):
+        while True:
+            pending = [j._future for j in self.jobs if not j._future.done()]
+            if not pending:
+                return
+            await asyncio.gather(*pending)
+
+    def __await__(self):
+        return self.wait_async().__await__()
+
+    def _raise_failures(self) -> None:
+        failed = self.failed_jobs()
+        if failed:
+            lines = [f"- {j.locator}: {j.failure_reason} (log: {j.stderr})" for j in failed]
+            msg = f"{len(failed)} job(s) of experiment {self.name!r} failed:\n" + "\n".join(lines)
+            raise FailedExperiment(msg)
+
+    # --- services and environment -----------------------------------------
+
+    def add_service(self, service):
+        """Add a service (e.g. a TensorBoard viewer); returns it (or the existing one)."""
+        sid = getattr(service, "id", None) or type(service).__name__
+        if sid in self.services:
+            return self.services[sid]
+        self.services[sid] = service
+        if hasattr(service, "set_experiment"):
+            service.set_experiment(self)
+        return service
+
+    def setenv(self, name: str, value: str) -> None:
+        """Set an environment variable for the jobs of this experiment."""
+        self.workspace.env[name] = value
+
+    # --- run files ----------------------------------------------------------
+
+    def _write_environment(self) -> None:
+        from importlib import metadata
+
+        packages = {}
+        for dist in metadata.distributions():
+            name = dist.metadata.get("Name")
+            if name:
+                packages[name] = dist.version
+        data = {"python_version": platform.python_version(), "executable": sys.executable,
+                "hostname": socket.gethostname(), "packages": packages}
+        atomic_write(self.run_path / "environment.json", json.dumps(data, indent=2))
+
+    def _write_status(self, status: str) -> None:
+        data = {"version": 1, "experiment_id": self.name, "run_id": self.run_path.name,
+                "status": status, "hostname": socket.gethostname(),
+                "job_states": {j.identifier: j.state.value for j in self.jobs},
+                "last_updated": time.time()}
+        atomic_write(self.run_path / "status.json", json.dumps(data))

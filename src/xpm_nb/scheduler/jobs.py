@@ -1,0 +1,304 @@
+"""Jobs: a task's folder, its files, and its state read from them.
+
+The marker files are the truth: ``<name>.done`` exists for a success,
+``<name>.failed`` holds ``{"code", "reason"}``, ``<name>.pid`` names the
+running process. Memory only caches what the files say.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from ..core.params import atomic_write
+
+__all__ = ["JobState", "JobPaths", "Job", "read_disk_state"]
+
+
+class JobState(enum.Enum):
+    UNSCHEDULED = "unscheduled"
+    WAITING = "waiting"  # dependencies not done yet
+    READY = "ready"  # may start (waiting for a token or a slot)
+    SCHEDULED = "scheduled"  # submitted to a cluster, pending there
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.ERROR)
+
+
+class JobPaths:
+    """Every file of a job folder, named in one place."""
+
+    def __init__(self, path: Path, name: str):
+        self.path = Path(path)
+        self.name = name
+
+    def _f(self, suffix: str) -> Path:
+        return self.path / f"{self.name}{suffix}"
+
+    @property
+    def params(self) -> Path:
+        return self.path / "params.json"
+
+    @property
+    def done(self) -> Path:
+        return self._f(".done")
+
+    @property
+    def failed(self) -> Path:
+        return self._f(".failed")
+
+    @property
+    def pid(self) -> Path:
+        return self._f(".pid")
+
+    @property
+    def lock(self) -> Path:
+        return self._f(".lock")
+
+    @property
+    def stdout(self) -> Path:
+        return self._f(".out")
+
+    @property
+    def stderr(self) -> Path:
+        return self._f(".err")
+
+    @property
+    def meta(self) -> Path:
+        return self.path / ".experimaestro"
+
+    @property
+    def status(self) -> Path:
+        return self.meta / "status.json"
+
+    @property
+    def events(self) -> Path:
+        return self.meta / "events" / "event-0.jsonl"
+
+    @property
+    def launch_lock(self) -> Path:
+        return self.meta / "launch.lock"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own exited child) is not alive.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def read_disk_state(paths: JobPaths) -> tuple[JobState | None, dict]:
+    """The state the job folder says: DONE, ERROR, RUNNING (live pid) or None."""
+    if paths.done.exists():
+        return JobState.DONE, {}
+    if paths.failed.exists():
+        try:
+            info = json.loads(paths.failed.read_text() or "{}")
+        except (OSError, json.JSONDecodeError):
+            info = {"reason": "failed (unreadable .failed file)"}
+        if not isinstance(info, dict):
+            info = {"code": info}
+        return JobState.ERROR, info
+    if paths.pid.exists():
+        try:
+            info = json.loads(paths.pid.read_text())
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, {}
+        if info.get("host", socket.gethostname()) != socket.gethostname():
+            return JobState.RUNNING, info  # cannot check another host's pid
+        if pid_alive(pid):
+            return JobState.RUNNING, info
+        return None, {"stale_pid": pid}
+    return None, {}
+
+
+class Job:
+    """A resource produced by running a task: its folder, state and process."""
+
+    def __init__(self, config, *, workspace=None, launcher=None, run_mode=None,
+                 max_retries: int | None = None, transient=None, backup=None):
+        from .workspace import RunMode, TransientMode
+
+        self.config = config
+        self.workspace = workspace
+        self.launcher = launcher
+        self.run_mode = run_mode or RunMode.NORMAL
+        self.transient = transient or TransientMode.NONE
+        self.max_retries = 3 if max_retries is None else max_retries
+        xpmtype = config.__xpmtype__
+        self.type_id: str = xpmtype.identifier
+        self.identifier: str = config.__identifier__().hex()
+        self.name: str = xpmtype.identifier.rsplit(".", 1)[-1]
+        self.path: Path = workspace.job_path(self.type_id, self.identifier)
+        self.paths = JobPaths(self.path, self.name)
+        self.dependencies: list[Job] = []
+        self.tags: dict[str, Any] = dict(config.tags())
+        self.state = JobState.UNSCHEDULED
+        self.failure_reason: str | None = None
+        self.exit_code: int | None = None
+        self.submitted_time = time.time()
+        self.started_time: float | None = None
+        self.ended_time: float | None = None
+        self.retry_count = 0
+        self.progress: list[dict] = []
+        self.process = None
+        self.environ_extra: dict[str, str] = {}
+        self.listeners: list = []
+        self._future = None  # asyncio future resolved when the job is finished
+        self.watched_outputs: list = []
+
+    def __repr__(self) -> str:
+        return f"Job({self.task_id}/{self.identifier[:12]}…, {self.state.value})"
+
+    # --- reference API ----------------------------------------------------
+
+    @property
+    def task_id(self) -> str:
+        return self.type_id
+
+    @property
+    def locator(self) -> str:
+        return f"{self.type_id}/{self.identifier}"
+
+    @property
+    def jobpath(self) -> Path:
+        return self.path
+
+    @property
+    def donepath(self) -> Path:
+        return self.paths.done
+
+    @property
+    def failedpath(self) -> Path:
+        return self.paths.failed
+
+    @property
+    def pidpath(self) -> Path:
+        return self.paths.pid
+
+    @property
+    def lockpath(self) -> Path:
+        return self.paths.lock
+
+    @property
+    def stdout(self) -> Path:
+        return self.paths.stdout
+
+    @property
+    def stderr(self) -> Path:
+        return self.paths.stderr
+
+    @property
+    def scheduler_state(self) -> JobState:
+        return self.state
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The job environment: workspace, then launcher, then job (later wins)."""
+        env = dict(self.workspace.env) if self.workspace else {}
+        if self.launcher is not None:
+            env.update(getattr(self.launcher, "environ", {}) or {})
+        env.update(self.environ_extra)
+        return env
+
+    @property
+    def python_path(self):
+        yield from (self.workspace.python_path if self.workspace else [])
+
+    def set_scheduler_state(self, state: JobState) -> None:
+        self.state = state
+        for listener in list(self.listeners):
+            listener(self)
+
+    def rotate_logs(self) -> None:
+        """Keep the logs of an earlier run as ``<name>.<time>.out`` / ``.err``."""
+        stamp = time.strftime("%Y%m%d%H%M%S")
+        for path in (self.paths.stdout, self.paths.stderr):
+            if path.exists() and path.stat().st_size > 0:
+                path.rename(path.with_name(f"{self.name}.{stamp}{path.suffix}"))
+
+    def prepare(self, overwrite: bool = False) -> None:
+        """Write the job folder's files before the job starts."""
+        from ..core.params import write_params
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.paths.meta.mkdir(exist_ok=True)
+        if overwrite or not self.paths.params.exists():
+            write_params(self.config, self.path, self.workspace.path)
+
+    def process_state_dict(self) -> dict | None:
+        if not self.paths.pid.exists():
+            return None
+        try:
+            return json.loads(self.paths.pid.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def watch_output(self, watched) -> None:
+        self.watched_outputs.append(watched)
+
+    def status_dict(self) -> dict:
+        return {
+            "job_id": self.identifier,
+            "task_id": self.type_id,
+            "path": str(self.path),
+            "state": self.state.value,
+            "failure_reason": self.failure_reason,
+            "submitted_time": self.submitted_time,
+            "started_time": self.started_time,
+            "ended_time": self.ended_time,
+            "exit_code": self.exit_code,
+            "retry_count": self.retry_count,
+            "progress": self.progress,
+            "tags": self.tags,
+        }
+
+    def write_status(self) -> None:
+        self.paths.meta.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.paths.status, json.dumps(self.status_dict()))
+
+    def mark_failed(self, code: int | None, reason: str) -> None:
+        """Write the ``.failed`` marker (for a job that cannot write it itself)."""
+        atomic_write(self.paths.failed, json.dumps({"code": code, "reason": reason}))
+
+    # --- waiting ------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None):
+        from .submit import wait
+
+        return wait(self, timeout=timeout)
+
+    def __await__(self):
+        from .submit import wait_async
+
+        return wait_async(self).__await__()
+
+    def log_tail(self, lines: int = 20, stream: str = "err") -> str:
+        path = self.paths.stderr if stream == "err" else self.paths.stdout
+        try:
+            with open(path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 64 * 1024))
+                data = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(data.splitlines()[-lines:])

@@ -1,0 +1,213 @@
+"""The scheduler: one asyncio task per job, on the caller's event loop.
+
+In a notebook the loop is the kernel's own, so nothing blocks a cell; in a
+script it is a private loop run while the script waits. A job's coroutine
+waits for its dependencies, checks the job folder (a done job is never run
+again; a job another process runs is followed, not started twice), takes its
+tokens, launches the process and polls it, then reads the marker files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+
+from ..run import EXIT_GRACEFUL_TIMEOUT
+from .jobs import Job, JobState, pid_alive, read_disk_state
+from .tokens import TokenDependency
+
+__all__ = ["Scheduler"]
+
+POLL_MIN, POLL_MAX = 0.01, 0.25  # seconds between two polls of a process
+
+
+class Scheduler:
+    """Runs jobs on an event loop; one per experiment."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.jobs: dict[str, Job] = {}
+        self.listeners: list = []
+
+    def submit(self, job: Job) -> Job:
+        """Schedule ``job`` (or return the job already scheduled for its folder)."""
+        key = str(job.path)
+        existing = self.jobs.get(key)
+        if existing is not None:
+            return existing
+        self.jobs[key] = job
+        job._future = self.loop.create_future()
+        self._set_state(job, JobState.WAITING)
+        self.loop.create_task(self._run(job), name=f"xpm_nb job {job.locator}")
+        return job
+
+    def _set_state(self, job: Job, state: JobState) -> None:
+        job.set_scheduler_state(state)
+        for listener in list(self.listeners):
+            listener(job)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await self._run_job(job)
+        except asyncio.CancelledError:
+            job.failure_reason = job.failure_reason or "cancelled"
+            self._finish(job, JobState.ERROR)
+            raise
+        except Exception as exc:  # noqa: BLE001 - the job fails, the scheduler goes on
+            job.failure_reason = f"scheduler error: {type(exc).__name__}: {exc}"
+            self._finish(job, JobState.ERROR)
+
+    def _finish(self, job: Job, state: JobState) -> None:
+        job.ended_time = job.ended_time or time.time()
+        self._set_state(job, state)
+        if job.path.exists():
+            try:
+                job.write_status()
+            except OSError:
+                pass
+        if not job._future.done():
+            job._future.set_result(state)
+
+    async def _run_job(self, job: Job) -> None:
+        for dep in job.dependencies:
+            await asyncio.shield(dep._future)
+            if dep.state is not JobState.DONE:
+                job.failure_reason = (
+                    f"dependency failed: {dep.locator} ({dep.failure_reason}); log: {dep.stderr}"
+                )
+                self._finish(job, JobState.ERROR)
+                return
+        state, _ = read_disk_state(job.paths)
+        if state is JobState.DONE:
+            self._finish(job, JobState.DONE)
+            return
+        from .workspace import RunMode
+
+        if job.run_mode in (RunMode.DRY_RUN, RunMode.GENERATE_ONLY):
+            if job.run_mode is RunMode.GENERATE_ONLY:
+                job.prepare()
+            self._finish(job, JobState.UNSCHEDULED)
+            return
+        job.prepare()
+        self._set_state(job, JobState.READY)
+        tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
+        await self._acquire_tokens(job, tokens)
+        try:
+            while True:
+                code = await self._launch_and_wait(job)
+                if (
+                    code == EXIT_GRACEFUL_TIMEOUT
+                    and job.retry_count < job.max_retries
+                    and _is_resumable(job)
+                ):
+                    job.retry_count += 1
+                    continue
+                break
+        finally:
+            for dep in tokens:
+                dep.token.release(str(job.path))
+        state, info = read_disk_state(job.paths)
+        if state is JobState.DONE:
+            self._finish(job, JobState.DONE)
+            return
+        job.exit_code = info.get("code", code)
+        job.failure_reason = info.get("reason") or f"exit code {code}"
+        self._finish(job, JobState.ERROR)
+
+    async def _acquire_tokens(self, job: Job, tokens: list[TokenDependency]) -> None:
+        delay = POLL_MIN
+        held: list[TokenDependency] = []
+        for dep in tokens:
+            while not dep.token.try_acquire(str(job.path), dep.count):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, POLL_MAX)
+            held.append(dep)
+
+    async def _launch_and_wait(self, job: Job) -> int | None:
+        from ..connectors.local import LocalConnector
+
+        connector = LocalConnector.instance()
+        async with connector.async_lock(job.paths.launch_lock):
+            state, info = read_disk_state(job.paths)
+            if state is JobState.DONE:
+                return 0
+            if state is JobState.RUNNING:
+                handle = None  # another process runs it: follow its pid file
+                pid = int(info["pid"])
+            else:
+                if job.paths.failed.exists():
+                    job.paths.failed.unlink()
+                    job.rotate_logs()
+                env = job.environ
+                env["XPM_NB_WORKSPACE"] = str(job.workspace.path)
+                env["XPM_NB_JOB_NAME"] = job.name
+                if job.workspace.python_path:
+                    env["PYTHONPATH"] = os.pathsep.join(
+                        [*job.workspace.python_path, os.environ.get("PYTHONPATH", "")]
+                    )
+                handle = job.launcher.launch(job, env)
+                job.process = handle
+                pid = handle.pid
+                # Hold the launch lock until the job holds its own lock (pid file),
+                # so that no other process starts it meanwhile.
+                while not job.paths.pid.exists() and handle.poll() is None:
+                    if job.paths.done.exists() or job.paths.failed.exists():
+                        break
+                    await asyncio.sleep(POLL_MIN)
+        job.started_time = job.started_time or time.time()
+        self._set_state(job, JobState.RUNNING)
+        return await self._wait_process(job, handle, pid)
+
+    async def _wait_process(self, job: Job, handle, pid: int) -> int | None:
+        delay = POLL_MIN
+        while True:
+            if handle is not None:
+                code = handle.poll()
+                if code is not None:
+                    break
+            elif not pid_alive(pid):
+                code = None
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, POLL_MAX)
+        job.process = None
+        state, info = read_disk_state(job.paths)
+        if state is None:
+            # No marker: the process died without writing one (killed).
+            if code is not None and code < 0:
+                reason = f"killed by signal {signal.Signals(-code).name}"
+            elif code is None:
+                reason = "the job process disappeared without a result"
+            else:
+                reason = f"exit code {code} without a result marker"
+            job.mark_failed(code, reason)
+            return code if code is not None else -1
+        if state is JobState.ERROR:
+            return info.get("code", code)
+        return 0
+
+    def kill(self, job: Job) -> bool:
+        """Stop a running job (its whole process group)."""
+        info = job.process_state_dict()
+        pid = job.process.pid if job.process is not None else (info or {}).get("pid")
+        if pid is None:
+            return False
+        try:
+            os.killpg(os.getpgid(int(pid)), signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            return False
+        job.failure_reason = "cancelled"
+        return True
+
+
+def _is_resumable(job: Job) -> bool:
+    from ..core.objects import ResumableTask
+
+    return isinstance(job.config, ResumableTask)
+
+
+def _dump(obj) -> str:
+    return json.dumps(obj, default=str)

@@ -1,0 +1,125 @@
+"""``task.submit()`` and waiting on what it returns."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..core.context import JobContext
+from ..core.objects import ConfigMixin
+from ..core.walk import iter_children, seal_tree
+from ..errors import DependencyFailedError, JobFailedError, XPMError
+from .jobs import Job, JobState
+
+__all__ = ["submit", "wait", "wait_async", "run_sync", "job_of"]
+
+
+def submit(task, *, workspace=None, launcher=None, run_mode=None, init_tasks=(),
+           max_retries=None, transient=None):
+    """Seal ``task``, create its job in the current experiment, return its outputs at once."""
+    from .experiment import experiment
+
+    info = task.__xpm__
+    if info.job is not None:
+        return _outputs(task)
+    xp = experiment.current()
+    workspace = workspace or xp.workspace
+    info.init_tasks = list(init_tasks)
+    info.task = task
+    seal_tree(task)
+    job = Job(task, workspace=workspace, launcher=launcher or workspace.launcher,
+              run_mode=run_mode or xp.run_mode, max_retries=max_retries, transient=transient)
+    # Generated paths (PathGenerator) now that the job folder is known.
+    seal_tree(task, JobContext(job.path, workspace.path))
+    job.dependencies = _dependencies(task)
+    for hook in info.submit_hooks:
+        hook.process(job, job.launcher)
+    job.launcher.onSubmit(job)
+    info.job = xp.add_job(job)
+    return _outputs(task)
+
+
+def _outputs(task):
+    def marker(config):
+        config.__xpm__.task = task
+        return config
+
+    return task.task_outputs(marker)
+
+
+def _dependencies(task) -> list[Job]:
+    """Jobs of the submitted tasks this task's configuration uses."""
+    found: dict[int, Job] = {}
+    seen: set[int] = set()
+
+    def visit(config):
+        if id(config) in seen:
+            return
+        seen.add(id(config))
+        producer = config.__xpm__.task
+        if producer is not None and producer is not task and producer.__xpm__.job is not None:
+            found[id(producer)] = producer.__xpm__.job
+            return
+        if config is not task and config.__xpm__.job is not None:
+            found[id(config)] = config.__xpm__.job
+            return
+        d = config.__dict__
+        for name in config.__xpmtype__.arguments:
+            if name in d:
+                for _, child in iter_children(d[name]):
+                    visit(child)
+        for init in config.__xpm__.init_tasks:
+            visit(init)
+
+    visit(task)
+    return list(found.values())
+
+
+def job_of(obj) -> Job:
+    """The job behind a Job, a submitted task or one of its outputs."""
+    if isinstance(obj, Job):
+        return obj
+    if isinstance(obj, ConfigMixin):
+        info = obj.__xpm__
+        if info.job is not None:
+            return info.job
+        if info.task is not None and info.task.__xpm__.job is not None:
+            return info.task.__xpm__.job
+    msg = f"{obj!r} is not a submitted task (nor one of its outputs): submit it first"
+    raise XPMError(msg)
+
+
+def _check(job: Job, obj):
+    if job.state is JobState.DONE:
+        return obj
+    cls = DependencyFailedError if (job.failure_reason or "").startswith("dependency") else (
+        JobFailedError
+    )
+    if job.state is JobState.UNSCHEDULED:
+        return obj  # dry-run / generate-only: nothing was run
+    msg = f"job {job.locator} failed: {job.failure_reason}. Log: {job.stderr}"
+    raise cls(msg)
+
+
+def run_sync(loop: asyncio.AbstractEventLoop, coro, timeout: float | None = None):
+    """Run ``coro`` to completion from synchronous code, even inside a running loop."""
+    if timeout is not None:
+        coro = asyncio.wait_for(coro, timeout)
+    if loop.is_running():
+        # A notebook cell: re-enter the kernel's loop (jobs and widgets go on).
+        import nest_asyncio
+
+        nest_asyncio.apply(loop)
+    return loop.run_until_complete(coro)
+
+
+def wait(obj, timeout: float | None = None):
+    """Block until the job of ``obj`` is finished; raise if it failed."""
+    job = job_of(obj)
+    run_sync(job._future.get_loop(), asyncio.shield(job._future), timeout)
+    return _check(job, obj)
+
+
+async def wait_async(obj):
+    job = job_of(obj)
+    await asyncio.shield(job._future)
+    return _check(job, obj)

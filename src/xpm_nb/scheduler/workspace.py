@@ -1,0 +1,217 @@
+"""Workspaces: the folder that holds jobs and experiments, and how runs behave."""
+
+from __future__ import annotations
+
+import enum
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import WorkspaceError
+
+__all__ = ["Workspace", "WorkspaceSettings", "RunMode", "TransientMode", "FolderSettings"]
+
+MARKER = ".__experimaestro__"
+
+
+class RunMode(enum.Enum):
+    NORMAL = "normal"
+    """Normal run"""
+    DRY_RUN = "dry-run"
+    """Do not run"""
+    GENERATE_ONLY = "generate"
+    """Do not run, but generate the params.json file"""
+    PREPARE = "prepare"
+    """Only run discovered Prepare configs; skip Task execution"""
+
+
+class TransientMode(enum.Enum):
+    """Whether an intermediary task runs only when a job needs it."""
+
+    NONE = "none"
+    TRANSIENT = "transient"
+    REMOVE = "remove"
+
+
+@dataclass
+class FolderSettings:
+    """An auxiliary folder attached to a workspace (read-through job lookups)."""
+
+    path: Path
+    mode: str = "use"
+
+
+@dataclass
+class WorkspaceSettings:
+    """Settings of a workspace: its path, environment and defaults."""
+
+    path: Path
+    id: str = ""
+    env: dict = field(default_factory=dict)
+    max_retries: int = 3
+    folders: list = field(default_factory=list)
+    alt_workspaces: list = field(default_factory=list)
+    python_path: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.path = Path(self.path).expanduser().absolute()
+
+
+class Workspace:
+    """A workspace environment: settings, launcher and run mode.
+
+    Every path of the on-disk layout (``docs/architecture.md``) comes from here.
+    """
+
+    CURRENT: Workspace | None = None
+
+    def __init__(self, settings=None, workspace_settings: WorkspaceSettings | None = None,
+                 launcher=None, run_mode: RunMode | None = None):
+        if workspace_settings is None:
+            if isinstance(settings, WorkspaceSettings):
+                workspace_settings, settings = settings, None
+            elif isinstance(settings, (str, os.PathLike)):
+                workspace_settings, settings = WorkspaceSettings(Path(settings)), None
+            else:
+                msg = (
+                    f"Workspace: expected a path or WorkspaceSettings (got {settings!r}). "
+                    "Fix: Workspace('/path/to/workspace')"
+                )
+                raise WorkspaceError(msg)
+        self.settings = settings
+        self.workspace_settings = workspace_settings
+        self.path: Path = workspace_settings.path
+        self.env: dict = dict(workspace_settings.env)
+        self.run_mode = run_mode or RunMode.NORMAL
+        self.launcher = launcher
+        self.python_path = list(workspace_settings.python_path)
+        self.run_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    # --- creation ---------------------------------------------------------
+
+    def ensure(self) -> Workspace:
+        """Create the workspace folder and its marker if needed."""
+        if self.path.exists() and not self.path.is_dir():
+            msg = f"workspace path {self.path} exists and is not a folder"
+            raise WorkspaceError(msg)
+        self.path.mkdir(parents=True, exist_ok=True)
+        marker = self.path / MARKER
+        if not marker.exists():
+            if any(p.name not in (MARKER,) for p in self.path.iterdir()) and not (
+                self.path / "jobs"
+            ).is_dir():
+                msg = (
+                    f"{self.path} is not empty and is not a workspace (no {MARKER} file, no "
+                    "jobs/ folder). Fix: choose an empty or new folder for the workspace"
+                )
+                raise WorkspaceError(msg)
+            marker.touch()
+        for sub in (self.jobspath, self.experimentspath):
+            sub.mkdir(exist_ok=True)
+        return self
+
+    @staticmethod
+    def is_workspace(path: Path) -> bool:
+        path = Path(path)
+        return (path / MARKER).exists() or (path / "jobs").is_dir()
+
+    # --- the layout -------------------------------------------------------
+
+    @property
+    def jobspath(self) -> Path:
+        """Folder for jobs"""
+        return self.path / "jobs"
+
+    @property
+    def experimentspath(self) -> Path:
+        """Folder for experiments"""
+        return self.path / "experiments"
+
+    @property
+    def partialspath(self) -> Path:
+        """Folder for partial job directories (shared checkpoints, etc.)"""
+        return self.path / "partials"
+
+    @property
+    def configcachepath(self) -> Path:
+        """Folder for @cache files"""
+        return self.path / "config"
+
+    @property
+    def schedulerpath(self) -> Path:
+        """Folder for scheduler metadata"""
+        return self.path / ".scheduler"
+
+    @property
+    def scheduler_run_path(self) -> Path:
+        """Folder for this run's scheduler data"""
+        return self.schedulerpath / (self.run_id or "current")
+
+    @property
+    def scheduler_services_path(self) -> Path:
+        return self.scheduler_run_path / "services"
+
+    @property
+    def scheduler_lock_path(self) -> Path:
+        return self.schedulerpath / ".lock"
+
+    @property
+    def folders(self) -> list[FolderSettings]:
+        """Auxiliary folders attached to this workspace."""
+        folders = [f if isinstance(f, FolderSettings) else FolderSettings(Path(f))
+                   for f in self.workspace_settings.folders]
+        folders += [FolderSettings(Path(p)) for p in self.workspace_settings.alt_workspaces]
+        return folders
+
+    @property
+    def alt_jobspaths(self):
+        """``<folder>/jobs`` for every attached folder."""
+        for folder in self.folders:
+            yield Path(folder.path) / "jobs"
+
+    @property
+    def connector(self):
+        from ..connectors.local import LocalConnector
+
+        return LocalConnector.instance()
+
+    def job_path(self, typeid: str, identifier: str) -> Path:
+        return self.jobspath / typeid / identifier
+
+    def experiment_path(self, name: str) -> Path:
+        return self.experimentspath / name
+
+    # --- maintenance ------------------------------------------------------
+
+    def cleanup_old_scheduler_runs(self, retention_days: int = 15, force: bool = False):
+        """Delete scheduler run folders older than ``retention_days``; (deleted, errors)."""
+        deleted = errors = 0
+        root = self.schedulerpath
+        if not root.is_dir():
+            return 0, 0
+        stamp = root / ".last_cleanup"
+        if not force and stamp.exists() and time.time() - stamp.stat().st_mtime < 86400:
+            return 0, 0
+        limit = time.time() - retention_days * 86400
+        for folder in root.iterdir():
+            if folder.is_dir() and folder.name != self.run_id and folder.stat().st_mtime < limit:
+                try:
+                    shutil.rmtree(folder)
+                    deleted += 1
+                except OSError:
+                    errors += 1
+        stamp.touch()
+        return deleted, errors
+
+    @classmethod
+    def set_launcher(cls, launcher) -> None:
+        """Set the launcher of the current workspace."""
+        if cls.CURRENT is None:
+            msg = "Workspace.set_launcher: no current workspace (open an experiment first)"
+            raise WorkspaceError(msg)
+        cls.CURRENT.launcher = launcher
