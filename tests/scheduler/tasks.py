@@ -1,0 +1,51 @@
+"""Tasks used by the scheduler tests (importable by the job processes)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from xpm_nb import Config, Meta, Param, PathGenerator, Task, field
+
+
+class Counter(Config):
+    value: Param[int]
+
+
+class Write(Task):
+    """Writes its value, and appends a line to a shared log (counts runs)."""
+
+    value: Param[int]
+    log: Meta[Path]
+    sleep: Meta[float] = field(default=0.0)
+    out: Meta[Path] = field(default_factory=PathGenerator("value.txt"))
+
+    def task_outputs(self, dep):
+        return dep(Counter.C(value=self.value))
+
+    def execute(self):
+        time.sleep(self.sleep)
+        with open(self.log, "a") as f:
+            f.write(f"{self.value} {os.getpid()}\n")
+        self.out.write_text(str(self.value))
+
+
+class Add(Task):
+    """Adds the values of its inputs; fails when asked to."""
+
+    inputs: Param[list[Counter]]
+    fail: Param[bool] = field(default=False)
+    out: Meta[Path] = field(default_factory=PathGenerator("sum.txt"))
+
+    def execute(self):
+        if self.fail:
+            raise ValueError("asked to fail")
+        self.out.write_text(str(sum(c.value for c in self.inputs)))
+
+
+class Sleep(Task):
+    seconds: Param[float]
+
+    def execute(self):
+        time.sleep(self.seconds)
