@@ -16,6 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# Real SLURM cluster and sshd fixtures (tests/infra), started once per session.
+pytest_plugins = ["infra.fixtures"]
+
 REQUIRE_INTEGRATION = os.environ.get("XPM_NB_REQUIRE_INTEGRATION") == "1"
 
 
