@@ -29,6 +29,10 @@ class _Mismatch(Exception):
         self.where = where  # e.g. "[2]" or "['key']" inside a container
 
 
+def _article(name: str) -> str:
+    return "an" if name[:1].lower() in "aeiou" else "a"
+
+
 def describe_value(value: Any) -> str:
     text = repr(value)
     if len(text) > 80:
@@ -182,6 +186,16 @@ class ListSpec(TypeSpec):
         return out
 
 
+class TupleSpec(TypeSpec):
+    """Tuples cannot be encoded in identifiers (as in the reference): say so early."""
+
+    name = "tuple"
+
+    def validate(self, value):
+        raise _Mismatch("a list (identifiers cannot encode tuples: declare the field "
+                        "as list[...] and pass a list)", value)
+
+
 class SetSpec(TypeSpec):
     def __init__(self, inner: TypeSpec):
         self.inner = inner
@@ -229,14 +243,27 @@ class ConfigSpec(TypeSpec):
         from .objects import ConfigMixin
 
         if isinstance(value, ConfigMixin) and isinstance(value, self.cls):
+            from .objects import Task
+
+            if isinstance(value, Task) and value.__xpm__.job is None:
+                # As in the reference: a task is a parameter once submitted,
+                # so that the job depending on it knows which job to wait for.
+                msg = (
+                    f"a submitted {self.name} task; this one was not submitted yet. "
+                    "Fix: pass `task.submit()` (or its outputs) instead of the task itself"
+                )
+                raise _Mismatch(msg, value)
             return value
         if isinstance(value, self.cls):
             msg = (
-                f"a {self.name} configuration; got an instance (built object), "
+                f"{_article(self.name)} {self.name} configuration; got an instance "
+                "(built object), "
                 f"pass its configuration (e.g. `{self.name}.C(...)`)"
             )
             raise _Mismatch(msg, value)
-        raise _Mismatch(f"a {self.name} configuration (e.g. `{self.name}.C(...)`)", value)
+        raise _Mismatch(
+            f"{_article(self.name)} {self.name} configuration (e.g. `{self.name}.C(...)`)", value
+        )
 
 
 _SIMPLE = {
@@ -263,7 +290,9 @@ def type_spec(annotation: Any, where: str = "") -> TypeSpec:
             return EnumSpec(annotation)
         if issubclass(annotation, os.PathLike):
             return _SIMPLE[Path]
-        if annotation in (list, tuple):
+        if annotation is tuple:
+            return TupleSpec()
+        if annotation is list:
             return ListSpec(AnySpec())
         if annotation in (set, frozenset):
             return SetSpec(AnySpec())
@@ -273,7 +302,9 @@ def type_spec(annotation: Any, where: str = "") -> TypeSpec:
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
         return type_spec(args[0], where)
-    if origin in (list, tuple, typing.List, typing.Sequence) or (
+    if origin is tuple:
+        return TupleSpec()
+    if origin in (list, typing.List, typing.Sequence) or (
         origin is not None and getattr(origin, "__name__", "") in ("Sequence", "List")
     ):
         inner = args[0] if args else Any
