@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 # Real SLURM cluster and sshd fixtures (tests/infra), started once per session.
-pytest_plugins = ["infra.fixtures"]
+pytest_plugins = ["infra.fixtures", "infra.browser_fixtures"]
 
 REQUIRE_INTEGRATION = os.environ.get("XPM_NB_REQUIRE_INTEGRATION") == "1"
 
