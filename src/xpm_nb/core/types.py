@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = ["TypeSpec", "type_spec", "SubmitHook", "describe_value"]
 
+ConfigMixin = Task = None  # set on first use by ConfigSpec (circular import)
+
 
 class _Mismatch(Exception):
     """Internal: the value does not fit; ``expected`` says what would."""
@@ -240,10 +242,12 @@ class ConfigSpec(TypeSpec):
         self.name = cls.__qualname__
 
     def validate(self, value):
-        from .objects import ConfigMixin
+        # Imported here once: objects imports this module (no import in the hot path).
+        global ConfigMixin, Task
+        if ConfigMixin is None:
+            from .objects import ConfigMixin, Task
 
         if isinstance(value, ConfigMixin) and isinstance(value, self.cls):
-            from .objects import Task
 
             if isinstance(value, Task) and value.__xpm__.job is None:
                 # As in the reference: a task is a parameter once submitted,
