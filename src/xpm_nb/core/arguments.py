@@ -324,6 +324,10 @@ class Argument:
             self.has_default = True
             self.ignore_default = True
 
+        partial = getattr(self.generator, "partial", None)
+        if partial is not None and partial.name is None:
+            # An inline partial(...) is named after the field it generates.
+            partial.name = name
         self.required = not optional and not self.has_default
         if self.constant and not self.has_default:
             from ..errors import DeclarationError

@@ -172,7 +172,7 @@ def _own(config, out: list, path: _Path, partial) -> None:
         try:
             _value(value, out, path)
         except IdentifierError as exc:
-            msg = f"{xpmtype.cls.__qualname__}.{name}{exc}"
+            msg = _where(f"{xpmtype.cls.__qualname__}.{name}", exc)
             raise IdentifierError(msg) from None
     if info.init_tasks:
         out.append(INIT_TASKS)
@@ -209,6 +209,14 @@ def _config(value, out: list, path: _Path) -> None:
             if rank > 0:
                 out.append(INSTANCE)
                 out.append(_pack_q(rank))
+
+
+def _where(prefix: str, exc: IdentifierError) -> str:
+    """Prefix an error's field path; a nested config's own path follows after ' -> '."""
+    text = str(exc)
+    if text.startswith((":", "[")):
+        return prefix + text
+    return f"{prefix} -> {text}"
 
 
 def _is_meta(value) -> bool:
@@ -261,7 +269,7 @@ def _list(value, out, path) -> None:
         try:
             _value(item, out, path)
         except IdentifierError as exc:
-            raise IdentifierError(f"[{i}]{exc}") from None
+            raise IdentifierError(_where(f"[{i}]", exc)) from None
 
 
 def _value_slow(value, out: list, path: _Path) -> None:
@@ -293,7 +301,7 @@ def _value_slow(value, out: list, path: _Path) -> None:
             try:
                 _value(v, out, path)
             except IdentifierError as exc:
-                raise IdentifierError(f"[{k!r}]{exc}") from None
+                raise IdentifierError(_where(f"[{k!r}]", exc)) from None
     elif isinstance(value, ConfigMixin):
         _config(value, out, path)
     else:

@@ -316,6 +316,9 @@ class ConfigMixin:
 
     def __validate__(self) -> None:
         """Check the values (called when sealed); raise to refuse them."""
+        # ConfigMixin comes before the user's class in the MRO of XPMConfig:
+        # delegate so that a __validate__ defined there runs (Config's is a no-op).
+        super().__validate__()
 
     def tags(self) -> dict:
         """The tags of this configuration and of those below it."""
@@ -473,6 +476,9 @@ class Config:
 
     def __post_init__(self) -> None:
         """Called on value objects after ``__init__``, with the fields set."""
+
+    def __validate__(self) -> None:
+        """Check the values (called when the configuration is sealed); raise to refuse them."""
 
     @property
     def xpmconfig(self):

@@ -64,11 +64,13 @@ def _seal(config, context, visited: set, missing: list, where: str) -> None:
             else:
                 _seal(child, None, visited, missing, label)
     for argument in xpmtype.seal_factories:
-        if argument.name in d or context is None:
+        if argument.name in d:
             continue
         if argument.generator is not None:
-            d[argument.name] = argument.generator(context, config)
+            if context is not None:  # generators need the job's context
+                d[argument.name] = argument.generator(context, config)
         else:
+            # A plain factory on a Meta field needs no context: call it now.
             d[argument.name] = argument.factory()
     if info.sealed:
         return
