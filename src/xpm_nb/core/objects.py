@@ -12,13 +12,11 @@ the fields set as plain attributes.
 from __future__ import annotations
 
 import difflib
-import inspect
 from typing import Any, Callable, ClassVar, Optional, TypeVar
 
 from ..errors import (
     ConstantFieldError,
     FieldTypeError,
-    MissingFieldError,
     SealedConfigError,
     UnknownFieldError,
 )
@@ -588,7 +586,3 @@ def seal(config, context=None) -> None:
     from .walk import seal_tree
 
     seal_tree(config, context)
-
-
-def _is_method_of(obj, name: str) -> bool:
-    return inspect.ismethod(getattr(obj, name, None))

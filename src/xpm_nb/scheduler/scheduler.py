@@ -10,7 +10,6 @@ tokens, launches the process and polls it, then reads the marker files.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -207,7 +206,3 @@ def _is_resumable(job: Job) -> bool:
     from ..core.objects import ResumableTask
 
     return isinstance(job.config, ResumableTask)
-
-
-def _dump(obj) -> str:
-    return json.dumps(obj, default=str)
