@@ -49,3 +49,16 @@ class Sleep(Task):
 
     def execute(self):
         time.sleep(self.seconds)
+
+
+class Report(Task):
+    """Reports progress with progress() and tqdm, and a metric."""
+
+    steps: Param[int]
+
+    def execute(self):
+        from xpm_nb import log_metrics, progress, tqdm
+
+        for i in tqdm(range(self.steps), desc="steps"):
+            log_metrics(step=i, loss=1.0 / (i + 1))
+        progress(1.0, level=0, desc="done")

@@ -208,3 +208,21 @@ class TestProcesses:
         assert all(p.returncode == 0 for p in procs), outs
         assert all(o[0].strip() == "done" for o in outs)
         assert log.read_text().count("11 ") == 1
+
+
+class TestProgress:
+    def test_progress_tqdm_and_metrics_reach_the_event_file(self, workdir):
+        """progress(), tqdm and log_metrics in a task append events the notebook can read."""
+        from tasks import Report
+
+        with experiment(workdir, "progress"):
+            task = Report.C(steps=5).submit()
+        events = [json.loads(x) for x in task.__xpm__.job.paths.events.read_text().splitlines()]
+        kinds = [e["event_type"] for e in events]
+        assert kinds[0] == "JobStateChangedEvent" and events[-1]["state"] == "done"
+        progress = [e for e in events if e["event_type"] == "JobProgressEvent"]
+        assert progress[-1]["progress"] == 1.0 and progress[-1]["desc"] == "done"
+        assert any(e["desc"] == "steps" for e in progress)
+        metrics = [e for e in events if e["event_type"] == "JobMetricsEvent"]
+        assert [m["step"] for m in metrics] == [0, 1, 2, 3, 4]
+        assert metrics[-1]["metrics"]["loss"] == 0.2

@@ -392,7 +392,6 @@ class Config:
         if cls.__dict__.get("_xpm_config_type"):
             return
         class_registry[cls.__qualname__] = cls
-        class_registry.setdefault(cls.__name__, cls)
         class_registry[cls.__name__] = cls
 
     def __new__(cls, *args, **kwargs):
@@ -463,7 +462,6 @@ class Config:
                         f"{parent_value.__qualname__}, the value class of {base.__qualname__}"
                     )
                     raise DeclarationError(msg)
-            value_cls.__dict__.get("_xpm_config_type")  # value classes are plain
             get_type(cls).value_type = value_cls
             # Value classes must not register as separate config types.
             class_registry[cls.__qualname__] = cls
