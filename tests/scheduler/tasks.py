@@ -62,3 +62,37 @@ class Report(Task):
         for i in tqdm(range(self.steps), desc="steps"):
             log_metrics(step=i, loss=1.0 / (i + 1))
         progress(1.0, level=0, desc="done")
+
+
+class Checkpoint(Config):
+    """A dynamic output: the checkpoint of a training at a step."""
+
+    step: Param[int]
+
+
+class Train(Task):
+    """Registers a checkpoint output at each step and reports progress slowly."""
+
+    steps: Param[int]
+    pause: Meta[float] = field(default=0.2)
+
+    def checkpoint(self, step: int):
+        return Checkpoint.C(step=step)
+
+    def execute(self):
+        from xpm_nb import progress
+
+        for step in range(self.steps):
+            progress((step + 1) / self.steps, level=0, desc="train")
+            self.register_task_output(self.checkpoint, step)
+            time.sleep(self.pause)
+
+
+class WaitForFile(Task):
+    """Runs until a file exists (lets a test act on a job known to be running)."""
+
+    path: Meta[Path]
+
+    def execute(self):
+        while not self.path.exists():
+            time.sleep(0.05)

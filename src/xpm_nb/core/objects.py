@@ -413,6 +413,12 @@ class Config:
     def __xpmtype__(cls) -> ObjectType:
         return get_type(cls)
 
+    def register_task_output(self, method, *args, **kwargs):
+        """In a running task: record an output for the notebook's ``watch_output``."""
+        from .outputs import register_task_output
+
+        return register_task_output(self, method, *args, **kwargs)
+
     @classmethod
     def __getxpmtype__(cls) -> ObjectType:
         return get_type(cls)

@@ -39,5 +39,16 @@ def register_task_output(config, method, *args, **kwargs):
 
 
 def watch_output(task, method, callback) -> None:
+    """Call ``callback(output)`` in this process each time the job registers an output.
+
+    ``method`` is a method of the task or of one of its configurations (bound,
+    e.g. ``task.checkpoint``); the output is that method called here with the
+    arguments the job recorded.
+    """
     name = method.__name__ if callable(method) else str(method)
-    task.__xpm__.watched_outputs.append(WatchedOutput(task, name, callback))
+    target = getattr(method, "__self__", None) if callable(method) else None
+    watched = WatchedOutput(target if target is not None else task, name, callback)
+    task.__xpm__.watched_outputs.append(watched)
+    job = task.__xpm__.job
+    if job is not None:  # already submitted: the follower reads the list live
+        job.watch_output(watched)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -19,6 +20,15 @@ from pathlib import Path
 __all__ = ["run_job", "main"]
 
 EXIT_GRACEFUL_TIMEOUT = 3  # exit code of a resumable task that stopped to be retried
+
+
+class Terminated(BaseException):
+    """SIGTERM (a cancel, or a cluster's notice) turned into an exception: the job
+    then records its end (``.failed``, no pid file) instead of vanishing."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated("terminated by SIGTERM")
 
 
 def _event(events: Path, record: dict) -> None:
@@ -63,6 +73,7 @@ def run_job(job_path: Path) -> int:
 
         progress._setup(paths.events, base)
         code, reason = 0, None
+        signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             config = read_params(job_path)
             task = config.instance()
@@ -72,6 +83,8 @@ def run_job(job_path: Path) -> int:
         except GracefulTimeout as exc:
             code, reason = EXIT_GRACEFUL_TIMEOUT, f"graceful timeout: {exc}"
             traceback.print_exc()
+        except Terminated as exc:
+            code, reason = 128 + signal.SIGTERM, str(exc)
         except BaseException as exc:  # noqa: BLE001 - every failure must be recorded
             code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
             reason = f"{type(exc).__name__}: {exc}"

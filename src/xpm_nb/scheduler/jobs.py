@@ -163,6 +163,9 @@ class Job:
         self.environ_extra: dict[str, str] = {}
         self.listeners: list = []
         self._future = None  # asyncio future resolved when the job is finished
+        self._task = None  # the scheduler's asyncio task running this job
+        self._cancelled = False
+        self.scheduler = None  # set when submitted
         self.watched_outputs: list = []
 
     def __repr__(self) -> str:
@@ -255,6 +258,24 @@ class Job:
     def watch_output(self, watched) -> None:
         self.watched_outputs.append(watched)
 
+    # --- acting through the scheduler ------------------------------------
+
+    def cancel(self) -> bool:
+        """Cancel this job (kill it if it runs); False if it was already finished."""
+        return self.scheduler.cancel(self) if self.scheduler is not None else False
+
+    def kill(self) -> bool:
+        return self.cancel()
+
+    def resubmit(self) -> Job:
+        """Run this failed or cancelled job again (its failed dependencies too)."""
+        if self.scheduler is None:
+            from ..errors import XPMError
+
+            msg = f"job {self.locator} was never submitted: submit its task first"
+            raise XPMError(msg)
+        return self.scheduler.resubmit(self)
+
     def status_dict(self) -> dict:
         return {
             "job_id": self.identifier,
@@ -278,6 +299,10 @@ class Job:
     def mark_failed(self, code: int | None, reason: str) -> None:
         """Write the ``.failed`` marker (for a job that cannot write it itself)."""
         atomic_write(self.paths.failed, json.dumps({"code": code, "reason": reason}))
+        try:  # the process is gone: its pid file would only mislead
+            self.paths.pid.unlink()
+        except FileNotFoundError:
+            pass
 
     # --- waiting ------------------------------------------------------------
 

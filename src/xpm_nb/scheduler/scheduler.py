@@ -14,7 +14,9 @@ import os
 import signal
 import time
 
+from ..errors import XPMError
 from ..run import EXIT_GRACEFUL_TIMEOUT
+from .follow import JobFollower
 from .jobs import Job, JobState, pid_alive, read_disk_state
 from .tokens import TokenDependency
 
@@ -38,23 +40,73 @@ class Scheduler:
         if existing is not None:
             return existing
         self.jobs[key] = job
-        job._future = self.loop.create_future()
-        self._set_state(job, JobState.WAITING)
-        self.loop.create_task(self._run(job), name=f"xpm_nb job {job.locator}")
+        job.scheduler = self
+        self._start(job)
         return job
+
+    def _start(self, job: Job) -> None:
+        job._future = self.loop.create_future()
+        job._cancelled = False
+        self._set_state(job, JobState.WAITING)
+        job._task = self.loop.create_task(self._run(job), name=f"xpm_nb job {job.locator}")
 
     def _set_state(self, job: Job, state: JobState) -> None:
         job.set_scheduler_state(state)
+        self._notify(job)
+
+    def _notify(self, job: Job) -> None:
+        """Tell the scheduler's listeners (widgets, servers) that ``job`` changed."""
         for listener in list(self.listeners):
             listener(job)
+
+    # --- acting on jobs ---------------------------------------------------
+
+    def cancel(self, job: Job) -> bool:
+        """Cancel a job: a waiting one never starts, a running one is killed.
+
+        The job ends in the ERROR state with the reason "cancelled", written in
+        its ``.failed`` marker when it has a folder; jobs depending on it fail.
+        Returns False when the job was already finished.
+        """
+        if job.state.finished or job._future is None or job._future.done():
+            return False
+        job._cancelled = True
+        job.failure_reason = "cancelled"
+        started = job.state in (JobState.RUNNING, JobState.SCHEDULED) or job.process is not None
+        if started and self.kill(job):
+            return True  # the job's coroutine sees the process end and records it
+        job._task.cancel()
+        return True
+
+    def resubmit(self, job: Job) -> Job:
+        """Run a failed (or cancelled) job again, with its failed dependencies first."""
+        if job.state is JobState.DONE:
+            msg = (f"job {job.locator} is done: it is not run again. Fix: delete its folder "
+                   f"{job.path} to recompute it")
+            raise XPMError(msg)
+        if not job.state.finished:
+            return job  # still waiting or running: nothing to do
+        for dep in job.dependencies:
+            if dep.state is JobState.ERROR:
+                self.resubmit(dep)
+        job.failure_reason = None
+        job.exit_code = None
+        job.started_time = job.ended_time = None
+        job.retry_count = 0
+        job.progress = []
+        self._start(job)
+        return job
 
     async def _run(self, job: Job) -> None:
         try:
             await self._run_job(job)
         except asyncio.CancelledError:
             job.failure_reason = job.failure_reason or "cancelled"
+            if job.path.exists():
+                job.mark_failed(None, job.failure_reason)
             self._finish(job, JobState.ERROR)
-            raise
+            if not job._cancelled:
+                raise
         except Exception as exc:  # noqa: BLE001 - the job fails, the scheduler goes on
             job.failure_reason = f"scheduler error: {type(exc).__name__}: {exc}"
             self._finish(job, JobState.ERROR)
@@ -94,6 +146,8 @@ class Scheduler:
         self._set_state(job, JobState.READY)
         tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
         await self._acquire_tokens(job, tokens)
+        stopped = self.loop.create_future()
+        follower = self.loop.create_task(JobFollower(job, self._notify).run(stopped))
         try:
             while True:
                 code = await self._launch_and_wait(job)
@@ -108,9 +162,17 @@ class Scheduler:
         finally:
             for dep in tokens:
                 dep.token.release(str(job.path))
+            stopped.set_result(None)
+            await follower
         state, info = read_disk_state(job.paths)
-        if state is JobState.DONE:
+        if state is JobState.DONE:  # even when cancelled too late: the folder says done
             self._finish(job, JobState.DONE)
+            return
+        if job._cancelled:
+            job.exit_code = info.get("code", code)
+            job.failure_reason = "cancelled"
+            job.mark_failed(job.exit_code, "cancelled")
+            self._finish(job, JobState.ERROR)
             return
         job.exit_code = info.get("code", code)
         job.failure_reason = info.get("reason") or f"exit code {code}"

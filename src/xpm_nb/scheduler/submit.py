@@ -35,6 +35,7 @@ def submit(task, *, workspace=None, launcher=None, run_mode=None, init_tasks=(),
         hook.process(job, job.launcher)
     job.launcher.onSubmit(job)
     info.job = xp.add_job(job)
+    info.job.watched_outputs.extend(info.watched_outputs)
     return _outputs(task)
 
 
@@ -71,6 +72,12 @@ def _dependencies(task) -> list[Job]:
             visit(init)
 
     visit(task)
+    # Explicit dependencies (``task.add_dependencies(other_task)``); tokens are not jobs.
+    for dep in task.__xpm__.dependencies:
+        if isinstance(dep, Job):
+            found[id(dep)] = dep
+        elif isinstance(dep, ConfigMixin):
+            found[id(dep)] = job_of(dep)
     return list(found.values())
 
 

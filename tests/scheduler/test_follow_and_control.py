@@ -1,0 +1,174 @@
+"""Following running jobs from the driver (progress, dynamic outputs) and acting on them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from xpm_nb import experiment
+from xpm_nb.errors import DependencyFailedError, XPMError
+from xpm_nb.scheduler.follow import FileTail
+from xpm_nb.scheduler.jobs import JobState
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tasks import Add, Train, WaitForFile, Write  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def _importable(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+
+async def _until(predicate, timeout: float = 60.0) -> None:
+    """Let the loop run until ``predicate()`` holds (the kernel goes on meanwhile)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+class TestFileTail:
+    def test_reads_only_complete_new_lines(self, tmp_path):
+        path = tmp_path / "events.jsonl"
+        tail = FileTail(path)
+        assert tail.read() == []  # no file yet
+        path.write_text('{"a": 1}\n{"b": ')
+        assert tail.read() == [{"a": 1}]
+        with path.open("a") as f:
+            f.write('2}\nnot json\n{"c": 3}\n')
+        assert tail.read() == [{"b": 2}, {"c": 3}]
+        assert tail.read() == []
+
+
+class TestFollow:
+    def test_progress_and_outputs_reach_the_driver_while_the_job_runs(self, workdir):
+        """The job's progress levels and registered outputs arrive while it still runs."""
+
+        async def main():
+            xp = experiment(workdir, "follow")
+            seen_progress: list[float] = []
+            checkpoints: list[int] = []
+            task = Train.C(steps=4, pause=0.3)
+            task.watch_output(task.checkpoint, lambda ckpt: checkpoints.append(ckpt.step))
+            task.submit()
+            job = task.__xpm__.job
+            job.listeners.append(
+                lambda j: j.progress and seen_progress.append(j.progress[0]["progress"])
+            )
+            await _until(lambda: job.state.finished or (job.state is JobState.RUNNING
+                                                         and checkpoints))
+            assert job.state is JobState.RUNNING  # seen before the end
+            assert 0 < job.progress[0]["progress"] < 1
+            assert job.progress[0]["desc"] == "train"
+            await task
+            xp.close()
+            return job, seen_progress, checkpoints
+
+        job, seen, checkpoints = asyncio.run(main())
+        assert checkpoints == [0, 1, 2, 3]
+        assert seen == sorted(seen) and seen[-1] == 1.0
+        assert job.progress == [{"level": 0, "progress": 1.0, "desc": "train"}]
+
+    def test_watch_output_callbacks_in_a_script(self, workdir):
+        """The same callbacks run with the private loop of a plain script."""
+        got = []
+        with experiment(workdir, "follow-sync"):
+            task = Train.C(steps=2, pause=0.0)
+            task.submit()
+            task.watch_output(task.checkpoint, lambda c: got.append(c.step))  # after submit
+        assert got == [0, 1]
+
+
+class TestCancel:
+    def test_cancel_a_running_job_records_it_on_disk(self, workdir, tmp_path):
+        """A cancelled running job is killed; its folder says cancelled, dependents fail."""
+
+        async def main():
+            xp = experiment(workdir, "cancel")
+            blocker = WaitForFile.C(path=tmp_path / "never")
+            blocker.submit()
+            job = blocker.__xpm__.job
+            await _until(lambda: job.state is JobState.RUNNING)
+            pid = json.loads(job.paths.pid.read_text())["pid"]
+            assert job.cancel() is True
+            with pytest.raises(XPMError, match="cancelled"):
+                await blocker
+            assert job.cancel() is False  # already finished
+            xp.close()
+            return job, pid
+
+        job, pid = asyncio.run(main())
+        assert job.state is JobState.ERROR and job.failure_reason == "cancelled"
+        assert json.loads(job.paths.failed.read_text())["reason"] == "cancelled"
+        assert not job.paths.done.exists() and not job.paths.pid.exists()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+    def test_cancel_a_waiting_job_fails_it_and_its_dependents(self, workdir, tmp_path):
+        """A job waiting on a dependency never starts; a dependent of it fails too."""
+        flag = tmp_path / "go"
+        log = tmp_path / "runs.log"
+
+        async def main():
+            xp = experiment(workdir, "cancel-waiting")
+            blocker = WaitForFile.C(path=flag)
+            blocker.submit()
+            gated = Write.C(value=7, log=log)
+            gated.add_dependencies(blocker)
+            counter = gated.submit()
+            total = Add.C(inputs=[counter]).submit()
+            gated_job, total_job = gated.__xpm__.job, total.__xpm__.job
+            await _until(lambda: blocker.__xpm__.job.state is JobState.RUNNING)
+            assert gated_job.state is JobState.WAITING
+            assert gated_job.cancel() is True
+            with pytest.raises(DependencyFailedError, match="cancelled"):
+                await total
+            flag.touch()
+            await blocker
+            xp.close()
+            return gated_job, total_job
+
+        gated_job, total_job = asyncio.run(main())
+        assert gated_job.state is JobState.ERROR and gated_job.failure_reason == "cancelled"
+        assert not log.exists()  # never started
+        assert total_job.state is JobState.ERROR
+
+    def test_resubmit_runs_a_cancelled_job_and_its_chain(self, workdir, tmp_path):
+        """Resubmitting a dependent re-runs its cancelled dependency first; done is final."""
+        flag = tmp_path / "go"
+        log = tmp_path / "runs.log"
+
+        async def main():
+            xp = experiment(workdir, "resubmit")
+            blocker = WaitForFile.C(path=flag)
+            blocker.submit()
+            gated = Write.C(value=5, log=log)
+            gated.add_dependencies(blocker)
+            total = Add.C(inputs=[gated.submit()]).submit()
+            first = blocker.__xpm__.job
+            await _until(lambda: first.state is JobState.RUNNING)
+            first.cancel()
+            with pytest.raises(XPMError):
+                await total
+            assert json.loads(first.paths.failed.read_text())["reason"] == "cancelled"
+            flag.touch()
+            total.__xpm__.job.resubmit()  # the chain: blocker, then gated, then total
+            await total
+            with pytest.raises(XPMError, match="is done"):
+                first.resubmit()
+            xp.close()
+            return first, total
+
+        first, total = asyncio.run(main())
+        assert first.state is JobState.DONE and not first.paths.failed.exists()
+        assert Path(total.out).read_text() == "5"
+        assert log.read_text().split()[0] == "5"
