@@ -6,7 +6,16 @@ import os
 import time
 from pathlib import Path
 
-from xpm_nb import Config, Meta, Param, PathGenerator, Task, field
+from xpm_nb import (
+    Config,
+    LightweightTask,
+    Meta,
+    Param,
+    PathGenerator,
+    ResumableTask,
+    Task,
+    field,
+)
 
 
 class Counter(Config):
@@ -96,3 +105,51 @@ class WaitForFile(Task):
     def execute(self):
         while not self.path.exists():
             time.sleep(0.05)
+
+
+class Interval(Task):
+    """Records when it ran (start and end times) in a shared log, holding a token."""
+
+    name: Param[str]
+    log: Meta[Path]
+    seconds: Meta[float] = field(default=0.3)
+
+    def execute(self):
+        start = time.time()
+        time.sleep(self.seconds)
+        with open(self.log, "a") as f:
+            f.write(f"{self.name} {start} {time.time()}\n")
+
+
+class Resumable(ResumableTask):
+    """Does one step per run, then asks to be retried, until ``steps`` are done."""
+
+    steps: Param[int]
+    checkpoint: Meta[Path] = field(default_factory=PathGenerator("checkpoint.txt"))
+
+    def execute(self):
+        from xpm_nb import GracefulTimeout
+
+        done = int(self.checkpoint.read_text()) if self.checkpoint.exists() else 0
+        done += 1
+        self.checkpoint.write_text(str(done))
+        if done < self.steps:
+            raise GracefulTimeout(f"stopping after step {done}")
+
+
+class SetEnvInit(LightweightTask):
+    """An init task: writes a marker the main task reads."""
+
+    marker: Meta[Path]
+    text: Param[str]
+
+    def execute(self):
+        self.marker.write_text(self.text)
+
+
+class ReadMarker(Task):
+    marker: Meta[Path]
+    out: Meta[Path] = field(default_factory=PathGenerator("copy.txt"))
+
+    def execute(self):
+        self.out.write_text(self.marker.read_text())

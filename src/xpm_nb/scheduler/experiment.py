@@ -132,6 +132,7 @@ class experiment:  # noqa: N801 - the reference's name
         if self.closed:
             return
         self.closed = True
+        self.scheduler.drop_unneeded()
         if self.run_mode is not RunMode.DRY_RUN:
             failed = [j for j in self.jobs if j.state is JobState.ERROR]
             self._write_status("failed" if failed else "done")
@@ -167,9 +168,7 @@ class experiment:  # noqa: N801 - the reference's name
         return [j for j in self.jobs if j.state is JobState.ERROR]
 
     async def wait_async(self) -> None:
-        futures = [j._future for j in self.jobs]
-        if futures:
-            await asyncio.gather(*futures)
+        await self._wait_all()
         self._raise_failures()
 
     def wait(self) -> None:
@@ -181,7 +180,8 @@ class experiment:  # noqa: N801 - the reference's name
 
     async def _wait_all(self):
         while True:
-            pending = [j._future for j in self.jobs if not j._future.done()]
+            pending = [j._future for j in self.jobs
+                       if not j._future.done() and self.scheduler.is_awaited(j)]
             if not pending:
                 return
             await asyncio.gather(*pending)
@@ -192,7 +192,7 @@ class experiment:  # noqa: N801 - the reference's name
     def _raise_failures(self) -> None:
         failed = self.failed_jobs()
         if failed:
-            lines = [f"- {j.locator}: {j.failure_reason} (log: {j.stderr})" for j in failed]
+            lines = [f"- {j.failure_message()}" for j in failed]
             msg = f"{len(failed)} job(s) of experiment {self.name!r} failed:\n" + "\n".join(lines)
             raise FailedExperiment(msg)
 

@@ -276,6 +276,10 @@ class Job:
             raise XPMError(msg)
         return self.scheduler.resubmit(self)
 
+    def failure_message(self) -> str:
+        """One line for errors: which job, why it failed, where its log is."""
+        return f"job {self.locator} failed: {self.failure_reason}. Log: {self.stderr}"
+
     def status_dict(self) -> dict:
         return {
             "job_id": self.identifier,

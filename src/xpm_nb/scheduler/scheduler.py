@@ -47,6 +47,7 @@ class Scheduler:
     def _start(self, job: Job) -> None:
         job._future = self.loop.create_future()
         job._cancelled = False
+        job._needed = asyncio.Event()  # set when a dependent needs a transient job
         self._set_state(job, JobState.WAITING)
         job._task = self.loop.create_task(self._run(job), name=f"xpm_nb job {job.locator}")
 
@@ -101,6 +102,8 @@ class Scheduler:
         try:
             await self._run_job(job)
         except asyncio.CancelledError:
+            if job._future.done():  # finished already (a transient job not needed)
+                return
             job.failure_reason = job.failure_reason or "cancelled"
             if job.path.exists():
                 job.mark_failed(None, job.failure_reason)
@@ -121,8 +124,41 @@ class Scheduler:
                 pass
         if not job._future.done():
             job._future.set_result(state)
+        if state is JobState.DONE:
+            self._remove_transient_dependencies(job)
+
+    # --- transient jobs ---------------------------------------------------
+
+    def _remove_transient_dependencies(self, job: Job) -> None:
+        """Delete the folders of ``REMOVE`` transient jobs all of whose dependents are done."""
+        import shutil
+
+        from .workspace import TransientMode
+
+        for dep in job.dependencies:
+            if dep.transient is not TransientMode.REMOVE or dep.state is not JobState.DONE:
+                continue
+            dependents = [j for j in self.jobs.values() if dep in j.dependencies]
+            if all(j.state is JobState.DONE for j in dependents):
+                shutil.rmtree(dep.path, ignore_errors=True)
+
+    def is_awaited(self, job: Job) -> bool:
+        """Whether waiting for the experiment waits for ``job`` (unneeded transient ones not)."""
+        from .workspace import TransientMode
+
+        return job.transient is TransientMode.NONE or job._needed.is_set()
+
+    def drop_unneeded(self) -> None:
+        """End the transient jobs no job needed: they are not run (state unscheduled)."""
+        for job in list(self.jobs.values()):
+            if not job._future.done() and not self.is_awaited(job):
+                job.failure_reason = None
+                self._finish(job, JobState.UNSCHEDULED)
+                job._task.cancel()
 
     async def _run_job(self, job: Job) -> None:
+        for dep in job.dependencies:
+            dep._needed.set()
         for dep in job.dependencies:
             await asyncio.shield(dep._future)
             if dep.state is not JobState.DONE:
@@ -135,6 +171,8 @@ class Scheduler:
         if state is JobState.DONE:
             self._finish(job, JobState.DONE)
             return
+        if not self.is_awaited(job):
+            await job._needed.wait()  # a transient job runs only for a dependent
         from .workspace import RunMode
 
         if job.run_mode in (RunMode.DRY_RUN, RunMode.GENERATE_ONLY):

@@ -103,8 +103,7 @@ def _check(job: Job, obj):
     )
     if job.state is JobState.UNSCHEDULED:
         return obj  # dry-run / generate-only: nothing was run
-    msg = f"job {job.locator} failed: {job.failure_reason}. Log: {job.stderr}"
-    raise cls(msg)
+    raise cls(job.failure_message())
 
 
 def run_sync(loop: asyncio.AbstractEventLoop, coro, timeout: float | None = None):

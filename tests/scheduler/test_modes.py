@@ -1,0 +1,97 @@
+"""Transient jobs, tokens, retries of resumable tasks, init tasks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from xpm_nb import TransientMode, experiment
+from xpm_nb.connectors.local import LocalConnector
+from xpm_nb.scheduler.experiment import FailedExperiment
+from xpm_nb.scheduler.jobs import JobState
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tasks import Add, Interval, ReadMarker, Resumable, SetEnvInit, Write  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def _importable(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+
+class TestTransient:
+    def test_unneeded_transient_job_is_not_run(self, workdir, tmp_path):
+        log = tmp_path / "runs.log"
+        with experiment(workdir, "transient"):
+            Write.C(value=1, log=log).submit(transient=TransientMode.TRANSIENT)
+            job = Write.C(value=2, log=log).submit().__xpm__.task.__xpm__.job
+        assert log.read_text().split()[0] == "2" and len(log.read_text().splitlines()) == 1
+        assert job.state is JobState.DONE
+
+    def test_needed_transient_job_runs_and_remove_deletes_it_after(self, workdir, tmp_path):
+        log = tmp_path / "runs.log"
+        with experiment(workdir, "transient-remove"):
+            first = Write.C(value=3, log=log)
+            counter = first.submit(transient=TransientMode.REMOVE)
+            total = Add.C(inputs=[counter]).submit()
+        assert Path(total.out).read_text() == "3"
+        assert not first.__xpm__.job.path.exists()  # removed once its dependent was done
+        assert first.__xpm__.job.state is JobState.DONE
+
+
+class TestTokens:
+    def test_a_token_bounds_concurrency(self, workdir, tmp_path):
+        """Five jobs sharing a token of 2: at most two run at any time, all run."""
+        log = tmp_path / "intervals.log"
+        token = LocalConnector(tmp_path / "connector").createtoken("gpu", 2)
+        with experiment(workdir, "tokens"):
+            for i in range(5):
+                task = Interval.C(name=f"t{i}", log=log, seconds=0.4)
+                task.add_dependencies(token.dependency(1))
+                task.submit()
+        spans = [(float(a), float(b)) for _, a, b in (x.split() for x in log.read_text().splitlines())]
+        assert len(spans) == 5
+        events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+        running = peak = 0
+        for _, delta in events:
+            running += delta
+            peak = max(peak, running)
+        assert peak <= 2
+        assert token.used() == 0  # all released
+
+
+class TestRetries:
+    def test_resumable_task_is_retried_until_done_from_its_checkpoint(self, workdir):
+        with experiment(workdir, "resume"):
+            task = Resumable.C(steps=3)
+            task.submit(max_retries=5)
+        job = task.__xpm__.job
+        assert job.state is JobState.DONE
+        assert Path(task.checkpoint).read_text() == "3"
+        assert job.retry_count == 2
+
+    def test_retries_are_bounded(self, workdir):
+        with pytest.raises(FailedExperiment, match="graceful timeout"):
+            with experiment(workdir, "resume-bounded"):
+                task = Resumable.C(steps=10)
+                task.submit(max_retries=1)
+        job = task.__xpm__.job
+        assert job.state is JobState.ERROR and job.retry_count == 1
+        assert Path(task.checkpoint).read_text() == "2"  # first run + one retry
+
+
+class TestInitTasks:
+    def test_init_tasks_run_before_the_task_in_its_process(self, workdir, tmp_path):
+        marker = tmp_path / "marker.txt"
+        with experiment(workdir, "init"):
+            task = ReadMarker.C(marker=marker)
+            task.submit(init_tasks=[SetEnvInit.C(marker=marker, text="from init")])
+        assert Path(task.out).read_text() == "from init"
+        # Init tasks are part of the job's identity.
+        plain = ReadMarker.C(marker=marker)
+        assert plain.__identifier__() != task.__identifier__()
