@@ -172,3 +172,28 @@ class TestCancel:
         assert first.state is JobState.DONE and not first.paths.failed.exists()
         assert Path(total.out).read_text() == "5"
         assert log.read_text().split()[0] == "5"
+
+
+class TestJobApi:
+    def test_aio_run_and_done_handler(self, workdir):
+        """The reference's lower-level Job API: start a process, then read its outputs."""
+        from xpm_nb.scheduler.jobs import Job
+
+        async def main():
+            xp = experiment(workdir, "job-api")
+            got: list[int] = []
+            task = Train.C(steps=2, pause=0.0)
+            task.watch_output(task.checkpoint, lambda c: got.append(c.step))
+            job = Job(task, workspace=xp.workspace, launcher=xp.workspace.launcher)
+            job.register_watched_outputs()
+            job.register_watched_outputs()  # idempotent
+            handle = await job.aio_run()
+            while handle.poll() is None:
+                await asyncio.sleep(0.05)
+            await job.aio_done_handler()
+            xp.close()
+            return job, got
+
+        job, got = asyncio.run(main())
+        assert got == [0, 1]
+        assert job.paths.done.exists()

@@ -258,6 +258,24 @@ class Job:
     def watch_output(self, watched) -> None:
         self.watched_outputs.append(watched)
 
+    def register_watched_outputs(self) -> None:
+        """Take the watchers set on the task's configuration (once each)."""
+        for watched in self.config.__xpm__.watched_outputs:
+            if watched not in self.watched_outputs:
+                self.watched_outputs.append(watched)
+
+    async def aio_run(self):
+        """Prepare the folder and start the job's process; returns its handle."""
+        self.prepare()
+        self.process = self.launcher.launch(self, self.environ)
+        return self.process
+
+    async def aio_done_handler(self) -> None:
+        """Deliver the outputs the job registered and progress not read yet."""
+        from .follow import JobFollower
+
+        JobFollower(self, lambda job: None).poll()
+
     # --- acting through the scheduler ------------------------------------
 
     def cancel(self) -> bool:
