@@ -12,8 +12,14 @@ Every error xpm_nb raises on purpose is one of these::
     │   └── DeclarationError           (also TypeError)  a class declaration that cannot work
     ├── IdentifierError                (also ValueError) a value the identifier cannot encode
     ├── SerializationError             a params/definition file that cannot be read or written
+    │   └── DefinitionNotFoundError    (also FileNotFoundError) no definition/params file there
     ├── WorkspaceError                 a path that is not a workspace, a layout problem
+    ├── ResultsError                   (also ValueError) a bad source or option of results()
     ├── LauncherSpecError              (also ValueError) a bad requirement expression
+    ├── ExperimentFileError            (also ValueError) an experiment YAML file or override (file:line)
+    ├── DirtyGitError                  uncommitted changes with dirty_git=error
+    ├── ConnectorError                 a host that cannot be reached or used (SSH)
+    │   └── HostKeyError               an unknown or changed SSH host key
     └── JobError                       a job did not succeed
         ├── JobFailedError             the job (or one it depends on) failed
         └── DependencyFailedError      a dependency failed, so the job never ran
@@ -37,8 +43,14 @@ __all__ = [
     "DeclarationError",
     "IdentifierError",
     "SerializationError",
+    "DefinitionNotFoundError",
     "WorkspaceError",
+    "ResultsError",
     "LauncherSpecError",
+    "ExperimentFileError",
+    "DirtyGitError",
+    "ConnectorError",
+    "HostKeyError",
     "JobError",
     "JobFailedError",
     "DependencyFailedError",
@@ -86,12 +98,36 @@ class SerializationError(XPMError):
     """A definition file that cannot be read or written."""
 
 
+class DefinitionNotFoundError(SerializationError, FileNotFoundError):
+    """No definition file (``experimaestro.json``, ``params.json``...) where one is expected."""
+
+
 class WorkspaceError(XPMError):
     """A folder that is not a workspace, or a workspace layout problem."""
 
 
+class ResultsError(XPMError, ValueError):
+    """A source or an option of ``results()`` that cannot be used."""
+
+
 class LauncherSpecError(XPMError, ValueError):
     """A requirement expression that cannot be parsed."""
+
+
+class ExperimentFileError(XPMError, ValueError):
+    """An experiment YAML file, override or run function that cannot be used (names file:line)."""
+
+
+class DirtyGitError(XPMError):
+    """The experiment's code has uncommitted changes and ``dirty_git`` is ``error``."""
+
+
+class ConnectorError(XPMError):
+    """A host that cannot be reached or used (connection, authentication, remote command)."""
+
+
+class HostKeyError(ConnectorError):
+    """An SSH server whose host key is unknown (not in known_hosts) or has changed."""
 
 
 class JobError(XPMError):

@@ -343,7 +343,21 @@ def split_optional(annotation: Any) -> tuple[Any, bool]:
 
 
 class SubmitHook(ABC):
-    """Hook called before a job is submitted to the scheduler (e.g. to change its environment)."""
+    """Hook called before a job is submitted to the scheduler (e.g. to change its environment).
+
+    Used as a class decorator (``@needs_java(11)`` on a task class): every job
+    of that task (and of its subclasses) goes through ``process(job, launcher)``
+    before it is scheduled. Hooks equal by ``spec()`` are applied once.
+    """
+
+    def __call__(self, cls):
+        hooks = cls.__dict__.get("__xpm_submit_hooks__")
+        if hooks is None:
+            hooks = []
+            cls.__xpm_submit_hooks__ = hooks
+        if self not in hooks:
+            hooks.append(self)
+        return cls
 
     @abstractmethod
     def process(self, job, launcher):

@@ -1,0 +1,80 @@
+"""The monitoring page of an experiment run from a terminal, in headless Chromium.
+
+``xpm-nb run-experiment ... --port 0`` serves the page; the browser shows the
+notebook widget's job table (js/job_table.js) with live states, a cancel
+click reaches the scheduler of the terminal's process, and the page without
+the token (or with a wrong one) is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from cli.helpers import cli_command, cli_env, copy_project, wait_for
+from infra.browser_fixtures import SCREENSHOT_DIR
+
+TOKEN = "page-test-token"
+
+
+def _rows(page, state: str) -> int:
+    return page.locator(f".xpm-jt-row[data-state='{state}']:visible").count()
+
+
+def _tag_cell(page, state: str) -> list[str]:
+    return page.locator(f".xpm-jt-row[data-state='{state}']:visible .xpm-c-tag").all_inner_texts()
+
+
+def test_live_job_table_in_chromium(browser_page, tmp_path):
+    project = copy_project(tmp_path / "project")
+    workdir = tmp_path / "ws"
+    flag = tmp_path / "release"
+    runner = subprocess.Popen(
+        cli_command("run-experiment", project / "exp.yaml", "seeds=[1, 2, 3]", f"flag={flag}",
+                    "--workdir", workdir, "--port", "0", "--token", TOKEN, "--wait-for-quit"),
+        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    page = browser_page
+    try:
+        info_file = workdir / "experiments" / "cli-test" / "current" / "server.json"
+        info = json.loads(wait_for(lambda: info_file.exists() and info_file.read_text(), 60,
+                                   "server.json"))
+        base = info["base_url"]
+        assert base.startswith("http://127.0.0.1:")
+
+        assert page.goto(base).status == 401
+        assert page.goto(f"{base}?token=wrong").status == 403
+        assert page.goto(f"{base}api/jobs").status == 401
+
+        assert page.goto(f"{base}?token={TOKEN}").status == 200
+        page.locator("#xpm-title").filter(has_text="experiment cli-test").wait_for()
+        wait_for(lambda: _rows(page, "running") == 3, 60, "three running rows")
+        headers = page.locator(".xpm-jt-head").inner_text()
+        assert "seed" in headers and "kind" in headers and "lr" in headers
+
+        # Cancel the job of seed 3 from the page: the terminal's scheduler kills it.
+        row = page.locator(".xpm-jt-row[data-state='running']:visible").filter(
+            has=page.locator(".xpm-c-tag", has_text="3"))
+        row.locator(".xpm-cancel").click()
+        wait_for(lambda: _rows(page, "error") == 1, 60, "the cancelled row")
+        assert "3" in _tag_cell(page, "error")
+
+        flag.touch()  # the other jobs end
+        wait_for(lambda: _rows(page, "done") == 2, 60, "two done rows")
+        assert _rows(page, "running") == 0
+        assert page.locator(".xpm-jt-row[data-state='error'] .xpm-state-text").inner_text() \
+            == "cancelled"
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT_DIR / "monitor-page.png"))
+
+        # The page outlives the jobs (--wait-for-quit) until its quit button is used.
+        assert runner.poll() is None
+        page.locator("#xpm-quit").click()
+        out, err = runner.communicate(timeout=60)
+        assert runner.returncode == 1, err  # one job was cancelled
+        assert "cancelled" in err
+        assert not [line for line in page.console_lines if line.startswith("pageerror")]
+    finally:
+        flag.touch()
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
