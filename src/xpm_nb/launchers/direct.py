@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -20,7 +21,8 @@ class _Popen(ProcessHandle):
         return self.popen.poll()
 
     def kill(self):
-        self.popen.kill()
+        # The whole process group: the task's own children end too.
+        os.killpg(os.getpgid(self.popen.pid), signal.SIGTERM)
 
 
 class ScriptBuilder:
@@ -51,9 +53,22 @@ class DirectLauncher(Launcher):
         return ""
 
     def scriptbuilder(self):
-        return ScriptBuilder(self.python)
+        # On a remote host, the connector's Python (``sys.executable`` is local).
+        python = self.python or (None if self.connector.is_local else self.connector.python)
+        return ScriptBuilder(python)
+
+    async def launch_async(self, job, env: dict[str, str]) -> ProcessHandle:
+        if self.connector.is_local:
+            return self.launch(job, env)
+        return await self.connector.call(self.launch, job, env)
 
     def launch(self, job, env: dict[str, str]) -> ProcessHandle:
+        if not self.connector.is_local:
+            # Detached on the host; the exit code is kept in the job's folder.
+            return self.connector.start(
+                self.scriptbuilder().command(job), cwd=job.path, env=env,
+                stdout=job.paths.stdout, stderr=job.paths.stderr,
+                exit_file=job.paths.meta / "exit-code")
         full_env = dict(os.environ)
         full_env.update(env)
         with open(job.paths.stdout, "ab") as out, open(job.paths.stderr, "ab") as err:

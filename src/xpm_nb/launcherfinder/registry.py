@@ -1,0 +1,336 @@
+"""The user's launchers file, and ``find_launcher`` over it.
+
+The file is ``launchers.py`` or ``launchers.yaml`` in the configuration folder:
+``$XPM_NB_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/xpm_nb``, else
+``~/.config/xpm_nb`` (the Python file wins when both exist).
+
+YAML: a list of launchers, each with the hosts it reaches::
+
+    - name: workstation
+      type: direct                 # direct | slurm
+      tags: [local]
+      hosts:
+        - cpu: {cores: 16, memory: 64GiB}
+          accelerators: [{type: cuda, model: RTX 4090, memory: 24GiB}]
+          priority: -1             # prefer the cluster when both fit
+    - name: cluster
+      type: slurm
+      tags: [cluster]
+      launcherenv: {SLURM_CONF: /etc/slurm/slurm.conf}   # slurm only: binpath,
+      interval: 30                                      # interval, python too
+      options: {account: myteam}   # SlurmOptions of every job
+      hosts:
+        - name: v100
+          options: {partition: gpu, constraint: v100}    # added for this host
+          cpu: {cores: 40, memory: 192GiB, cpu_per_gpu: 10}
+          accelerators: [{type: cuda, model: V100, memory: 32GiB, count: 4}]
+          max_duration: 20h
+          min_gpu: 1
+          priority: 10
+        - name: cpu
+          options: {partition: cpu}
+          cpu: {cores: 64, memory: 256GiB, mem_per_cpu: 4GiB}
+          max_duration: 2d
+
+Python: either ``LAUNCHERS = [LauncherEntry(...), ...]`` (the same content
+as objects), or a function ``find_launcher(requirement, tags)`` returning a
+launcher or None (full control).
+
+For each requirement given (and each of its ``|`` alternatives, in order),
+the matching host of highest priority among the launchers carrying all the
+requested tags wins; a SLURM launcher is then configured for the request
+(``time``, ``gpus_per_node``, ``cpus_per_task``, ``mem`` and the host's options).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import LauncherSpecError, XPMError
+from .parser import parse, parse_duration, parse_size
+from .specs import (
+    AcceleratorSpecification,
+    CPUSpecification,
+    CudaSpecification,
+    HostMatch,
+    HostRequirement,
+    HostSpecification,
+    MPSSpecification,
+)
+
+__all__ = ["Host", "LauncherEntry", "LauncherRegistry", "find_launcher", "config_dir",
+           "launchers_file"]
+
+
+@dataclass
+class Host:
+    """A host of a launcher: what it offers, and the launcher options that reach it."""
+
+    spec: HostSpecification
+    options: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass
+class LauncherEntry:
+    """A launcher of the user's file, its tags and its hosts."""
+
+    launcher: Any  # a Launcher
+    hosts: list[Host] = field(default_factory=list)
+    tags: set[str] = field(default_factory=set)
+    name: str = ""
+
+    def launcher_for(self, match: HostMatch, host: Host):
+        """The launcher configured for a match (SLURM: time, GPUs, cores, memory)."""
+        config = getattr(self.launcher, "config", None)
+        if config is None:
+            return self.launcher
+        req = match.requirement
+        options: dict[str, Any] = dict(host.options)
+        if req.duration:
+            from ..launchers.slurm.options import format_time
+
+            options.setdefault("time", format_time(req.duration))
+        if match.gpus:
+            options.setdefault("gpus_per_node", match.gpus)
+        if match.cores:
+            options.setdefault("cpus_per_task", str(match.cores))
+        if req.cpu.memory:
+            options.setdefault("mem", f"{math.ceil(req.cpu.memory / 1024**2)}M")
+        return config(**options) if options else self.launcher
+
+
+def config_dir() -> Path:
+    """The user's configuration folder of xpm_nb."""
+    env = os.environ.get("XPM_NB_CONFIG_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".config") / "xpm_nb"
+
+
+def launchers_file() -> Path | None:
+    """``launchers.py`` or ``launchers.yaml`` of the configuration folder, if any."""
+    folder = config_dir()
+    for name in ("launchers.py", "launchers.yaml", "launchers.yml"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+class LauncherRegistry:
+    """The launchers of one file (or given directly), searched by requirement."""
+
+    def __init__(self, entries: list[LauncherEntry] | None = None, *, function=None,
+                 path: Path | None = None):
+        self.entries = list(entries or [])
+        self.function = function  # a file's own find_launcher(requirement, tags)
+        self.path = path
+
+    @classmethod
+    def load(cls, path: Path | str) -> LauncherRegistry:
+        """Read a launchers file (``.py``, or ``.yaml``/``.yml``)."""
+        path = Path(path)
+        if path.suffix == ".py":
+            namespace = runpy.run_path(str(path))
+            function = namespace.get("find_launcher")
+            entries = namespace.get("LAUNCHERS")
+            if function is None and entries is None:
+                msg = (f"{path}: defines neither LAUNCHERS (a list of LauncherEntry) nor "
+                       "find_launcher(requirement, tags); define one of them")
+                raise XPMError(msg)
+            return cls(entries, function=function, path=path)
+        return cls(_read_yaml(path), path=path)
+
+    def find(self, *specs: HostRequirement | str, tags: set[str] | frozenset = frozenset()):
+        """The launcher for the first requirement (and alternative) some host satisfies."""
+        tags = set(tags)
+        for spec in specs:
+            requirement = parse(spec) if isinstance(spec, str) else spec
+            if self.function is not None:
+                launcher = self.function(requirement, tags)
+                if launcher is not None:
+                    return launcher
+                continue
+            for alternative in requirement.requirements:
+                best = None
+                for entry in self.entries:
+                    if not tags <= entry.tags:
+                        continue
+                    for host in entry.hosts:
+                        match = alternative.match(host.spec)
+                        if match is not None and (
+                                best is None or host.spec.priority > best[1].spec.priority):
+                            best = (entry, host, match)
+                if best is not None:
+                    entry, host, match = best
+                    return entry.launcher_for(match, host)
+        return None
+
+
+_CACHE: dict[Path, tuple[float, LauncherRegistry]] = {}
+
+
+def find_launcher(*specs: HostRequirement | str, tags: set[str] | frozenset = frozenset()):
+    """Find a launcher matching a given specification, from the user's launchers file.
+
+    ``find_launcher("duration=4h & cuda(mem=8GiB)", tags={"cluster"})``; several
+    specifications are tried in order. Returns None when no host fits.
+    """
+    path = launchers_file()
+    if path is None:
+        msg = (f"find_launcher: no launchers file in {config_dir()}. Fix: write "
+               f"{config_dir() / 'launchers.yaml'} (see xpm_nb.launcherfinder.registry), or "
+               "set XPM_NB_CONFIG_DIR to the folder that has one")
+        raise XPMError(msg)
+    mtime = path.stat().st_mtime
+    cached = _CACHE.get(path)
+    if cached is None or cached[0] != mtime:
+        cached = _CACHE[path] = (mtime, LauncherRegistry.load(path))
+    return cached[1].find(*specs, tags=tags)
+
+
+# --- YAML -------------------------------------------------------------------------
+
+LAUNCHER_KEYS = {"name", "type", "tags", "hosts", "options", "launcherenv", "binpath",
+                 "interval", "python", "priority"}
+HOST_KEYS = {"name", "options", "cpu", "accelerators", "cuda", "max_duration", "min_gpu",
+             "priority"}
+CPU_KEYS = {"cores", "memory", "mem_per_cpu", "cpu_per_gpu"}
+ACCELERATOR_KEYS = {"type", "model", "memory", "min_memory", "count"}
+ACCELERATOR_TYPES = {"cuda": CudaSpecification, "mps": MPSSpecification,
+                     "gpu": AcceleratorSpecification}
+
+
+def _read_yaml(path: Path) -> list[LauncherEntry]:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node):
+        value = _Located(loader.construct_mapping(node, deep=True))
+        value.line = node.start_mark.line + 1
+        return value
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        data = yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        msg = f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        raise XPMError(msg) from exc
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        msg = f"{path}: expected a list of launchers (\"- name: ...\"), got a {_kind(data)}"
+        raise XPMError(msg)
+    return [_launcher(path, item) for item in data]
+
+
+class _Located(dict):
+    line = 0
+
+
+def _kind(value) -> str:
+    return "mapping" if isinstance(value, dict) else type(value).__name__
+
+
+def _where(path: Path, node) -> str:
+    return f"{path}:{getattr(node, 'line', '?')}"
+
+
+def _check_keys(path: Path, node, allowed: set[str], what: str) -> None:
+    if not isinstance(node, dict):
+        msg = f"{_where(path, node)}: {what} must be a mapping, got {node!r}"
+        raise XPMError(msg)
+    unknown = sorted(set(node) - allowed)
+    if unknown:
+        msg = (f"{_where(path, node)}: unknown key(s) {', '.join(map(repr, unknown))} in "
+               f"{what}; allowed: {', '.join(sorted(allowed))}")
+        raise XPMError(msg)
+
+
+def _convert(path: Path, node, key: str, fn):
+    value = node.get(key)
+    if value is None:
+        return 0
+    try:  # bare numbers are refused: "12" is not 12 GiB (write the unit)
+        return fn(str(value))
+    except LauncherSpecError as exc:
+        msg = f"{_where(path, node)}: {key}: {str(exc).splitlines()[0]}"
+        raise XPMError(msg) from None
+
+
+def _launcher(path: Path, node) -> LauncherEntry:
+    _check_keys(path, node, LAUNCHER_KEYS, "a launcher")
+    kind = node.get("type", "direct")
+    name = str(node.get("name", kind))
+    if kind == "direct":
+        from ..launchers.direct import DirectLauncher
+
+        extra = sorted(set(node) & {"options", "launcherenv", "binpath", "interval"})
+        if extra:
+            msg = f"{_where(path, node)}: {', '.join(extra)}: only for type: slurm"
+            raise XPMError(msg)
+        launcher = DirectLauncher(python=node.get("python"))
+    elif kind == "slurm":
+        from ..launchers.slurm import SlurmLauncher, SlurmOptions
+
+        try:
+            launcher = SlurmLauncher(
+                options=SlurmOptions().merge(**(node.get("options") or {})),
+                launcherenv={k: str(v) for k, v in (node.get("launcherenv") or {}).items()},
+                binpath=str(node.get("binpath", "/usr/bin")),
+                interval=node.get("interval", 60), python=node.get("python"))
+        except (TypeError, XPMError) as exc:
+            msg = f"{_where(path, node)}: launcher {name!r}: {exc}"
+            raise XPMError(msg) from None
+    else:
+        msg = f"{_where(path, node)}: unknown launcher type {kind!r}; use direct or slurm"
+        raise XPMError(msg)
+    hosts = []
+    for h in node.get("hosts") or [_Located()]:
+        hosts.append(_host(path, h, node.get("priority", 0)))
+        if kind == "slurm":  # unknown SLURM options fail now, with the line
+            try:
+                launcher.options.merge(**hosts[-1].options)
+            except XPMError as exc:
+                msg = f"{_where(path, h)}: a host of {name!r}: {exc}"
+                raise XPMError(msg) from None
+    return LauncherEntry(launcher, hosts, set(node.get("tags") or []), name)
+
+
+def _host(path: Path, node, default_priority: int) -> Host:
+    _check_keys(path, node, HOST_KEYS, "a host")
+    cpu = node.get("cpu") or _Located()
+    _check_keys(path, cpu, CPU_KEYS, "cpu")
+    cpu_spec = CPUSpecification(memory=_convert(path, cpu, "memory", parse_size),
+                                cores=int(cpu.get("cores", 0)),
+                                mem_per_cpu=_convert(path, cpu, "mem_per_cpu", parse_size),
+                                cpu_per_gpu=int(cpu.get("cpu_per_gpu", 0)))
+    accelerators: list[AcceleratorSpecification] = []
+    for key in ("accelerators", "cuda"):
+        for acc in node.get(key) or []:
+            _check_keys(path, acc, ACCELERATOR_KEYS, "an accelerator")
+            kind = acc.get("type", "cuda" if key == "cuda" else "gpu")
+            cls = ACCELERATOR_TYPES.get(kind)
+            if cls is None:
+                msg = (f"{_where(path, acc)}: unknown accelerator type {kind!r}; use "
+                       f"{', '.join(ACCELERATOR_TYPES)}")
+                raise XPMError(msg)
+            spec = cls(memory=_convert(path, acc, "memory", parse_size),
+                       model=str(acc.get("model", "")),
+                       min_memory=_convert(path, acc, "min_memory", parse_size))
+            accelerators += [spec] * int(acc.get("count", 1))
+    spec = HostSpecification(accelerators=accelerators, cpu=cpu_spec,
+                             priority=int(node.get("priority", default_priority)),
+                             max_duration=_convert(path, node, "max_duration", parse_duration),
+                             min_gpu=int(node.get("min_gpu", 0)))
+    return Host(spec, dict(node.get("options") or {}), str(node.get("name", "")))

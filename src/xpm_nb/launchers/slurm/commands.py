@@ -1,0 +1,193 @@
+"""SLURM client commands (``sbatch``, ``squeue``, ``sacct``, ``scancel``) and their output.
+
+Commands run through the launcher's connector: a connector that can run
+commands itself (e.g. over SSH) provides ``async run_command(argv, env=...,
+cwd=..., timeout=...) -> (returncode, stdout, stderr)`` and its blocking twin
+``run_command_sync``; otherwise they run as local processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from dataclasses import dataclass
+
+__all__ = ["CommandRunner", "CommandResult", "SlurmStatus", "parse_squeue", "parse_sacct",
+           "FINAL_STATES", "PENDING_STATES", "exit_of"]
+
+# States after which a SLURM job never changes again.
+FINAL_STATES = frozenset({
+    "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
+    "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT",
+})
+# States of a job that has not started (or was put back in the queue).
+PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                            "RESV_DEL_HOLD", "CONFIGURING"})
+
+# One squeue line per job: id, state, reason, raw wait status ("exit_code"), time left.
+SQUEUE_FORMAT = "JobID:|,State:|,Reason:|,exit_code:|,TimeLeft:|"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class SlurmStatus:
+    """What SLURM says of one job."""
+
+    jobid: str
+    state: str  # e.g. PENDING, RUNNING, COMPLETED, TIMEOUT ("CANCELLED by 0" → CANCELLED)
+    reason: str = ""
+    exit_code: int | None = None  # negative: killed by that signal
+    time_left: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def pending(self) -> bool:
+        return self.state in PENDING_STATES
+
+
+class CommandRunner:
+    """Runs the SLURM client programs of ``binpath`` with ``launcherenv`` added."""
+
+    def __init__(self, connector, binpath: str, launcherenv: dict[str, str] | None):
+        self.connector = connector
+        self.binpath = binpath
+        self.launcherenv = dict(launcherenv or {})
+
+    def _argv(self, program: str, args) -> list[str]:
+        path = os.path.join(self.binpath, program) if self.binpath else program
+        return [path, *map(str, args)]
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.launcherenv)
+        return env
+
+    async def run(self, program: str, *args, cwd: str | None = None,
+                  timeout: float = 60) -> CommandResult:
+        argv = self._argv(program, args)
+        remote = getattr(self.connector, "run_command", None)
+        if remote is not None:
+            code, out, err = await remote(argv, env=self.launcherenv, cwd=cwd, timeout=timeout)
+            return CommandResult(code, out, err)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, cwd=cwd, env=self._env())
+        except OSError as exc:
+            return CommandResult(127, "", f"cannot run {argv[0]}: {exc}")
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return CommandResult(124, "", f"{argv[0]} did not answer within {timeout} s")
+        return CommandResult(proc.returncode, out.decode(errors="replace"),
+                             err.decode(errors="replace"))
+
+    def run_sync(self, program: str, *args, timeout: float = 60) -> CommandResult:
+        argv = self._argv(program, args)
+        remote = getattr(self.connector, "run_command_sync", None)
+        if remote is not None:
+            code, out, err = remote(argv, env=self.launcherenv, cwd=None, timeout=timeout)
+            return CommandResult(code, out, err)
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               env=self._env(), timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return CommandResult(127, "", f"cannot run {argv[0]}: {exc}")
+        return CommandResult(r.returncode, r.stdout, r.stderr)
+
+
+def _wait_status(raw: str) -> int | None:
+    """squeue's ``exit_code`` is a wait status: 768 = exit 3, 15 = signal 15."""
+    try:
+        status = int(raw)
+    except ValueError:
+        return None
+    if status & 0x7F:
+        return -(status & 0x7F)
+    return status >> 8
+
+
+def _state(text: str) -> str:
+    return text.split()[0].rstrip("+") if text.strip() else "UNKNOWN"
+
+
+def parse_squeue(text: str) -> dict[str, SlurmStatus]:
+    """Lines of ``squeue -h -O`` with :data:`SQUEUE_FORMAT`."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 5 or not parts[0]:
+            continue
+        jobid, state, reason, status, left = (p.strip() for p in parts[:5])
+        out[jobid] = SlurmStatus(jobid, _state(state), reason, _wait_status(status), left)
+    return out
+
+
+def parse_sacct(text: str) -> dict[str, SlurmStatus]:
+    """Lines of ``sacct -n -P -X -o JobIDRaw,State,ExitCode,Reason``.
+
+    ``ExitCode`` is ``code:signal`` (``3:0``; ``0:15`` for a job killed by SIGTERM).
+    """
+    out = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 3 or not parts[0]:
+            continue
+        jobid, state, exitcode = parts[0], parts[1], parts[2]
+        reason = parts[3] if len(parts) > 3 else ""
+        code: int | None = None
+        if ":" in exitcode:
+            c, s = exitcode.split(":", 1)
+            try:
+                code = -int(s) if int(s) else int(c)
+            except ValueError:
+                code = None
+        out[jobid] = SlurmStatus(jobid, _state(state), reason, code)
+    return out
+
+
+def exit_of(status: SlurmStatus, cancelled_by_us: bool = False):
+    """The :class:`~xpm_nb.launchers.ProcessExit` of a finished SLURM job."""
+    from .. import ProcessExit as _Exit
+
+    def ProcessExit(code, reason=None, timeout=False):  # noqa: N802 - SLURM ended the job
+        return _Exit(code, reason, timeout, by_launcher=state not in ("COMPLETED", "FAILED"))
+
+    jid, code, state = status.jobid, status.exit_code, status.state
+    where = f"SLURM job {jid}"
+    if state == "COMPLETED":
+        return ProcessExit(code if code is not None else 0)
+    if state == "FAILED":
+        what = f"exit code {code}" if code is None or code >= 0 else f"signal {-code}"
+        return ProcessExit(code, f"{what} ({where} FAILED)")
+    if state == "TIMEOUT":
+        return ProcessExit(code, f"timeout: {where} reached its time limit (TIMEOUT)",
+                           timeout=True)
+    if state == "CANCELLED":
+        if cancelled_by_us:
+            return ProcessExit(code, "cancelled")
+        return ProcessExit(code, f"cancelled: {where} was cancelled outside xpm_nb "
+                                 "(scancel, or an administrator)")
+    if state == "OUT_OF_MEMORY":
+        return ProcessExit(code, f"out of memory: {where} went over its memory limit "
+                                 "(OUT_OF_MEMORY); ask for more with SlurmOptions(mem=...)")
+    if state == "NODE_FAIL":
+        return ProcessExit(code, f"node failure: a node of {where} failed (NODE_FAIL)")
+    if state == "PREEMPTED":
+        return ProcessExit(code, f"preempted: {where} was preempted (PREEMPTED)")
+    if state == "DEADLINE":
+        return ProcessExit(code, f"deadline: {where} could not end before its deadline "
+                                 "(DEADLINE)")
+    return ProcessExit(code, f"{where} ended {state} ({status.reason or 'no reason given'})")

@@ -1,0 +1,294 @@
+"""Following SLURM jobs: one poller per launcher and event loop, a handle per job.
+
+A :class:`SlurmPoller` asks ``squeue`` about every job it follows in one
+command every ``interval`` seconds (and soon after a submission or a
+``scancel``); jobs that ``squeue`` no longer knows are asked of ``sacct`` when
+accounting is on. A :class:`SlurmJobHandle` combines that with the job's own
+files, which it checks often (cheap): the pid file says the job started, the
+``.done`` / ``.failed`` markers that it ended. So a job is SCHEDULED while
+SLURM keeps it pending, RUNNING once started, and a job SLURM ended without a
+marker (time limit, out of memory, ``scancel``) gets the reason SLURM gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import weakref
+from collections.abc import Callable
+
+from .. import ProcessExit, ProcessHandle, ProcessState
+from .commands import SQUEUE_FORMAT, CommandRunner, SlurmStatus, exit_of, parse_sacct, parse_squeue
+
+__all__ = ["SlurmPoller", "SlurmJobHandle"]
+
+logger = logging.getLogger(__name__)
+
+COALESCE = 0.1  # s: jobs submitted together are polled by one squeue
+FILE_POLL_MIN, FILE_POLL_MAX = 0.05, 1.0  # s between two looks at a job's files
+REMOTE_FILE_POLL_MAX = 5.0  # the same through a remote connector (each look is a round trip)
+CHUNK = 200  # job ids per squeue command
+# A job SLURM says ended without our marker: wait this long for the marker, in case
+# the shared file system shows the compute node's files late (NFS attribute cache).
+MARKER_GRACE = {"COMPLETED": 30.0, "FAILED": 5.0}
+MISSING_ROUNDS = 2  # rounds a job must be unknown to SLURM before it is called gone
+GONE_GRACE = 5.0
+FINAL_WAIT = 10.0  # s: after the job's own .failed, how long to wait for SLURM's final state
+
+_POLLERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {key: poller}
+
+
+class SlurmPoller:
+    """One ``squeue`` (plus ``sacct`` for forgotten jobs) per round for all followed jobs."""
+
+    def __init__(self, runner: CommandRunner, interval: float,
+                 loop: asyncio.AbstractEventLoop, key=None):
+        self.runner = runner
+        self.interval = interval
+        self.loop = loop
+        self.key = key
+        self.statuses: dict[str, SlurmStatus] = {}
+        self.missing: dict[str, int] = {}  # job id -> rounds in a row SLURM did not know it
+        self.error: str | None = None  # the last command failure (controller down...)
+        self.rounds = 0
+        self._watchers: dict[str, int] = {}
+        self._round: asyncio.Future = loop.create_future()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopped: asyncio.Task | None = None  # a task told to stop (track() replaces it)
+        self._sacct: bool | None = None  # None: not tried yet; False: accounting is off
+
+    @classmethod
+    def get(cls, runner: CommandRunner, interval: float, key) -> SlurmPoller:
+        """The poller of ``key`` on the running loop (created on first use)."""
+        loop = asyncio.get_running_loop()
+        pollers = _POLLERS.setdefault(loop, {})
+        poller = pollers.get(key)
+        if poller is None:
+            poller = pollers[key] = cls(runner, interval, loop, key)
+        return poller
+
+    # --- following -----------------------------------------------------------
+
+    def track(self, jobid: str) -> None:
+        self._watchers[jobid] = self._watchers.get(jobid, 0) + 1
+        self.kick()
+        if self._task is None or self._task.done() or self._task is self._stopped:
+            self._task = self.loop.create_task(self._run(), name="xpm_nb SLURM poller")
+
+    def untrack(self, jobid: str) -> None:
+        n = self._watchers.get(jobid, 0) - 1
+        if n > 0:
+            self._watchers[jobid] = n
+            return
+        self._watchers.pop(jobid, None)
+        self.statuses.pop(jobid, None)
+        self.missing.pop(jobid, None)
+        if not self._watchers and self._task is not None:
+            # Nothing left to follow: stop now (a script's loop may close right after).
+            self._stopped = self._task
+            self._task.cancel()
+
+    def kick(self) -> None:
+        """Poll soon (after a submission or a cancellation)."""
+        self._wake.set()
+
+    async def next_round(self, timeout: float) -> None:
+        """Return after the next poll round, or after ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._round), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _run(self) -> None:
+        try:
+            while self._watchers:
+                await asyncio.sleep(COALESCE)
+                self._wake.clear()
+                try:
+                    await self.poll(list(self._watchers))
+                except Exception as exc:  # noqa: BLE001 - the poller must go on
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    logger.warning("SLURM poll failed: %s", self.error)
+                self.rounds += 1
+                done, self._round = self._round, self.loop.create_future()
+                done.set_result(None)
+                if not self._watchers:
+                    break
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                except asyncio.TimeoutError:
+                    pass
+        except asyncio.CancelledError:
+            pass  # stopped by untrack() (nothing left to follow), or the loop ends
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+            pollers = _POLLERS.get(self.loop)
+            if pollers is not None and pollers.get(self.key) is self and not self._watchers:
+                del pollers[self.key]
+
+    async def poll(self, jobids: list[str]) -> None:
+        """One round: ``squeue`` for all, ``sacct`` for those squeue no longer knows."""
+        unknown: list[str] = []
+        for i in range(0, len(jobids), CHUNK):
+            chunk = jobids[i:i + CHUNK]
+            r = await self.runner.run("squeue", "-h", "-t", "all", "-j", ",".join(chunk),
+                                      "-O", SQUEUE_FORMAT)
+            if r.returncode != 0 and "Invalid job id" not in r.stderr:
+                # The controller cannot be reached: keep what we knew, mark nothing failed.
+                self.error = f"squeue exited {r.returncode}: {r.stderr.strip()}"
+                logger.warning("%s", self.error)
+                return
+            found = parse_squeue(r.stdout) if r.returncode == 0 else {}
+            self.statuses.update(found)
+            unknown += [j for j in chunk if j not in found]
+        self.error = None
+        if unknown and self._sacct is not False:
+            r = await self.runner.run("sacct", "-n", "-P", "-X", "-j", ",".join(unknown),
+                                      "-o", "JobIDRaw,State,ExitCode,Reason")
+            if r.returncode == 0:
+                self._sacct = True
+                found = parse_sacct(r.stdout)
+                self.statuses.update(found)
+                unknown = [j for j in unknown if j not in found]
+            elif "disabled" in r.stderr or "not running" in r.stderr.lower():
+                self._sacct = False  # no accounting: the job folder's files must do
+        for jobid in jobids:
+            if jobid in unknown:
+                self.missing[jobid] = self.missing.get(jobid, 0) + 1
+            else:
+                self.missing.pop(jobid, None)
+
+
+class SlurmJobHandle(ProcessHandle):
+    """A SLURM job running a task: its state from the poller and the job folder."""
+
+    def __init__(self, launcher, jobid: str, paths):
+        self.launcher = launcher
+        self.jobid = jobid
+        self.paths = paths
+        self.cancelled = False
+        self._poller: SlurmPoller | None = None
+
+    def __repr__(self) -> str:
+        return f"SlurmJobHandle({self.jobid})"
+
+    @property
+    def poller(self) -> SlurmPoller:
+        if self._poller is None:
+            self._poller = self.launcher.poller()
+        return self._poller
+
+    @property
+    def _connector(self):
+        return self.launcher.connector
+
+    @property
+    def _local(self) -> bool:
+        return getattr(self._connector, "is_local", True)
+
+    def _exists(self, path) -> bool:
+        return self._connector.exists(path)
+
+    def _status(self) -> SlurmStatus | None:
+        return self._poller.statuses.get(self.jobid) if self._poller is not None else None
+
+    def poll(self) -> int | None:
+        status = self._status()
+        if status is not None and status.final:
+            return exit_of(status).code
+        return None
+
+    def state(self) -> ProcessState:
+        status = self._status()
+        if status is not None and status.final:
+            return ProcessState.FINISHED
+        if self._exists(self.paths.pid) or (status is not None and not status.pending):
+            return ProcessState.RUNNING
+        return ProcessState.SCHEDULED
+
+    async def recorded(self, job) -> None:
+        return  # the launcher wrote the job record before returning the handle
+
+    def kill(self) -> None:
+        self.cancelled = True
+        r = self.launcher.runner.run_sync("scancel", self.jobid, timeout=30)
+        if r.returncode != 0:
+            logger.warning("scancel %s exited %s: %s", self.jobid, r.returncode, r.stderr.strip())
+        if self._poller is not None:
+            self._poller.kick()
+
+    async def wait(self, on_state: Callable[[ProcessState], None] | None = None) -> ProcessExit:
+        poller = self.poller
+        poller.track(self.jobid)
+        try:
+            return await self._follow(poller, on_state)
+        finally:
+            poller.untrack(self.jobid)
+
+    async def _follow(self, poller: SlurmPoller, on_state) -> ProcessExit:
+        paths, jobid = self.paths, self.jobid
+        last: ProcessState | None = None
+        delay = FILE_POLL_MIN
+        ended_at: float | None = None  # when SLURM said it ended (or forgot it) without a marker
+        failed_at: float | None = None  # when the job's own .failed appeared
+        while True:
+            started = self._exists(paths.pid)
+            status = poller.statuses.get(jobid)
+            final = status is not None and status.final
+            if not started and self._exists(paths.done):
+                return ProcessExit(0)
+            if not started and self._exists(paths.failed):
+                # The job wrote its failure on its way out; SLURM's final word tells
+                # whether SLURM ended it (time limit, scancel, memory).
+                failed_at = failed_at or time.monotonic()
+                if final or time.monotonic() - failed_at >= FINAL_WAIT:
+                    return self._exit_after_marker(status)
+                poller.kick()
+            elif final or poller.missing.get(jobid, 0) >= MISSING_ROUNDS:
+                ended_at = ended_at or time.monotonic()
+                grace = MARKER_GRACE.get(status.state, 0.0) if final else GONE_GRACE
+                if self._died_here():
+                    grace = 0.0  # its process is gone from this very host: no marker comes
+                if time.monotonic() - ended_at >= grace:
+                    if final:
+                        return exit_of(status, self.cancelled)
+                    return ProcessExit(None, (
+                        f"SLURM job {jobid} is no longer known to SLURM (squeue, sacct) and "
+                        f"left no result in {paths.path}; see {paths.stderr}"))
+            else:
+                ended_at = None
+                running = started or (status is not None and not status.pending)
+                state = ProcessState.RUNNING if running else ProcessState.SCHEDULED
+                if state is not last:
+                    last = state
+                    if on_state is not None:
+                        on_state(state)
+            await poller.next_round(delay)
+            delay = min(delay * 1.5, FILE_POLL_MAX if self._local else REMOTE_FILE_POLL_MAX)
+
+    def _died_here(self) -> bool:
+        """The job's pid file names a dead process of this host (killed before its marker)."""
+        try:
+            info = json.loads(self._connector.read_text(self.paths.pid))
+            pid, host = int(info["pid"]), info.get("host")
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return host == self._connector.hostname and not self._connector.pid_alive(pid)
+
+    def _exit_after_marker(self, status: SlurmStatus | None) -> ProcessExit:
+        """The end of a job that wrote its ``.failed`` marker itself."""
+        try:
+            info = json.loads(self._connector.read_text(self.paths.failed) or "{}")
+        except (OSError, ValueError):
+            info = {}
+        code = info.get("code") if isinstance(info, dict) else None
+        code = code if isinstance(code, int) else None
+        if status is not None and status.final:
+            slurm = exit_of(status, self.cancelled)
+            if slurm.by_launcher:
+                return ProcessExit(code, slurm.reason, slurm.timeout, by_launcher=True)
+        return ProcessExit(code)
