@@ -1,32 +1,48 @@
-"""The local machine: processes, file locks (fasteners) and tokens."""
+"""The local machine: files, processes, file locks (fasteners) and tokens."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import fasteners
 
+from ..launchers import ProcessHandle
 from . import Connector
 
-__all__ = ["LocalConnector"]
+__all__ = ["LocalConnector", "LocalProcess"]
 
 
 class LocalConnector(Connector):
     """Connector for executing tasks on the local machine."""
 
     _instance: LocalConnector | None = None
+    is_local = True
 
     def __init__(self, localpath: Path | None = None):
         default = os.environ.get("XPM_WORKDIR") or Path.home() / ".local/share/xpm_nb"
         self.localpath = Path(localpath or default)
+
+    def __repr__(self) -> str:
+        return "LocalConnector()"
 
     @classmethod
     def instance(cls) -> LocalConnector:
         if cls._instance is None:
             cls._instance = LocalConnector()
         return cls._instance
+
+    @property
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    # --- locks and tokens -----------------------------------------------------
 
     def lock(self, path: Path, max_delay: int = -1):
         """A process lock on ``path`` (``with connector.lock(p): ...``)."""
@@ -41,6 +57,148 @@ class LocalConnector(Connector):
         from ..scheduler.tokens import CounterToken
 
         return CounterToken(name, self.localpath / "tokens" / f"{name}.token", total)
+
+    # --- files (thin wrappers: no system call beyond the operation itself) ------
+
+    def exists(self, path: Path) -> bool:
+        return os.path.exists(path)
+
+    def is_dir(self, path: Path) -> bool:
+        return os.path.isdir(path)
+
+    def read_bytes(self, path: Path) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+    def write_atomic(self, path: Path, data: bytes | str) -> None:
+        from ..core.params import atomic_write
+
+        atomic_write(Path(path), data)
+
+    def append(self, path: Path, data: bytes | str) -> None:
+        with open(path, "ab") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+    def mkdir(self, path: Path, parents: bool = True, exist_ok: bool = True) -> None:
+        Path(path).mkdir(parents=parents, exist_ok=exist_ok)
+
+    def unlink(self, path: Path, missing_ok: bool = True) -> None:
+        Path(path).unlink(missing_ok=missing_ok)
+
+    def rename(self, src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+
+    def symlink(self, target: Path | str, link: Path) -> None:
+        os.symlink(target, link)
+
+    def rmtree(self, path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def listdir(self, path: Path) -> list[str]:
+        return os.listdir(path)
+
+    def size(self, path: Path) -> int | None:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return None
+
+    def read_range(self, path: Path, offset: int, length: int | None = None) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                return f.read() if length is None else f.read(length)
+        except OSError:
+            return b""
+
+    def chmod(self, path: Path, mode: int) -> None:
+        os.chmod(path, mode)
+
+    def setExecutable(self, path: Path, flag: bool) -> None:  # noqa: N802 - reference name
+        mode = os.stat(path).st_mode
+        os.chmod(path, mode | 0o111 if flag else mode & ~0o111)
+
+    # --- processes -------------------------------------------------------------
+
+    def pid_alive(self, pid: int) -> bool:
+        from ..scheduler.jobs import pid_alive
+
+        return pid_alive(pid)
+
+    def kill(self, pid: int, sig: int = signal.SIGTERM, group: bool = True) -> bool:
+        try:
+            if group:
+                os.killpg(os.getpgid(pid), sig)
+            else:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def start(self, command: Sequence[str], *, cwd: Path, env: dict[str, str],
+              stdout: Path, stderr: Path) -> LocalProcess:
+        full_env = dict(os.environ)
+        full_env.update(env)
+        with open(stdout, "ab") as out, open(stderr, "ab") as err:
+            popen = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=cwd,
+                env=full_env,
+                # Its own session: the job outlives a kernel restart.
+                start_new_session=True,
+            )
+        return LocalProcess(popen)
+
+    def run_command_sync(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
+                         cwd: str | Path | None = None, timeout: float | None = None,
+                         input: str | None = None) -> tuple[int, str, str]:
+        full_env = {**os.environ, **(env or {})}
+        try:
+            r = subprocess.run(list(argv), input=input, capture_output=True, text=True,
+                               cwd=cwd, env=full_env, timeout=timeout,
+                               stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return 124, "", f"{argv[0]} did not end within {timeout} s"
+        except OSError as exc:
+            return 127, "", f"cannot run {argv[0]}: {exc}"
+        return r.returncode, r.stdout, r.stderr
+
+    async def run_command(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
+                          cwd: str | Path | None = None, timeout: float | None = None,
+                          input: str | None = None) -> tuple[int, str, str]:
+        full_env = {**os.environ, **(env or {})}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=full_env)
+        except OSError as exc:
+            return 127, "", f"cannot run {argv[0]}: {exc}"
+        data = input.encode() if input is not None else None
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(data), timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return 124, "", f"{argv[0]} did not end within {timeout} s"
+        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+class LocalProcess(ProcessHandle):
+    """A local process started by :meth:`LocalConnector.start`."""
+
+    def __init__(self, popen: subprocess.Popen):
+        self.popen = popen
+        self.pid = popen.pid
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def kill(self) -> None:
+        # The whole process group: the task's own children end too.
+        os.killpg(os.getpgid(self.popen.pid), signal.SIGTERM)
 
 
 class _SyncLock:

@@ -152,16 +152,20 @@ def to_objects(config, job_path=None, workspace_path=None) -> tuple[list[dict], 
     return writer.objects, writer.shipped
 
 
-def write_params(config, job_path: Path, workspace_path: Path) -> None:
-    """Write ``params.json`` (and ``classes.pkl`` when needed) into ``job_path``."""
+def write_params(config, job_path: Path, workspace_path: Path, write=atomic_write) -> None:
+    """Write ``params.json`` (and ``classes.pkl`` when needed) into ``job_path``.
+
+    ``write(path, data)`` writes a file (a connector's ``write_atomic`` for a
+    job folder on a remote host).
+    """
     objects, shipped = to_objects(config, job_path, workspace_path)
     data = {"workspace": str(workspace_path), "version": VERSION, "xpm_nb": _version(),
             "objects": objects}
     if shipped:
         import cloudpickle
 
-        atomic_write(job_path / CLASSES_FILE, cloudpickle.dumps(shipped))
-    atomic_write(job_path / "params.json", json.dumps(data))
+        write(job_path / CLASSES_FILE, cloudpickle.dumps(shipped))
+    write(job_path / "params.json", json.dumps(data))
 
 
 def _version() -> str:
@@ -170,8 +174,11 @@ def _version() -> str:
     return __version__
 
 
-def read_params(job_path: Path):
-    """Rebuild the configuration of a job folder (the last object: the task)."""
+def read_params(job_path: Path, *, select=None):
+    """Rebuild the configuration of a job folder (the last object: the task).
+
+    ``select``, if given, filters the object list first (partial loading).
+    """
     path = Path(job_path) / "params.json"
     try:
         data = json.loads(path.read_text())
@@ -191,7 +198,10 @@ def read_params(job_path: Path):
 
         extra_namespace.update({cls.__name__: cls for cls in shipped.values()})
     workspace = Path(data.get("workspace", Path(job_path).parent.parent.parent))
-    return from_objects(data.get("objects", []), Path(job_path), workspace, shipped, path)
+    objects = data.get("objects", [])
+    if select is not None:
+        objects = select(objects)
+    return from_objects(objects, Path(job_path), workspace, shipped, path)
 
 
 def _find_class(module: str, qualname: str, shipped: dict, where) -> type:
@@ -211,8 +221,11 @@ def _find_class(module: str, qualname: str, shipped: dict, where) -> type:
         raise SerializationError(msg) from None
 
 
-def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: dict, where):
-    built: dict[int, Any] = {}
+def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: dict, where,
+                 *, built: dict | None = None, reader_cls=None):
+    """Build the objects in order; ``built`` (id -> object) is filled when given."""
+    built = {} if built is None else built
+    reader_cls = reader_cls or _Reader
     last = None
     for obj in objects:
         try:
@@ -221,7 +234,7 @@ def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: 
         except KeyError as exc:
             msg = f"{where}: object {obj.get('id')} has no {exc} entry"
             raise SerializationError(msg) from None
-        reader = _Reader(built, job_path, workspace, shipped, where)
+        reader = reader_cls(built, job_path, workspace, shipped, where)
         fields = {k: reader.value(v) for k, v in raw.items()}
         config = cls.C.__new__(cls.C)
         ConfigMixin.__init__(config)

@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = ["run_job", "main"]
 
 EXIT_GRACEFUL_TIMEOUT = 3  # exit code of a resumable task that stopped to be retried
+EXIT_NOT_RECORDED = 4  # the task ended but its result marker could not be written
 
 
 class Terminated(BaseException):
@@ -52,10 +53,13 @@ def run_job(job_path: Path) -> int:
     paths.events.parent.mkdir(parents=True, exist_ok=True)
 
     lock = fasteners.InterProcessLock(str(paths.lock))
-    if not lock.acquire(blocking=True, timeout=5):
-        print(f"xpm_nb: {paths.lock} is held by another process; not running twice",
-              file=sys.stderr)
-        return 2
+    if not lock.acquire(blocking=False):
+        # Another process runs this job (its pid file may be unreadable, so the
+        # scheduler started us): wait for it, then take its result rather than
+        # give up and be recorded as failed while the job still runs.
+        print(f"xpm_nb: {paths.lock} is held by another process running this job; "
+              "waiting for it to end", file=sys.stderr, flush=True)
+        lock.acquire(blocking=True)
     try:
         if paths.done.exists():
             return 0
@@ -91,20 +95,31 @@ def run_job(job_path: Path) -> int:
             traceback.print_exc()
         sys.stdout.flush()
         sys.stderr.flush()
-        if code == 0:
-            atomic_write(paths.done, b"")
-            state = "done"
-        else:
-            atomic_write(paths.failed, json.dumps({"code": code, "reason": reason}))
-            state = "error"
-        _event(paths.events, {**base, "state": state, "exit_code": code,
-                              "failure_reason": reason, "event_type": "JobStateChangedEvent"})
+        state = "done" if code == 0 else "error"
+        try:
+            if code == 0:
+                atomic_write(paths.done, b"")
+            else:
+                atomic_write(paths.failed, json.dumps({"code": code, "reason": reason}))
+        except OSError as exc:
+            # A read-only folder, a full disk: the job is not marked done (so it will
+            # run again), and the log says why rather than ending in a traceback.
+            print(f"xpm_nb: cannot record the job's result ({state}) in {job_path}: {exc}. "
+                  "Fix the folder (permissions, disk space), then submit the job again",
+                  file=sys.stderr)
+            return code or EXIT_NOT_RECORDED
+        try:
+            _event(paths.events, {**base, "state": state, "exit_code": code,
+                                  "failure_reason": reason,
+                                  "event_type": "JobStateChangedEvent"})
+        except OSError:
+            pass  # the marker is the truth; the event is only a notification
         return code
     finally:
         try:
             paths.pid.unlink()
-        except FileNotFoundError:
-            pass
+        except OSError:
+            pass  # gone already, or a read-only folder: readers see a dead pid
         lock.release()
 
 

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.params import atomic_write
 from ..errors import JobFailedError, XPMError
 from .jobs import Job, JobState
 from .scheduler import Scheduler
@@ -57,21 +56,40 @@ class experiment:  # noqa: N801 - the reference's name
         if not isinstance(name, str) or not name or "/" in name:
             msg = f"experiment name must be a non-empty str without '/' (got {name!r})"
             raise XPMError(msg)
-        settings = env if isinstance(env, WorkspaceSettings) else WorkspaceSettings(Path(env))
+        settings = env if isinstance(env, WorkspaceSettings) else WorkspaceSettings(env)
         self.name = name
         self.run_mode = run_mode or RunMode.NORMAL
         self.workspace = Workspace(settings, run_mode=self.run_mode)
         if launcher is None:
             from ..launchers.direct import DirectLauncher
 
-            launcher = DirectLauncher()
+            launcher = DirectLauncher(self.workspace.connector)
         self.workspace.launcher = launcher
         self.host, self.port, self.token = host, port, token
         self.services: dict = {}
+        self.wait_for_quit = wait_for_quit
+        # The code's git state (environment.json); dirty_git=error stops here.
+        from ..gitstate import caller_project_path, check_dirty, project_states
+
+        self.project_paths = ([Path(p) for p in project_paths] if project_paths is not None
+                              else [caller_project_path()])
+        self.git_states = project_states(self.project_paths)
+        check_dirty(self.git_states, dirty_git)
         self.loop, self.in_running_loop = _loop()
         self.scheduler = Scheduler(self.loop)
         self.closed = False
+        self.server = None
         self._open()
+        if port is not None:  # the monitoring page (xpm_nb.server)
+            from ..server import MonitoringServer
+
+            try:
+                self.server = MonitoringServer(self, host, port, token).start()
+            except OSError as exc:
+                self.close()
+                msg = (f"cannot serve the monitoring page on {host or '127.0.0.1'}:{port} "
+                       f"({exc.strerror or exc}). Fix: another port (port=0: any free one)")
+                raise XPMError(msg) from exc
 
     def __repr__(self) -> str:
         return f"experiment({str(self.workspace.path)!r}, {self.name!r})"
@@ -89,17 +107,17 @@ class experiment:  # noqa: N801 - the reference's name
         self.run_path = self.xp_path / self.run_id
         if self.run_mode is not RunMode.DRY_RUN:
             n = 1
-            while self.run_path.exists():  # two runs in the same second
+            fs = self.workspace.connector  # the workspace's host (SFTP if remote)
+            while fs.exists(self.run_path):  # two runs in the same second
                 self.run_path = self.xp_path / f"{self.run_id}.{n}"
                 n += 1
-            self.run_path.mkdir(parents=True)
-            (self.xp_path / "lock").touch()
+            fs.mkdir(self.run_path, parents=True, exist_ok=False)
+            fs.append(self.xp_path / "lock", b"")
             current = self.xp_path / "current"
             tmp = self.xp_path / f".current.{os.getpid()}"
-            if tmp.is_symlink():
-                tmp.unlink()
-            tmp.symlink_to(self.run_path.name)
-            os.replace(tmp, current)
+            fs.unlink(tmp, missing_ok=True)
+            fs.symlink(self.run_path.name, tmp)
+            fs.rename(tmp, current)
             self._write_environment()
             self._write_status("running")
         experiment.CURRENT = self
@@ -133,6 +151,13 @@ class experiment:  # noqa: N801 - the reference's name
             return
         self.closed = True
         self.scheduler.drop_unneeded()
+        if self.server is not None:
+            if self.wait_for_quit:
+                self.server.wait_for_quit()
+            self.server.stop()
+        for service in list(self.services.values()):
+            if hasattr(service, "stop"):
+                service.stop()
         if self.run_mode is not RunMode.DRY_RUN:
             failed = [j for j in self.jobs if j.state is JobState.ERROR]
             self._write_status("failed" if failed else "done")
@@ -153,12 +178,14 @@ class experiment:  # noqa: N801 - the reference's name
         if self.run_mode is not RunMode.DRY_RUN:
             record = {"job_id": job.identifier, "task_id": job.type_id, "tags": job.tags,
                       "timestamp": time.time()}
-            with (self.run_path / "jobs.jsonl").open("a") as f:
-                f.write(json.dumps(record, default=str) + "\n")
+            fs = self.workspace.connector
+            fs.append(self.run_path / "jobs.jsonl", json.dumps(record, default=str) + "\n")
             link = self.run_path / "jobs" / job.type_id / job.identifier
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if not link.is_symlink():
-                link.symlink_to(job.path)
+            fs.mkdir(link.parent, parents=True, exist_ok=True)
+            try:
+                fs.symlink(job.path, link)
+            except FileExistsError:
+                pass
         if not self.in_running_loop:
             # Let the job's coroutine start its process now, not at the next wait.
             self.loop.run_until_complete(asyncio.sleep(0))
@@ -215,20 +242,28 @@ class experiment:  # noqa: N801 - the reference's name
     # --- run files ----------------------------------------------------------
 
     def _write_environment(self) -> None:
-        from importlib import metadata
-
-        packages = {}
-        for dist in metadata.distributions():
-            name = dist.metadata.get("Name")
-            if name:
-                packages[name] = dist.version
+        # Versions from the ``name-version.dist-info`` folder names: parsing every
+        # distribution's metadata (importlib.metadata) takes about a second.
+        packages: dict[str, str] = {}
+        for entry in sys.path:
+            try:
+                names = os.listdir(entry or ".")
+            except OSError:
+                continue
+            for folder in names:
+                if folder.endswith((".dist-info", ".egg-info")):
+                    name, sep, version = folder.rsplit(".", 1)[0].partition("-")
+                    if sep and name not in packages:  # the first on sys.path is imported
+                        packages[name] = version.split("-")[0]
         data = {"python_version": platform.python_version(), "executable": sys.executable,
-                "hostname": socket.gethostname(), "packages": packages}
-        atomic_write(self.run_path / "environment.json", json.dumps(data, indent=2))
+                "hostname": socket.gethostname(), "packages": packages,
+                "projects": getattr(self, "git_states", [])}
+        self.workspace.connector.write_atomic(self.run_path / "environment.json",
+                                              json.dumps(data, indent=2))
 
     def _write_status(self, status: str) -> None:
         data = {"version": 1, "experiment_id": self.name, "run_id": self.run_path.name,
                 "status": status, "hostname": socket.gethostname(),
                 "job_states": {j.identifier: j.state.value for j in self.jobs},
                 "last_updated": time.time()}
-        atomic_write(self.run_path / "status.json", json.dumps(data))
+        self.workspace.connector.write_atomic(self.run_path / "status.json", json.dumps(data))

@@ -18,26 +18,34 @@ __all__ = ["FileTail", "JobFollower"]
 logger = logging.getLogger(__name__)
 
 FOLLOW_INTERVAL = 0.25  # seconds: progress seen in the notebook within this delay
+FOLLOW_INTERVAL_REMOTE = 1.0  # the same for a job on a remote host (SFTP round trips)
 
 
 class FileTail:
     """The complete JSON lines appended to a file since the last call."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, connector=None):
         self.path = path
         self.offset = 0
         self._partial = b""
+        # A remote host's connector (SFTP); None reads the local file directly.
+        self.connector = None if connector is None or connector.is_local else connector
 
     def read(self) -> list[dict]:
-        try:
-            size = self.path.stat().st_size
-        except OSError:
-            return []
-        if size <= self.offset:
-            return []
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read(size - self.offset)
+        if self.connector is not None:
+            data = self.connector.read_range(self.path, self.offset)
+            if not data:
+                return []
+        else:
+            try:
+                size = self.path.stat().st_size
+            except OSError:
+                return []
+            if size <= self.offset:
+                return []
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(size - self.offset)
         self.offset += len(data)
         data = self._partial + data
         lines = data.split(b"\n")
@@ -61,19 +69,34 @@ class JobFollower:
     def __init__(self, job, notify):
         self.job = job
         self.notify = notify
-        self.events = FileTail(job.paths.events)
-        self.outputs = FileTail(job.paths.meta / "task-outputs.jsonl")
+        connector = job.connector
+        self.remote = None if connector.is_local else connector
+        self.events = FileTail(job.paths.events, connector)
+        self.outputs = FileTail(job.paths.meta / "task-outputs.jsonl", connector)
+
+    def _read(self) -> tuple[list[dict], list[dict]]:
+        return self.events.read(), self.outputs.read()
 
     def poll(self) -> None:
+        self._apply(*self._read())
+
+    def _apply(self, events: list[dict], outputs: list[dict]) -> None:
         changed = False
-        for record in self.events.read():
+        for record in events:
             if record.get("event_type") == "JobProgressEvent":
                 self._progress(record)
                 changed = True
-        for record in self.outputs.read():
+        for record in outputs:
             self._output(record)
         if changed:
             self.notify(self.job)
+
+    async def apoll(self) -> None:
+        """:meth:`poll`, reading a remote job's files off the event loop."""
+        if self.remote is None:
+            self.poll()
+        else:
+            self._apply(*await self.remote.call(self._read))
 
     def _progress(self, record: dict) -> None:
         level = int(record.get("level", 0))
@@ -101,7 +124,8 @@ class JobFollower:
 
     async def run(self, finished: asyncio.Future) -> None:
         """Poll until ``finished`` is done, then read what was left."""
+        interval = FOLLOW_INTERVAL if self.remote is None else FOLLOW_INTERVAL_REMOTE
         while not finished.done():
-            self.poll()
-            await asyncio.wait([finished], timeout=FOLLOW_INTERVAL)
-        self.poll()
+            await self.apoll()
+            await asyncio.wait([finished], timeout=interval)
+        await self.apoll()

@@ -104,8 +104,13 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def read_disk_state(paths: JobPaths) -> tuple[JobState | None, dict]:
-    """The state the job folder says: DONE, ERROR, RUNNING (live pid) or None."""
+def read_disk_state(paths: JobPaths, connector=None) -> tuple[JobState | None, dict]:
+    """The state the job folder says: DONE, ERROR, RUNNING (live pid) or None.
+
+    ``connector``: the host of a remote job folder (None: this machine).
+    """
+    if connector is not None and not connector.is_local:
+        return _remote_disk_state(paths, connector)
     if paths.done.exists():
         return JobState.DONE, {}
     if paths.failed.exists():
@@ -130,8 +135,64 @@ def read_disk_state(paths: JobPaths) -> tuple[JobState | None, dict]:
     return None, {}
 
 
+def _remote_disk_state(paths: JobPaths, connector) -> tuple[JobState | None, dict]:
+    """:func:`read_disk_state` through a remote host's connector (2-4 round trips)."""
+    if connector.exists(paths.done):
+        return JobState.DONE, {}
+    data = connector.read_optional(paths.failed)
+    if data is not None:
+        try:
+            info = json.loads(data or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            info = {"reason": "failed (unreadable .failed file)"}
+        if not isinstance(info, dict):
+            info = {"code": info}
+        return JobState.ERROR, info
+    data = connector.read_optional(paths.pid)
+    if data is None:
+        return None, {}
+    try:
+        info = json.loads(data)
+        pid = int(info["pid"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None, {}
+    if info.get("host", connector.hostname) != connector.hostname:
+        return JobState.RUNNING, info  # cannot check another host's pid
+    if connector.pid_alive(pid):
+        return JobState.RUNNING, info
+    return None, {"stale_pid": pid}
+
+
+class _JobEnviron(dict):
+    """A job's environment (a plain dict for readers) whose writes are kept by the job."""
+
+    def __init__(self, own: dict):
+        super().__init__()
+        self._own = own
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self._own[key] = value
+
+    def update(self, *args, **kwargs) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+
 class Job:
-    """A resource produced by running a task: its folder, state and process."""
+    """A resource produced by running a task: its folder, state and process.
+
+    The folder is on the host of the workspace's connector: every file
+    access below goes through ``self.connector`` when it is remote (the
+    local path is unchanged, with no extra system call).
+    """
+
+    _connector = None  # cached by the ``connector`` property
 
     def __init__(self, config, *, workspace=None, launcher=None, run_mode=None,
                  max_retries: int | None = None, transient=None, backup=None):
@@ -154,6 +215,7 @@ class Job:
         self.state = JobState.UNSCHEDULED
         self.failure_reason: str | None = None
         self.exit_code: int | None = None
+        self.last_exit = None  # the launcher's ProcessExit of the last run
         self.submitted_time = time.time()
         self.started_time: float | None = None
         self.ended_time: float | None = None
@@ -215,11 +277,16 @@ class Job:
 
     @property
     def environ(self) -> dict[str, str]:
-        """The job environment: workspace, then launcher, then job (later wins)."""
-        env = dict(self.workspace.env) if self.workspace else {}
+        """The job environment: workspace, then launcher, then job (later wins).
+
+        Writes (``job.environ["X"] = "1"`` in a SubmitHook) go to the job's own variables.
+        """
+        env = _JobEnviron(self.environ_extra)
+        if self.workspace:
+            dict.update(env, self.workspace.env)
         if self.launcher is not None:
-            env.update(getattr(self.launcher, "environ", {}) or {})
-        env.update(self.environ_extra)
+            dict.update(env, getattr(self.launcher, "environ", {}) or {})
+        dict.update(env, self.environ_extra)
         return env
 
     @property
@@ -231,9 +298,61 @@ class Job:
         for listener in list(self.listeners):
             listener(self)
 
+    # --- the job folder, on the connector's host --------------------------
+
+    @property
+    def connector(self):
+        """The connector of the host holding the job folder (the workspace's)."""
+        c = self._connector
+        if c is None:
+            if self.workspace is not None:
+                c = self.workspace.connector
+            else:
+                from ..connectors.local import LocalConnector
+
+                c = LocalConnector.instance()
+            self._connector = c
+        return c
+
+    async def io(self, fn, *args):
+        """``fn(*args)`` (file access of this job) without blocking the event loop.
+
+        Called directly for a local folder; on the connector's threads for a
+        remote one (where a dropped link makes it wait, never fail).
+        """
+        c = self.connector
+        if c.is_local:
+            return fn(*args)
+        return await c.call(fn, *args)
+
+    def disk_state(self) -> tuple[JobState | None, dict]:
+        """:func:`read_disk_state` of this job's folder, on its host."""
+        return read_disk_state(self.paths, self.connector)
+
+    def has_folder(self) -> bool:
+        c = self.connector
+        return self.path.exists() if c.is_local else c.exists(self.path)
+
+    def clear_failure(self) -> None:
+        """Before a new run: remove the ``.failed`` marker and keep the old logs."""
+        c = self.connector
+        if c.is_local:
+            if self.paths.failed.exists():
+                self.paths.failed.unlink()
+                self.rotate_logs()
+        elif c.exists(self.paths.failed):
+            c.unlink(self.paths.failed)
+            self.rotate_logs()
+
     def rotate_logs(self) -> None:
         """Keep the logs of an earlier run as ``<name>.<time>.out`` / ``.err``."""
         stamp = time.strftime("%Y%m%d%H%M%S")
+        c = self.connector
+        if not c.is_local:
+            for path in (self.paths.stdout, self.paths.stderr):
+                if c.size(path):
+                    c.rename(path, path.with_name(f"{self.name}.{stamp}{path.suffix}"))
+            return
         for path in (self.paths.stdout, self.paths.stderr):
             if path.exists() and path.stat().st_size > 0:
                 path.rename(path.with_name(f"{self.name}.{stamp}{path.suffix}"))
@@ -242,12 +361,28 @@ class Job:
         """Write the job folder's files before the job starts."""
         from ..core.params import write_params
 
+        c = self.connector
+        if not c.is_local:
+            _check_same_host(self, c)
+            c.mkdir(self.paths.meta, parents=True, exist_ok=True)
+            if overwrite or not c.exists(self.paths.params):
+                write_params(self.config, self.path, self.workspace.path, write=c.write_atomic)
+            return
+        if getattr(self.launcher, "connector", c) is not c:
+            _check_same_host(self, c)
         self.path.mkdir(parents=True, exist_ok=True)
         self.paths.meta.mkdir(exist_ok=True)
         if overwrite or not self.paths.params.exists():
             write_params(self.config, self.path, self.workspace.path)
 
     def process_state_dict(self) -> dict | None:
+        c = self.connector
+        if not c.is_local:
+            data = c.read_optional(self.paths.pid)
+            try:
+                return json.loads(data) if data is not None else None
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                return None
         if not self.paths.pid.exists():
             return None
         try:
@@ -315,11 +450,21 @@ class Job:
         }
 
     def write_status(self) -> None:
+        c = self.connector
+        if not c.is_local:
+            c.mkdir(self.paths.meta, parents=True, exist_ok=True)
+            c.write_atomic(self.paths.status, json.dumps(self.status_dict()))
+            return
         self.paths.meta.mkdir(parents=True, exist_ok=True)
         atomic_write(self.paths.status, json.dumps(self.status_dict()))
 
     def mark_failed(self, code: int | None, reason: str) -> None:
         """Write the ``.failed`` marker (for a job that cannot write it itself)."""
+        c = self.connector
+        if not c.is_local:
+            c.write_atomic(self.paths.failed, json.dumps({"code": code, "reason": reason}))
+            c.unlink(self.paths.pid, missing_ok=True)
+            return
         atomic_write(self.paths.failed, json.dumps({"code": code, "reason": reason}))
         try:  # the process is gone: its pid file would only mislead
             self.paths.pid.unlink()
@@ -340,6 +485,10 @@ class Job:
 
     def log_tail(self, lines: int = 20, stream: str = "err") -> str:
         path = self.paths.stderr if stream == "err" else self.paths.stdout
+        c = self.connector
+        if not c.is_local:
+            data = c.read_tail(path, 64 * 1024).decode("utf-8", "replace")
+            return "\n".join(data.splitlines()[-lines:])
         try:
             with open(path, "rb") as f:
                 f.seek(0, os.SEEK_END)
@@ -349,3 +498,19 @@ class Job:
         except OSError:
             return ""
         return "\n".join(data.splitlines()[-lines:])
+
+
+def _check_same_host(job: Job, connector) -> None:
+    """A job runs where its folder is: the launcher's host is the workspace's."""
+    launcher_connector = getattr(job.launcher, "connector", None)
+    if launcher_connector is None or launcher_connector is connector:
+        return
+    if connector.is_local and getattr(launcher_connector, "is_local", False):
+        return
+    if getattr(launcher_connector, "spec", None) != getattr(connector, "spec", None):
+        from ..errors import ConnectorError
+
+        msg = (f"job {job.locator}: its workspace is on {connector} but its launcher runs on "
+               f"{launcher_connector}. Fix: give the launcher the workspace's connector "
+               f"(e.g. DirectLauncher(connector=workspace.connector))")
+        raise ConnectorError(msg)

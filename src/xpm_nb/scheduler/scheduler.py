@@ -15,9 +15,10 @@ import signal
 import time
 
 from ..errors import XPMError
+from ..launchers import ProcessExit, ProcessHandle, ProcessState
 from ..run import EXIT_GRACEFUL_TIMEOUT
 from .follow import JobFollower
-from .jobs import Job, JobState, pid_alive, read_disk_state
+from .jobs import Job, JobState, pid_alive
 from .tokens import TokenDependency
 
 __all__ = ["Scheduler"]
@@ -105,7 +106,7 @@ class Scheduler:
             if job._future.done():  # finished already (a transient job not needed)
                 return
             job.failure_reason = job.failure_reason or "cancelled"
-            if job.path.exists():
+            if job.has_folder():
                 job.mark_failed(None, job.failure_reason)
             self._finish(job, JobState.ERROR)
             if not job._cancelled:
@@ -117,11 +118,11 @@ class Scheduler:
     def _finish(self, job: Job, state: JobState) -> None:
         job.ended_time = job.ended_time or time.time()
         self._set_state(job, state)
-        if job.path.exists():
-            try:
+        try:
+            if job.has_folder():
                 job.write_status()
-            except OSError:
-                pass
+        except OSError:
+            pass
         if not job._future.done():
             job._future.set_result(state)
         if state is JobState.DONE:
@@ -140,7 +141,10 @@ class Scheduler:
                 continue
             dependents = [j for j in self.jobs.values() if dep in j.dependencies]
             if all(j.state is JobState.DONE for j in dependents):
-                shutil.rmtree(dep.path, ignore_errors=True)
+                if dep.connector.is_local:
+                    shutil.rmtree(dep.path, ignore_errors=True)
+                else:
+                    dep.connector.rmtree(dep.path)
 
     def is_awaited(self, job: Job) -> bool:
         """Whether waiting for the experiment waits for ``job`` (unneeded transient ones not)."""
@@ -167,7 +171,7 @@ class Scheduler:
                 )
                 self._finish(job, JobState.ERROR)
                 return
-        state, _ = read_disk_state(job.paths)
+        state, _ = await job.io(job.disk_state)
         if state is JobState.DONE:
             self._finish(job, JobState.DONE)
             return
@@ -177,10 +181,10 @@ class Scheduler:
 
         if job.run_mode in (RunMode.DRY_RUN, RunMode.GENERATE_ONLY):
             if job.run_mode is RunMode.GENERATE_ONLY:
-                job.prepare()
+                await job.io(job.prepare)
             self._finish(job, JobState.UNSCHEDULED)
             return
-        job.prepare()
+        await job.io(job.prepare)
         self._set_state(job, JobState.READY)
         tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
         await self._acquire_tokens(job, tokens)
@@ -190,7 +194,7 @@ class Scheduler:
             while True:
                 code = await self._launch_and_wait(job)
                 if (
-                    code == EXIT_GRACEFUL_TIMEOUT
+                    (code == EXIT_GRACEFUL_TIMEOUT or _timed_out(job))
                     and job.retry_count < job.max_retries
                     and _is_resumable(job)
                 ):
@@ -199,17 +203,17 @@ class Scheduler:
                 break
         finally:
             for dep in tokens:
-                dep.token.release(str(job.path))
+                await job.io(dep.token.release, str(job.path))
             stopped.set_result(None)
             await follower
-        state, info = read_disk_state(job.paths)
+        state, info = await job.io(job.disk_state)
         if state is JobState.DONE:  # even when cancelled too late: the folder says done
             self._finish(job, JobState.DONE)
             return
         if job._cancelled:
             job.exit_code = info.get("code", code)
             job.failure_reason = "cancelled"
-            job.mark_failed(job.exit_code, "cancelled")
+            await job.io(job.mark_failed, job.exit_code, "cancelled")
             self._finish(job, JobState.ERROR)
             return
         job.exit_code = info.get("code", code)
@@ -220,89 +224,122 @@ class Scheduler:
         delay = POLL_MIN
         held: list[TokenDependency] = []
         for dep in tokens:
-            while not dep.token.try_acquire(str(job.path), dep.count):
+            while not await job.io(dep.token.try_acquire, str(job.path), dep.count):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, POLL_MAX)
             held.append(dep)
 
     async def _launch_and_wait(self, job: Job) -> int | None:
-        from ..connectors.local import LocalConnector
-
-        connector = LocalConnector.instance()
+        connector = job.connector  # the host of the job folder
+        job.last_exit = None
         async with connector.async_lock(job.paths.launch_lock):
-            state, info = read_disk_state(job.paths)
+            state, info = await job.io(job.disk_state)
             if state is JobState.DONE:
                 return 0
-            if state is JobState.RUNNING:
-                handle = None  # another process runs it: follow its pid file
-                pid = int(info["pid"])
-            else:
-                if job.paths.failed.exists():
-                    job.paths.failed.unlink()
-                    job.rotate_logs()
+            handle = None
+            if state is not JobState.ERROR:
+                # A job this launcher started before (a SLURM job queued before a
+                # kernel restart) is followed, not submitted twice.
+                handle = await job.launcher.attach(job)
+            if handle is None and state is JobState.RUNNING:
+                handle = _follow_pid(job, int(info["pid"]))  # another process runs it
+            if handle is None:
+                await job.io(job.clear_failure)
                 env = job.environ
                 env["XPM_NB_WORKSPACE"] = str(job.workspace.path)
                 env["XPM_NB_JOB_NAME"] = job.name
                 if job.workspace.python_path:
                     env["PYTHONPATH"] = os.pathsep.join(
-                        [*job.workspace.python_path, os.environ.get("PYTHONPATH", "")]
+                        [*job.workspace.python_path,
+                         os.environ.get("PYTHONPATH", "") if connector.is_local else ""]
                     )
-                handle = job.launcher.launch(job, env)
+                handle = await job.launcher.launch_async(job, env)
                 job.process = handle
-                pid = handle.pid
-                # Hold the launch lock until the job holds its own lock (pid file),
-                # so that no other process starts it meanwhile.
-                while not job.paths.pid.exists() and handle.poll() is None:
-                    if job.paths.done.exists() or job.paths.failed.exists():
-                        break
-                    await asyncio.sleep(POLL_MIN)
-        job.started_time = job.started_time or time.time()
-        self._set_state(job, JobState.RUNNING)
-        return await self._wait_process(job, handle, pid)
+                # Hold the launch lock until the start is on disk (the job's pid
+                # file, a SLURM job record), so that no other process starts it.
+                await handle.recorded(job)
+            job.process = handle
+        return await self._wait_process(job, handle)
 
-    async def _wait_process(self, job: Job, handle, pid: int) -> int | None:
-        delay = POLL_MIN
-        while True:
-            if handle is not None:
-                code = handle.poll()
-                if code is not None:
-                    break
-            elif not pid_alive(pid):
-                code = None
-                break
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, POLL_MAX)
-        job.process = None
-        state, info = read_disk_state(job.paths)
-        if state is None:
-            # No marker: the process died without writing one (killed).
-            if code is not None and code < 0:
+    async def _wait_process(self, job: Job, handle: ProcessHandle) -> int | None:
+        def on_state(state: ProcessState) -> None:
+            if state is ProcessState.RUNNING:
+                job.started_time = job.started_time or time.time()
+                self._set_state(job, JobState.RUNNING)
+            elif state is ProcessState.SCHEDULED:
+                self._set_state(job, JobState.SCHEDULED)
+
+        try:
+            result = await handle.wait(on_state)
+        finally:
+            job.process = None
+        job.last_exit = result
+        code = result.code
+        state, info = await job.io(job.disk_state)
+        if state not in (JobState.DONE, JobState.ERROR):
+            # No marker: the process could not write one (killed, timed out).
+            if result.reason:
+                reason = result.reason
+            elif code is not None and code < 0:
                 reason = f"killed by signal {signal.Signals(-code).name}"
             elif code is None:
                 reason = "the job process disappeared without a result"
             else:
                 reason = f"exit code {code} without a result marker"
-            job.mark_failed(code, reason)
+            await job.io(job.mark_failed, code, reason)
             return code if code is not None else -1
         if state is JobState.ERROR:
+            if result.by_launcher and result.reason:
+                # The launcher ended it (time limit, scancel): its reason is the truer one.
+                await job.io(job.mark_failed, info.get("code", code), result.reason)
             return info.get("code", code)
         return 0
 
     def kill(self, job: Job) -> bool:
-        """Stop a running job (its whole process group)."""
-        info = job.process_state_dict()
-        pid = job.process.pid if job.process is not None else (info or {}).get("pid")
-        if pid is None:
-            return False
+        """Stop a started job: its process group, or its SLURM job (``scancel``)."""
+        handle = job.process
+        if handle is None:
+            pid = (job.process_state_dict() or {}).get("pid")
+            if pid is None:
+                return False
+            handle = _follow_pid(job, int(pid))
         try:
-            os.killpg(os.getpgid(int(pid)), signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
+            handle.kill()
+        except (ProcessLookupError, PermissionError, OSError):
             return False
         job.failure_reason = "cancelled"
         return True
-
 
 def _is_resumable(job: Job) -> bool:
     from ..core.objects import ResumableTask
 
     return isinstance(job.config, ResumableTask)
+
+
+def _timed_out(job: Job) -> bool:
+    """Whether the job's last run was ended by its launcher's time limit (SLURM TIMEOUT)."""
+    last = getattr(job, "last_exit", None)
+    return last is not None and last.timeout
+
+
+def _follow_pid(job: Job, pid: int) -> ProcessHandle:
+    """A handle on the job's process known by its pid file, on the job's host."""
+    connector = job.connector
+    return _PidHandle(pid) if connector.is_local else connector.follow_pid(pid)
+
+
+class _PidHandle(ProcessHandle):
+    """A job process started by another scheduler, followed by its pid."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None if pid_alive(self.pid) else -1
+
+    async def wait(self, on_state=None) -> ProcessExit:
+        await super().wait(on_state)
+        return ProcessExit(None)  # not our child: its exit code is unknown
+
+    def kill(self) -> None:
+        os.killpg(os.getpgid(self.pid), signal.SIGTERM)

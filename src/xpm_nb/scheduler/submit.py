@@ -31,12 +31,23 @@ def submit(task, *, workspace=None, launcher=None, run_mode=None, init_tasks=(),
     # Generated paths (PathGenerator) now that the job folder is known.
     seal_tree(task, JobContext(job.path, workspace.path))
     job.dependencies = _dependencies(task)
-    for hook in info.submit_hooks:
+    for hook in _submit_hooks(task):
         hook.process(job, job.launcher)
     job.launcher.onSubmit(job)
     info.job = xp.add_job(job)
     info.job.watched_outputs.extend(info.watched_outputs)
     return _outputs(task)
+
+
+def _submit_hooks(task) -> list:
+    """The task's hooks: its classes' (``@hook`` decorators) then its own, each spec once."""
+    hooks: dict = {}
+    for klass in reversed(type(task).__mro__):
+        for hook in klass.__dict__.get("__xpm_submit_hooks__", ()):
+            hooks.setdefault(hook, hook)
+    for hook in task.__xpm__.submit_hooks:
+        hooks.setdefault(hook, hook)
+    return list(hooks)
 
 
 def _outputs(task):

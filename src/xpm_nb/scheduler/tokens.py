@@ -1,14 +1,26 @@
 """Tokens: counted resources shared by all processes of a machine.
 
 A token file holds the current holders ``{job path: [count, pid]}``; every
-change happens under a file lock, and holders whose process is dead are
-dropped, so a crashed holder never keeps its share.
+change happens under a file lock. A holder keeps its share while its
+scheduler process lives or while its job still runs (a driver killed with
+kill -9 leaves its job running, and the resource in use); once both are gone
+it is dropped, so a crashed holder never keeps its share. A token file that
+cannot be read (corrupt, truncated) counts as no holders, and is rewritten
+whole at the next change.
+
+Hundreds of queued jobs poll a full token: a poll that finds the file
+unchanged since the last full read said "no room" answers from that read
+(one ``stat``, no lock) for up to ``RECHECK`` seconds, so that the notebook's
+loop is not spent re-reading the same file. The cache can only delay a
+grant (dead holders are found at the next full read), never over-commit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import time
 from pathlib import Path
 
 import fasteners
@@ -17,6 +29,8 @@ from ..core.params import atomic_write
 from .jobs import pid_alive
 
 __all__ = ["CounterToken", "TokenDependency"]
+
+RECHECK = 0.5  # seconds a "no room" answer is reused while the token file is unchanged
 
 
 class CounterToken:
@@ -31,6 +45,8 @@ class CounterToken:
         self.total = total
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = fasteners.InterProcessLock(str(self.path) + ".lock")
+        # The last full read that found no room: (file signature, time, units used, holders).
+        self._full: tuple | None = None
 
     def __repr__(self) -> str:
         return f"CounterToken({self.name!r}, total={self.total})"
@@ -43,23 +59,52 @@ class CounterToken:
 
     def _holders(self) -> dict:
         try:
-            holders = json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError):
+            holders = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
             return {}
-        return {k: v for k, v in holders.items() if pid_alive(int(v[1]))}
+        if not isinstance(holders, dict):
+            return {}
+        alive = {}
+        for key, entry in holders.items():
+            entry = _entry(entry)
+            if entry is not None and (_live(entry[1]) or _job_running(key)):
+                alive[key] = entry
+        return alive
+
+    def _signature(self) -> tuple | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _still_full(self, key: str, count: int) -> bool:
+        """True when the last full read's "no room" still holds (file unchanged, recent)."""
+        if self._full is None:
+            return False
+        signature, when, used, keys = self._full
+        return (key not in keys and used + count > self.total
+                and time.monotonic() - when < RECHECK and self._signature() == signature)
 
     def try_acquire(self, key: str, count: int, pid: int | None = None) -> bool:
+        if self._still_full(key, count):
+            return False
         with self._lock:
+            signature = self._signature()
             holders = self._holders()
             if key in holders:
                 return True
-            if sum(v[0] for v in holders.values()) + count > self.total:
+            used = sum(v[0] for v in holders.values())
+            if used + count > self.total:
+                self._full = (signature, time.monotonic(), used, set(holders))
                 return False
             holders[key] = [count, pid or os.getpid()]
             atomic_write(self.path, json.dumps(holders))
+            self._full = None
             return True
 
     def release(self, key: str) -> None:
+        self._full = None
         with self._lock:
             holders = self._holders()
             if holders.pop(key, None) is not None:
@@ -68,6 +113,45 @@ class CounterToken:
     def used(self) -> int:
         with self._lock:
             return sum(v[0] for v in self._holders().values())
+
+
+def _entry(entry) -> list[int] | None:
+    """``[count, pid]`` of a holder, or None for a malformed entry (it holds nothing)."""
+    try:
+        count, pid = int(entry[0]), int(entry[1])
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError):
+        return None
+    return [count, pid] if count >= 1 else None
+
+
+def _live(pid: int) -> bool:
+    """``pid_alive`` for any int read from a file (0, negative, huge: not a process)."""
+    try:
+        return pid > 0 and pid_alive(pid)
+    except OverflowError:
+        return False
+
+
+def _job_running(key: str) -> bool:
+    """Whether the job of the folder ``key`` has a live process (its ``<name>.pid`` file).
+
+    A holder whose scheduler died keeps its share while its job runs on.
+    """
+    try:
+        pid_files = list(Path(key).glob("*.pid"))
+    except (OSError, ValueError):
+        return False
+    for pid_file in pid_files:
+        try:
+            info = json.loads(pid_file.read_bytes())
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError, TypeError, OverflowError):
+            continue
+        if info.get("host", socket.gethostname()) != socket.gethostname():
+            return True  # another host's process cannot be checked: assume it runs
+        if _live(pid):
+            return True
+    return False
 
 
 class TokenDependency:

@@ -8,6 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import WorkspaceError
 
@@ -54,9 +55,26 @@ class WorkspaceSettings:
     folders: list = field(default_factory=list)
     alt_workspaces: list = field(default_factory=list)
     python_path: list = field(default_factory=list)
+    #: The host of the workspace: None for this machine; set from an
+    #: ``ssh://host//path`` path (an ``SshConnector``) or given.
+    connector: Any = None
 
     def __post_init__(self):
+        if self.connector is None and _is_ssh(self.path):
+            from ..connectors.ssh import SshConnector, SshPath
+
+            remote = SshPath(self.path)
+            self.connector = SshConnector.fromPath(remote)
+            self.path = remote.path
+        if self.connector is not None and not self.connector.is_local:
+            # A path on the remote host: made absolute there, never touched here.
+            self.path = Path(self.connector.resolve(str(self.path)))
+            return
         self.path = Path(self.path).expanduser().absolute()
+
+
+def _is_ssh(path) -> bool:
+    return type(path).__name__ == "SshPath" or (isinstance(path, str) and path.startswith("ssh:"))
 
 
 class Workspace:
@@ -73,7 +91,7 @@ class Workspace:
             if isinstance(settings, WorkspaceSettings):
                 workspace_settings, settings = settings, None
             elif isinstance(settings, (str, os.PathLike)):
-                workspace_settings, settings = WorkspaceSettings(Path(settings)), None
+                workspace_settings, settings = WorkspaceSettings(settings), None
             else:
                 msg = (
                     f"Workspace: expected a path or WorkspaceSettings (got {settings!r}). "
@@ -96,6 +114,8 @@ class Workspace:
 
     def ensure(self) -> Workspace:
         """Create the workspace folder and its marker if needed."""
+        if not self.connector.is_local:
+            return self._ensure_remote()
         if self.path.exists() and not self.path.is_dir():
             msg = f"workspace path {self.path} exists and is not a folder"
             raise WorkspaceError(msg)
@@ -113,6 +133,26 @@ class Workspace:
             marker.touch()
         for sub in (self.jobspath, self.experimentspath):
             sub.mkdir(exist_ok=True)
+        return self
+
+    def _ensure_remote(self) -> Workspace:
+        c = self.connector
+        if c.exists(self.path) and not c.is_dir(self.path):
+            msg = f"workspace path {self.path} on {c} exists and is not a folder"
+            raise WorkspaceError(msg)
+        c.mkdir(self.path, parents=True, exist_ok=True)
+        marker = self.path / MARKER
+        if not c.exists(marker):
+            names = c.listdir(self.path)
+            if any(n != MARKER for n in names) and "jobs" not in names:
+                msg = (
+                    f"{self.path} on {c} is not empty and is not a workspace (no {MARKER} "
+                    "file, no jobs/ folder). Fix: choose an empty or new folder for the workspace"
+                )
+                raise WorkspaceError(msg)
+            c.write_atomic(marker, b"")
+        for sub in (self.jobspath, self.experimentspath):
+            c.mkdir(sub, parents=False, exist_ok=True)
         return self
 
     @staticmethod
@@ -176,6 +216,10 @@ class Workspace:
 
     @property
     def connector(self):
+        """The connector of the workspace's host (local unless set in the settings)."""
+        connector = self.workspace_settings.connector
+        if connector is not None:
+            return connector
         from ..connectors.local import LocalConnector
 
         return LocalConnector.instance()
@@ -191,6 +235,8 @@ class Workspace:
     def cleanup_old_scheduler_runs(self, retention_days: int = 15, force: bool = False):
         """Delete scheduler run folders older than ``retention_days``; (deleted, errors)."""
         deleted = errors = 0
+        if not self.connector.is_local:
+            return 0, 0  # scheduler runs are kept by the host's own schedulers
         root = self.schedulerpath
         if not root.is_dir():
             return 0, 0
