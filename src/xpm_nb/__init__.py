@@ -53,6 +53,18 @@ _LAZY = {
     "progress": "xpm_nb.run.progress",
     "tqdm": "xpm_nb.run.progress",
     "log_metrics": "xpm_nb.run.progress",
+    "results": "xpm_nb.results",
+    "save": "xpm_nb.core.serialization",
+    "load": "xpm_nb.core.serialization",
+    "serialize": "xpm_nb.core.serialization",
+    "deserialize": "xpm_nb.core.serialization",
+    "from_task_dir": "xpm_nb.core.serialization",
+    "state_dict": "xpm_nb.core.serialization",
+    "from_state_dict": "xpm_nb.core.serialization",
+    "SerializationContext": "xpm_nb.core.serialization",
+    "SerializedPath": "xpm_nb.core.serialization",
+    "load_xp_info": "xpm_nb.core.serialization",
+    "ExperimentInfo": "xpm_nb.core.serialization",
 }
 
 __all__ = [
@@ -102,3 +114,17 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(__all__) | set(_LAZY))
+
+
+def _register_display() -> None:
+    # Rich display of configs, jobs and experiments (xpm_nb.display) when IPython
+    # is already loaded; costs nothing elsewhere (the formatters load nothing).
+    import sys
+
+    if "IPython" in sys.modules:
+        from .display import register_if_ipython
+
+        register_if_ipython()
+
+
+_register_display()

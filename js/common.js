@@ -1,0 +1,296 @@
+// Shared helpers of the xpm_nb views: DOM building, styles, states, progress bars.
+// Plain ES module, no dependencies; imported by the widget modules as "./common.js".
+
+export const STATES = ["unscheduled", "waiting", "ready", "scheduled", "running", "done", "error"];
+export const FINISHED = new Set(["done", "error"]);
+
+// Short words for the states (the JobState values are the reference's names).
+export const STATE_LABELS = {
+  unscheduled: "unscheduled",
+  waiting: "waiting",
+  ready: "ready",
+  scheduled: "scheduled",
+  running: "running",
+  done: "done",
+  error: "failed",
+};
+
+/** Build an element: h("div", {class: "x", title: "y", onclick: f}, child, "text"). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "class") {
+      el.className = value;
+    } else if (key === "style" && typeof value === "object") {
+      Object.assign(el.style, value);
+    } else if (key === "dataset") {
+      Object.assign(el.dataset, value);
+    } else {
+      el.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+}
+
+/** "12.3s", "4m05s", "2h03m", "3d04h". */
+export function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined || !isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m}m${String(Math.floor(seconds % 60)).padStart(2, "0")}s`;
+  const hours = Math.floor(m / 60);
+  if (hours < 48) return `${hours}h${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(hours / 24)}d${String(hours % 24).padStart(2, "0")}h`;
+}
+
+export function formatTime(epoch) {
+  if (!epoch) return "";
+  return new Date(epoch * 1000).toLocaleString();
+}
+
+/** A job's duration in seconds: ended - started, or now - started while it runs. */
+export function jobDuration(row, now) {
+  if (!row || !row.started) return null;
+  const end = row.ended || (FINISHED.has(row.state) ? null : now);
+  return end ? Math.max(0, end - row.started) : null;
+}
+
+export function shortTask(task) {
+  const parts = String(task || "").split(".");
+  return parts[parts.length - 1] || String(task || "");
+}
+
+/** A state badge: coloured dot and word; the failure reason on hover. */
+export function stateBadge(state, reason) {
+  const label = STATE_LABELS[state] || state;
+  let text = label;
+  if (state === "error" && reason) text = reason === "cancelled" ? "cancelled" : label;
+  return h(
+    "span",
+    { class: `xpm-state xpm-state-${state}`, title: reason ? `${label}: ${reason}` : label },
+    h("span", { class: "xpm-dot" }),
+    h("span", { class: "xpm-state-text" }, text),
+  );
+}
+
+/**
+ * Progress bars of a job, one per level: [[fraction, desc], ...].
+ * `compact`: the first level thick with its percentage, deeper levels thin (a table row).
+ */
+export function progressBars(levels, { compact = true, state = "" } = {}) {
+  const wrap = h("div", { class: `xpm-progress ${compact ? "xpm-compact" : "xpm-full"}` });
+  fillProgress(wrap, levels, { compact, state });
+  return wrap;
+}
+
+export function fillProgress(wrap, levels, { compact = true, state = "" } = {}) {
+  clear(wrap);
+  wrap.dataset.state = state;
+  let shown = levels || [];
+  if (shown.length === 0) {
+    if (state === "done") shown = [[1, null]];
+    else return wrap;
+  }
+  const max = compact ? 3 : shown.length;
+  shown.slice(0, max).forEach(([fraction, desc], level) => {
+    const pct = Math.max(0, Math.min(1, Number(fraction) || 0)) * 100;
+    const title = `${desc ? desc + ": " : ""}${pct.toFixed(1)}% (level ${level})`;
+    const bar = h(
+      "div",
+      { class: `xpm-bar xpm-level-${Math.min(level, 2)}`, title, dataset: { level: String(level) } },
+      h("div", { class: "xpm-bar-fill", style: { width: `${pct}%` } }),
+    );
+    if (level === 0 || !compact) {
+      bar.appendChild(
+        h("span", { class: "xpm-bar-text" }, `${desc && !compact ? desc + " " : ""}${pct.toFixed(0)}%`),
+      );
+    }
+    wrap.appendChild(bar);
+  });
+  return wrap;
+}
+
+/** Copy text to the clipboard (falls back to a hidden textarea where the API is refused). */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch (e) {
+    const area = h("textarea", { style: { position: "fixed", opacity: "0" } });
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch (e2) {
+      ok = false;
+    }
+    area.remove();
+    return ok;
+  }
+}
+
+/** A small "copy" button that flashes "copied". */
+export function copyButton(getText, label = "copy") {
+  const button = h("button", { class: "xpm-copy", type: "button", title: "copy to the clipboard" }, label);
+  button.addEventListener("click", async (event) => {
+    event.stopPropagation();
+    const ok = await copyText(getText());
+    button.textContent = ok ? "copied" : "copy failed";
+    button.classList.toggle("xpm-copied", ok);
+    setTimeout(() => {
+      button.textContent = label;
+      button.classList.remove("xpm-copied");
+    }, 1200);
+  });
+  return button;
+}
+
+const STYLE_ID = "xpm-nb-style-v1";
+
+/** Add the views' stylesheet once to the document (or the shadow root holding `el`). */
+export function ensureStyle(el) {
+  const root = el && el.getRootNode ? el.getRootNode() : document;
+  const inShadow = typeof ShadowRoot !== "undefined" && root instanceof ShadowRoot;
+  const holder = inShadow ? root : document.head;
+  if (holder.querySelector(`style#${STYLE_ID}`)) return;
+  holder.appendChild(h("style", { id: STYLE_ID }, CSS));
+}
+
+// JupyterLab's theme variables, with fallbacks for a plain page.
+export const CSS = `
+.xpm-root { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12.5px;
+  color: var(--jp-ui-font-color1, #1f2328); line-height: 1.4; }
+.xpm-root code, .xpm-mono { font-family: var(--jp-code-font-family, ui-monospace, monospace); font-size: 12px; }
+.xpm-muted { color: var(--jp-ui-font-color2, #656d76); }
+.xpm-root button { font: inherit; font-size: 11.5px; cursor: pointer; border-radius: 4px; padding: 1px 7px;
+  border: 1px solid var(--jp-border-color1, #c9ced6); background: var(--jp-layout-color1, #fff);
+  color: var(--jp-ui-font-color1, #1f2328); }
+.xpm-root button:hover:not(:disabled) { background: var(--jp-layout-color2, #eef1f4); }
+.xpm-root button:disabled { opacity: .45; cursor: default; }
+.xpm-root button.xpm-danger { color: #c92a2a; border-color: #f1aeb5; }
+.xpm-root button.xpm-copied { color: #2b8a3e; border-color: #8ce99a; }
+.xpm-root button.xpm-active { border-color: #4c6ef5; box-shadow: 0 0 0 1px #4c6ef5 inset; font-weight: 600; }
+.xpm-ellipsis { min-width: 0; flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.xpm-copy { margin-left: 6px; }
+
+.xpm-state { display: inline-flex; align-items: center; gap: 5px; white-space: nowrap; }
+.xpm-dot { width: 8px; height: 8px; border-radius: 50%; background: #adb5bd; flex: none; }
+.xpm-state-waiting .xpm-dot, .xpm-state-unscheduled .xpm-dot { background: #adb5bd; }
+.xpm-state-ready .xpm-dot, .xpm-state-scheduled .xpm-dot { background: #74c0fc; }
+.xpm-state-running .xpm-dot { background: #1c7ed6; box-shadow: 0 0 0 3px rgba(28,126,214,.18);
+  animation: xpm-pulse 1.6s ease-in-out infinite; }
+.xpm-state-done .xpm-dot { background: #2f9e44; }
+.xpm-state-error .xpm-dot { background: #e03131; }
+.xpm-state-error .xpm-state-text { color: #c92a2a; }
+@keyframes xpm-pulse { 50% { box-shadow: 0 0 0 5px rgba(28,126,214,.05); } }
+
+.xpm-progress { display: flex; flex-direction: column; gap: 2px; width: 100%; }
+.xpm-bar { position: relative; background: var(--jp-layout-color3, #e9ecef); border-radius: 3px; overflow: hidden; }
+.xpm-bar-fill { height: 100%; background: #4c6ef5; transition: width .25s ease; }
+.xpm-compact .xpm-level-0 { height: 13px; }
+.xpm-compact .xpm-level-1 { height: 4px; }
+.xpm-compact .xpm-level-2 { height: 3px; }
+.xpm-compact .xpm-level-1 .xpm-bar-fill { background: #748ffc; }
+.xpm-compact .xpm-level-2 .xpm-bar-fill { background: #91a7ff; }
+.xpm-full .xpm-bar { height: 15px; }
+.xpm-bar-text { position: absolute; left: 6px; top: 0; font-size: 10.5px; line-height: 13px;
+  color: var(--jp-ui-font-color1, #1f2328); white-space: nowrap; }
+.xpm-full .xpm-bar-text { line-height: 15px; }
+.xpm-progress[data-state="done"] .xpm-bar-fill { background: #40c057; }
+.xpm-progress[data-state="error"] .xpm-bar-fill { background: #ff8787; }
+
+.xpm-chip { display: inline-flex; align-items: center; gap: 4px; padding: 0 7px; border-radius: 10px;
+  border: 1px solid var(--jp-border-color2, #d0d7de); background: var(--jp-layout-color1, #fff);
+  font-size: 11.5px; line-height: 18px; white-space: nowrap; }
+.xpm-tag { background: #fff3bf; border-color: #ffe066; color: #5c3c00; }
+.xpm-badge { display: inline-block; padding: 0 5px; border-radius: 3px; font-size: 10.5px; line-height: 15px;
+  background: var(--jp-layout-color2, #eef1f4); color: var(--jp-ui-font-color2, #656d76); margin-left: 5px; }
+.xpm-badge-noid { font-style: italic; }
+.xpm-badge-missing { background: #ffe3e3; color: #c92a2a; }
+
+/* job table */
+.xpm-jt { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px; overflow: hidden;
+  background: var(--jp-layout-color0, #fff); }
+.xpm-jt-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; padding: 6px 8px;
+  border-bottom: 1px solid var(--jp-border-color2, #d0d7de); background: var(--jp-layout-color1, #f6f8fa); }
+.xpm-jt-filter { flex: 0 1 240px; min-width: 140px; font: inherit; padding: 2px 6px; border-radius: 4px;
+  border: 1px solid var(--jp-border-color1, #c9ced6); background: var(--jp-layout-color0, #fff);
+  color: var(--jp-ui-font-color1, #1f2328); }
+.xpm-jt-chips { display: flex; flex-wrap: wrap; gap: 4px; }
+.xpm-jt-chips .xpm-chip { cursor: pointer; user-select: none; }
+.xpm-jt-chips .xpm-chip.xpm-active { border-color: #4c6ef5; box-shadow: 0 0 0 1px #4c6ef5 inset; }
+.xpm-jt-count { margin-left: auto; }
+.xpm-jt-status { width: 100%; font-size: 11.5px; }
+.xpm-jt-status:empty { display: none; }
+.xpm-jt-grid { display: grid; align-items: center; column-gap: 10px; padding: 0 10px; }
+.xpm-jt-head { font-weight: 600; font-size: 11.5px; color: var(--jp-ui-font-color2, #656d76);
+  border-bottom: 1px solid var(--jp-border-color2, #d0d7de); height: 26px; user-select: none; }
+.xpm-jt-head > div { cursor: pointer; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.xpm-jt-head > div.xpm-sorted::after { content: " \\25B4"; }
+.xpm-jt-head > div.xpm-sorted.xpm-desc::after { content: " \\25BE"; }
+.xpm-jt-body { position: relative; overflow-y: auto; overflow-x: hidden; }
+.xpm-jt-spacer { width: 1px; }
+.xpm-jt-row { position: absolute; left: 0; right: 0; top: 0; height: 30px; cursor: pointer;
+  border-bottom: 1px solid var(--jp-border-color3, #eef1f4); box-sizing: border-box; }
+.xpm-jt-row:hover { background: var(--jp-layout-color2, #f3f5f7); }
+.xpm-jt-row.xpm-selected { background: rgba(76,110,245,.10); }
+.xpm-jt-row > div { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; min-width: 0; }
+.xpm-jt-row .xpm-actions { display: flex; gap: 4px; justify-content: flex-end; overflow: visible; }
+.xpm-jt-row .xpm-actions button { padding: 0 6px; line-height: 17px; }
+.xpm-jt-empty { padding: 14px; text-align: center; }
+.xpm-jt-detail { border-top: 1px solid var(--jp-border-color2, #d0d7de); padding: 8px 10px;
+  background: var(--jp-layout-color1, #f6f8fa); }
+.xpm-jt-detail-head { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-bottom: 4px; }
+.xpm-jt-detail-head .xpm-grow { flex: 1; }
+.xpm-kv { display: grid; grid-template-columns: max-content 1fr; gap: 1px 10px; margin: 4px 0; }
+.xpm-kv > div:nth-child(odd) { color: var(--jp-ui-font-color2, #656d76); }
+.xpm-kv > div { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.xpm-log { max-height: 220px; overflow: auto; margin: 4px 0 0; padding: 6px 8px; border-radius: 4px;
+  background: var(--jp-cell-editor-background, #f6f8fa); border: 1px solid var(--jp-border-color2, #d0d7de);
+  white-space: pre-wrap; word-break: break-all; font-size: 11.5px; }
+.xpm-reason { color: #c92a2a; white-space: pre-wrap; }
+
+/* experiment header */
+.xpm-xp-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 8px; margin-bottom: 6px; }
+.xpm-xp-name { font-size: 14px; font-weight: 600; }
+.xpm-xp-summary { display: flex; align-items: center; gap: 10px; margin: 4px 0 8px; flex-wrap: wrap; }
+.xpm-stack { display: flex; width: 260px; height: 10px; border-radius: 5px; overflow: hidden;
+  background: var(--jp-layout-color3, #e9ecef); }
+.xpm-stack > div { height: 100%; transition: width .3s ease; }
+.xpm-services { margin: 0 0 8px; display: flex; flex-direction: column; gap: 3px; }
+
+/* config view */
+.xpm-cv { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px; padding: 8px 10px;
+  background: var(--jp-layout-color0, #fff); }
+.xpm-cv-head { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-bottom: 6px; }
+.xpm-cv-cls { font-weight: 600; font-size: 13.5px; }
+.xpm-id { padding: 1px 5px; border-radius: 3px; background: var(--jp-layout-color2, #eef1f4); cursor: help; }
+.xpm-tree, .xpm-tree ul { list-style: none; margin: 0; padding-left: 16px; }
+.xpm-tree { padding-left: 2px; }
+.xpm-node { padding: 1px 0; }
+.xpm-line { display: flex; align-items: baseline; gap: 4px; flex-wrap: wrap; }
+.xpm-caret { width: 12px; flex: none; cursor: pointer; color: var(--jp-ui-font-color2, #656d76); user-select: none; }
+.xpm-caret-none { cursor: default; }
+.xpm-fname { font-weight: 600; }
+.xpm-fname.xpm-tagged { background: #fff3bf; border-radius: 3px; padding: 0 3px; }
+.xpm-ftype { color: var(--jp-ui-font-color2, #8c959f); font-style: italic; }
+.xpm-value { color: var(--jp-mirror-editor-number-color, #0b7285); white-space: pre-wrap; word-break: break-word; }
+.xpm-field-noid > .xpm-line .xpm-fname { color: var(--jp-ui-font-color2, #656d76); font-weight: 500; }
+.xpm-collapsed > ul { display: none; }
+.xpm-cv-job { display: grid; grid-template-columns: max-content minmax(160px, 360px) auto; align-items: center;
+  gap: 4px 10px; padding: 6px 8px; margin-bottom: 8px; border-radius: 5px; background: var(--jp-layout-color1, #f6f8fa);
+  border: 1px solid var(--jp-border-color2, #d0d7de); }
+`;

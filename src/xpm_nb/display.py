@@ -1,0 +1,147 @@
+"""Rich display of xpm_nb objects in IPython and Jupyter.
+
+Evaluating a configuration, a submitted task (or its outputs), a ``Job`` or
+an ``experiment`` in a notebook cell shows its live widget. The MIME bundle
+also carries ``text/html`` and ``text/plain`` fallbacks holding the same
+facts, for nbconvert's HTML, GitHub and terminal IPython.
+
+The core stays free of IPython and widgets: this module registers IPython
+formatters *by class name* (``for_type_by_name``), so registering imports
+nothing; the widgets load on the first display. ``import xpm_nb`` calls
+:func:`register_if_ipython` when IPython is already loaded; elsewhere,
+``%load_ext xpm_nb.display`` or :func:`register` does it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import weakref
+from typing import Any
+
+__all__ = ["register", "register_if_ipython", "unregister", "mimebundle", "load_ipython_extension"]
+
+logger = logging.getLogger(__name__)
+
+# (module, class name) of each displayed class; subclasses match through their MRO.
+TARGETS = (
+    ("xpm_nb.core.objects", "ConfigMixin"),
+    ("xpm_nb.scheduler.jobs", "Job"),
+    ("xpm_nb.scheduler.experiment", "experiment"),
+)
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+_registered: weakref.WeakSet = weakref.WeakSet()
+# One live view per experiment: showing `xp` again adds a view of the same widget.
+_experiment_views: dict[int, tuple[weakref.ref, Any]] = {}
+
+
+def _shell():
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    return get() if get is not None else None
+
+
+def register(ip=None) -> bool:
+    """Register the formatters in shell ``ip`` (the running one by default); idempotent."""
+    ip = ip if ip is not None else _shell()
+    if ip is None:
+        return False
+    if ip in _registered:
+        return True
+    formatter = ip.display_formatter.mimebundle_formatter
+    for module, name in TARGETS:
+        formatter.for_type_by_name(module, name, mimebundle)
+    _registered.add(ip)
+    return True
+
+
+def register_if_ipython() -> bool:
+    """Register when an IPython shell runs; cheap and silent otherwise."""
+    if "IPython" not in sys.modules:
+        return False
+    try:
+        return register()
+    except Exception:  # noqa: BLE001 - a display hook must never break `import xpm_nb`
+        logger.debug("xpm_nb display registration failed", exc_info=True)
+        return False
+
+
+def unregister(ip=None) -> None:
+    """Remove the formatters (objects show their plain ``repr`` again)."""
+    ip = ip if ip is not None else _shell()
+    if ip is None:
+        return
+    formatter = ip.display_formatter.mimebundle_formatter
+    for module, name in TARGETS:
+        formatter.deferred_printers.pop((module, name), None)
+        for cls in list(formatter.type_printers):
+            if cls.__module__ == module and cls.__name__ == name:
+                formatter.type_printers.pop(cls, None)
+    _registered.discard(ip)
+
+
+def load_ipython_extension(ip) -> None:
+    """``%load_ext xpm_nb.display``."""
+    register(ip)
+
+
+def widgets_enabled() -> bool:
+    """Widgets need a kernel (a notebook front-end); ``XPM_NB_WIDGETS=0`` turns them off."""
+    if os.environ.get("XPM_NB_WIDGETS", "1") == "0":
+        return False
+    ip = _shell()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def _experiment_view(xp):
+    entry = _experiment_views.get(id(xp))
+    if entry is not None:
+        ref, widget = entry
+        if ref() is xp and widget.comm is not None:
+            return widget
+    from .widgets.experiment_view import ExperimentView
+
+    widget = ExperimentView(xp)
+    _experiment_views[id(xp)] = (weakref.ref(xp), widget)
+    return widget
+
+
+def _parts(obj) -> tuple[str, str, Any]:
+    """(html, text, widget factory) for a displayed object."""
+    from .core.objects import ConfigMixin
+    from .widgets import static
+
+    if isinstance(obj, ConfigMixin):
+        from .widgets.config_tree import job_of_config
+
+        job = job_of_config(obj)
+        return (static.config_html(obj, job), static.config_text(obj, job),
+                lambda: _config_view(obj, job))
+    from .scheduler.jobs import Job
+
+    if isinstance(obj, Job):
+        return (static.job_html(obj), static.job_text(obj),
+                lambda: _config_view(obj.config, obj))
+    return static.experiment_html(obj), static.experiment_text(obj), lambda: _experiment_view(obj)
+
+
+def _config_view(config, job):
+    from .widgets.config_view import ConfigView  # widgets load on the first widget shown
+
+    return ConfigView(config, job=job)
+
+
+def mimebundle(obj) -> dict:
+    """The MIME bundle of ``obj``: widget view (in a kernel), ``text/html``, ``text/plain``."""
+    html, text, make_widget = _parts(obj)
+    data: dict[str, Any] = {"text/plain": text, "text/html": html}
+    if widgets_enabled():
+        try:
+            widget = make_widget()
+            view, _ = widget._repr_mimebundle_()
+            data[WIDGET_MIME] = view[WIDGET_MIME]
+        except Exception:  # noqa: BLE001 - no widget: the static parts still show
+            logger.warning("xpm_nb: could not create the widget for %r", type(obj), exc_info=True)
+    return data

@@ -1,0 +1,94 @@
+"""``ExperimentView``: an experiment's counts by state, its job table and its services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import traitlets
+
+from .assets import bundle
+from .job_table import JobTable
+from .updates import UPDATE_INTERVAL
+
+__all__ = ["ExperimentView", "service_info"]
+
+SERVICE_REFRESH = 1.0  # seconds between two looks at the services and the run status
+
+
+def service_info(sid: str, service: Any) -> dict:
+    """What a view shows of a service; never starts it (``get_url()`` would)."""
+    state = getattr(service, "state", None)
+    state = getattr(state, "name", state)
+    try:
+        description = service.description() if hasattr(service, "description") else None
+    except Exception as exc:  # noqa: BLE001 - a user's service must not break the view
+        description = f"(description failed: {exc})"
+    url = getattr(service, "url", None)
+    error = getattr(service, "error", None)
+    return {
+        "id": str(sid),
+        "description": str(description) if description is not None else type(service).__name__,
+        "state": str(state).lower() if state is not None else None,
+        "url": url if isinstance(url, str) else None,
+        "error": str(error) if error else None,
+    }
+
+
+def _status(xp) -> str:
+    return "closed" if xp.closed else "running"
+
+
+def _services(xp) -> list[dict]:
+    return [service_info(sid, s) for sid, s in list(xp.services.items())]
+
+
+class ExperimentView(JobTable):
+    """The live view of an ``experiment``: a header, counts, services, the job table."""
+
+    _esm = bundle("experiment_view")
+
+    name = traitlets.Unicode("").tag(sync=True)
+    run_id = traitlets.Unicode("").tag(sync=True)
+    workspace = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("running").tag(sync=True)
+    services = traitlets.List(traitlets.Dict()).tag(sync=True)
+
+    def __init__(self, xp, *, interval: float = UPDATE_INTERVAL, **kwargs):
+        self.experiment = xp
+        super().__init__(
+            xp.jobs,
+            scheduler=xp.scheduler,
+            title=xp.name,
+            interval=interval,
+            name=xp.name,
+            run_id=str(getattr(xp, "run_path", "") and xp.run_path.name),
+            workspace=str(xp.workspace.path),
+            status=_status(xp),
+            services=_services(xp),
+            **kwargs,
+        )
+        self._tick_handle = None
+        self._tick()
+
+    def _sync_more(self) -> None:
+        xp = getattr(self, "experiment", None)
+        if xp is None:
+            return
+        self.status = _status(xp)
+        self.services = _services(xp)
+
+    def _tick(self) -> None:
+        """Look at the services and the run status now and then (they call no listener)."""
+        self._tick_handle = None
+        with self.hold_sync():
+            self._sync_more()
+        loop = self._loop()
+        if loop is not None and loop.is_running() and not self.experiment.closed:
+            self._tick_handle = loop.call_later(SERVICE_REFRESH, self._tick)
+
+    def close(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        super().close()
+

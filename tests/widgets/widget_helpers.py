@@ -1,0 +1,108 @@
+"""Helpers and fixtures of the widget tests: a recording comm, waiting on the loop.
+
+``comm.create_comm`` is the documented hook that a kernel replaces to give
+widgets a transport; the ``comms`` fixture makes it return a comm that records
+every message instead of writing it to a socket, so a test reads exactly what a
+front-end would get. (Fixtures live here, not in a conftest.py: a second
+``conftest`` module would shadow ``tests/conftest.py`` for ``from conftest import need``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+
+HERE = Path(__file__).resolve().parent
+SCHEDULER_TESTS = HERE.parent / "scheduler"
+if str(SCHEDULER_TESTS) not in sys.path:
+    sys.path.insert(0, str(SCHEDULER_TESTS))  # the test tasks (tasks.py)
+
+
+class RecordingComm(BaseComm):
+    """A comm whose messages go to a list (``(msg_type, data)``)."""
+
+    def __init__(self, *args, **kwargs):
+        self.messages: list[tuple[str, dict]] = []
+        super().__init__(*args, **kwargs)
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        self.messages.append((msg_type, data or {}))
+
+    # --- what a front-end would see -------------------------------------------
+
+    def custom(self, kind: str | None = None) -> list[dict]:
+        """Custom messages (``widget.send``), optionally of one ``type``."""
+        out = []
+        for msg_type, data in self.messages:
+            if msg_type == "comm_msg" and data.get("method") == "custom":
+                content = data["content"]
+                if kind is None or content.get("type") == kind:
+                    out.append(content)
+        return out
+
+    def updates(self) -> list[dict]:
+        """State updates (synced traitlets that changed), one dict per message."""
+        return [
+            data["state"]
+            for msg_type, data in self.messages
+            if msg_type == "comm_msg" and data.get("method") == "update"
+        ]
+
+    def table_messages(self) -> list[dict]:
+        """Snapshots and patches in the order a job-table view gets them.
+
+        Snapshots come as custom messages, patches as changes of the ``patch`` trait.
+        """
+        out = []
+        for msg_type, data in self.messages:
+            if msg_type != "comm_msg":
+                continue
+            if data.get("method") == "custom" and data["content"].get("type") == "snapshot":
+                out.append(data["content"])
+            elif data.get("method") == "update" and data["state"].get("patch"):
+                out.append(data["state"]["patch"])
+        return out
+
+    def from_frontend(self, content: dict) -> None:
+        """Deliver a custom message as the front-end's ``model.send(content)`` does."""
+        self.handle_msg({"content": {"comm_id": self.comm_id,
+                                     "data": {"method": "custom", "content": content}},
+                         "buffers": []})
+
+
+async def until(predicate, timeout: float = 60.0) -> None:
+    """Let the loop run until ``predicate()`` holds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+
+@pytest.fixture
+def comms(monkeypatch) -> list[RecordingComm]:
+    """Every comm widgets open during the test, in order."""
+    opened: list[RecordingComm] = []
+
+    def create(*args, **kwargs):
+        c = RecordingComm(*args, **kwargs)
+        opened.append(c)
+        return c
+
+    monkeypatch.setattr(comm, "create_comm", create)
+    return opened
+
+
+@pytest.fixture(autouse=True)
+def importable_tasks(monkeypatch):
+    """Job processes import the test tasks (tests/scheduler/tasks.py, widget_tasks.py)."""
+    paths = [str(SCHEDULER_TESTS), str(HERE), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
