@@ -100,6 +100,10 @@ def _experiment_view(xp):
     if entry is not None:
         ref, widget = entry
         if ref() is xp and widget.comm is not None:
+            # Shown again: send its state now, in this cell, so front ends that
+            # only record a cell's own messages (nbclient) save the current one.
+            widget.flush()
+            widget.send_state()
             return widget
     from .widgets.experiment_view import ExperimentView
 
