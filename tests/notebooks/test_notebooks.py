@@ -93,3 +93,21 @@ def test_03_resumable_and_failures(tmp_path):
     assert "ZeroDivisionError" in job_view["text/html"]
     printed = "".join(o.get("text", "") for o in outputs(nb, "print(failed.failure_reason)"))
     assert "cannot divide 1.0 by zero" in printed
+
+
+def test_04_clusters(tmp_path, slurm_cluster, sshd_running):
+    """Against the test cluster and sshd (started by the fixtures): every part runs."""
+    from infra.sshd import HOST_ALIAS
+
+    remote = tmp_path / "remote-workspace"
+    remote.mkdir()
+    nb = execute("04-clusters.ipynb", tmp_path, env={
+        "SLURM_CONF": str(slurm_cluster.conf_path),
+        "XPM_NB_SSH_HOST": HOST_ALIAS,
+        "XPM_NB_SSH_CONFIG": str(sshd_running.ssh_config),
+        "XPM_NB_SSH_WORKSPACE": str(remote),
+    })
+    check_cells_ran(nb)
+    printed = "".join(o.get("text", "") for o in outputs(nb, "print(ran)"))
+    assert "'finder': True, 'slurm': True, 'ssh': True" in printed
+    assert list(remote.glob("jobs/__main__.square/*/square.done"))  # ran over there
