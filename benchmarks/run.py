@@ -1,6 +1,7 @@
 """Run every benchmark against xpm_nb and the reference, print a markdown table.
 
-    python benchmarks/run.py                      # all benchmarks
+    python benchmarks/run.py                      # all benchmarks (about 20 min)
+    python benchmarks/run.py --quick              # fewer runs (about 6 min)
     python benchmarks/run.py --only import        # a subset (repeatable)
     python benchmarks/run.py --output results.md  # also write the table to a file
 
@@ -9,7 +10,10 @@ xpm_nb runs with the interpreter running this script; the reference
 if needed by ``tests/support/refvenv.py``. Each benchmark script is started
 once per run, alternating the packages (ours, reference, ours, reference...)
 so that drifts of the machine's load hit both alike; the medians of the runs
-are compared.
+are compared. Ours runs from this checkout (``src/`` first on ``PYTHONPATH``)
+and, for both, Python's bytecode cache is on (as for an installed package:
+pip compiles at install) even where ``PYTHONDONTWRITEBYTECODE`` is set; the
+cache goes to ``~/.cache/xpm_nb/bench-pycache``, not into the source tree.
 
 To add a benchmark: write ``benchmarks/bench_<name>.py`` taking
 ``--package xpm_nb|experimaestro --json`` plus an option for a single
@@ -58,6 +62,19 @@ class Benchmark:
     metrics: list[Metric] = field(default_factory=list)
     extra_args: list[str] = field(default_factory=list)
     timeout: float = 1800
+    quick_runs: Optional[int] = None  # runs with --quick (default: runs)
+    packages: tuple[str, ...] = ("xpm_nb", "experimaestro")  # who runs it
+
+
+@dataclass
+class Derived:
+    """A row computed from two benchmarks' medians: numerator / denominator, per package."""
+
+    label: str
+    numerator: tuple[str, str]  # (benchmark name, metric key)
+    denominator: tuple[str, str]
+    target: Optional[Callable[[float], bool]] = None  # on ours
+    target_text: str = ""
 
 
 def _at_least(factor: float):
@@ -68,12 +85,80 @@ def _below(limit: float):
     return lambda ours, ref: ours < limit
 
 
+def _at_most_fraction(fraction: float):
+    return lambda ours, ref: ref is not None and ours <= fraction * ref
+
+
+def _e2e(n: int, runs: int, quick_runs: int) -> Benchmark:
+    """N trivial tasks end to end on the direct launcher (bench_e2e.py)."""
+    per_task = Metric(
+        "per_task_ms",
+        f"{n} trivial tasks: per-task overhead (wall x cores / N)",
+        "ms",
+        False,
+        fmt="{:.1f}",
+        target=_at_most_fraction(0.25),
+        target_text="<= 1/4 ref",
+    )
+    return Benchmark(
+        name=f"e2e-{n}",
+        script="bench_e2e.py",
+        single_run_args=["--repeat", "1"],
+        extra_args=["--n", str(n)],
+        runs=runs,
+        quick_runs=quick_runs,
+        metrics=[
+            Metric("wall_s", f"{n} trivial tasks: wall time", "s", False, fmt="{:.2f}"),
+            per_task,
+            Metric("submit_ms", f"{n} trivial tasks: submit() per task", "ms", False, fmt="{:.2f}"),
+            Metric("driver_cpu_s", f"{n} trivial tasks: driver CPU", "s", False, fmt="{:.2f}"),
+            Metric(
+                "jobs_cpu_s", f"{n} trivial tasks: job processes' CPU", "s", False, fmt="{:.2f}"
+            ),
+            Metric(
+                "peak_rss_mb", f"{n} trivial tasks: driver peak RSS", "MiB", False, fmt="{:.0f}"
+            ),
+            Metric(
+                "cpu_per_task_ms",
+                f"{n} trivial tasks: CPU per task (driver + jobs) / N",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric(
+                "floor_per_task_ms",
+                f"{n} trivial tasks: floor measured right after (one bare process)",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric(
+                "vs_floor",
+                f"{n} trivial tasks: per-task overhead / floor",
+                "x",
+                False,
+                fmt="{:.2f}",
+                target=lambda ours, ref: ours <= 2,
+                target_text="<= 2",
+            ),
+            Metric(
+                "vs_floor_cpu",
+                f"{n} trivial tasks: CPU per task / floor's CPU per process",
+                "x",
+                False,
+                fmt="{:.2f}",
+            ),
+        ],
+    )
+
+
 BENCHMARKS: list[Benchmark] = [
     Benchmark(
         name="identifiers",
         script="bench_identifiers.py",
         single_run_args=["--repeat", "1"],
         runs=5,
+        quick_runs=2,
         metrics=[
             Metric("construct", "3-level configs: construction only", "trees/s", True),
             Metric(
@@ -99,6 +184,7 @@ BENCHMARKS: list[Benchmark] = [
         script="bench_import.py",
         single_run_args=["--runs", "1"],
         runs=7,
+        quick_runs=3,
         metrics=[
             Metric(
                 "import_ms",
@@ -118,8 +204,88 @@ BENCHMARKS: list[Benchmark] = [
             ),
         ],
     ),
-    # End-to-end task overhead (submit -> done) will be added here.
+    _e2e(10, runs=5, quick_runs=2),
+    _e2e(100, runs=3, quick_runs=1),
+    _e2e(500, runs=3, quick_runs=1),
+    Benchmark(
+        name="floor",
+        script="bench_floor.py",
+        single_run_args=["--repeat", "1"],
+        extra_args=["--n", "100"],
+        runs=3,
+        quick_runs=1,
+        metrics=[
+            Metric(
+                "per_task_ms",
+                "floor per task: one bare process importing the task module",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric("cpu_ms", "floor: CPU of one such process", "ms", False, fmt="{:.1f}"),
+            Metric(
+                "parallel_per_task_ms",
+                "floor: 100 such processes started at once (wall x cores / N)",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric("bare_ms", "`python -c pass` (interpreter alone)", "ms", False, fmt="{:.1f}"),
+        ],
+    ),
+    Benchmark(
+        name="loop_stall",
+        script="bench_loop_stall.py",
+        single_run_args=["--repeat", "1"],
+        extra_args=["--n", "100"],
+        runs=5,
+        quick_runs=2,
+        packages=(OURS,),
+        metrics=[
+            Metric(
+                "max_stall_ms",
+                "notebook loop: longest stall while 100 jobs run",
+                "ms",
+                False,
+                fmt="{:.1f}",
+                target=_below(20),
+                target_text="< 20 ms",
+            ),
+            Metric(
+                "p99_stall_ms",
+                "notebook loop: p99 lateness of a 2 ms ticker",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric(
+                "os_max_stall_ms",
+                "an idle process meanwhile (what the OS alone causes): longest stall",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric(
+                "os_p99_stall_ms",
+                "an idle process meanwhile: p99 lateness",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric(
+                "submit_cell_ms",
+                "notebook loop: the cell submitting 100 tasks",
+                "ms",
+                False,
+                fmt="{:.0f}",
+            ),
+        ],
+    ),
 ]
+
+# Rows computed from two benchmarks (shown when both ran); none today: the
+# ratio to the floor is measured within each e2e run (same load for both).
+DERIVED: list[Derived] = []
 
 
 def load_refvenv():
@@ -158,7 +324,35 @@ def machine_info(ref_python: Optional[str]) -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ref_python": ref_version,
+        "load": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
+
+
+def pycache_dir() -> Path:
+    return Path.home() / ".cache" / "xpm_nb" / "bench-pycache"
+
+
+def bench_env(package: str) -> dict[str, str]:
+    """Environment of a benchmark script (and of the processes it starts)."""
+    env = dict(os.environ)
+    # Bytecode cached as for an installed package, outside the source tree.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache_dir())
+    if package == OURS:
+        # This checkout's xpm_nb, whatever the editable install points to.
+        src = str(ROOT / "src")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def warm_bytecode(pythons: dict[str, str]) -> None:
+    """Compile xpm_nb into the cache once, so that no measured run pays for it."""
+    subprocess.run(
+        [pythons[OURS], "-m", "compileall", "-q", str(ROOT / "src" / "xpm_nb")],
+        env=bench_env(OURS),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def run_once(bench: Benchmark, package: str, python: str) -> dict:
@@ -171,7 +365,14 @@ def run_once(bench: Benchmark, package: str, python: str) -> dict:
         *bench.single_run_args,
         *bench.extra_args,
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=bench.timeout, cwd=ROOT)
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=bench.timeout,
+        cwd=ROOT,
+        env=bench_env(package),
+    )
     if proc.returncode != 0:
         msg = f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}"
         raise RuntimeError(msg)
@@ -180,6 +381,7 @@ def run_once(bench: Benchmark, package: str, python: str) -> dict:
 
 def run_benchmark(bench: Benchmark, pythons: dict[str, str], runs: int, verbose: bool) -> dict:
     """Alternate the packages run by run; return per-package lists of values."""
+    pythons = {p: py for p, py in pythons.items() if p in bench.packages}
     values: dict[str, dict[str, list[float]]] = {p: {} for p in pythons}
     versions: dict[str, str] = {}
     for i in range(runs):
@@ -211,6 +413,10 @@ def markdown(info: dict, results: dict[str, dict]) -> str:
         lines.append("- Versions: " + ", ".join(f"{p} {v}" for p, v in versions.items()))
     lines += [
         "- Figures: medians over runs alternating the packages; ratio = xpm_nb / experimaestro",
+        "- Per-task overhead: wall time x cores / N for N tasks that do nothing (the core-time "
+        "a job costs); the floor: the same for bare processes importing the task's module",
+        f"- Load average when starting (1, 5, 15 min): {info.get('load', '?')} "
+        "(the machine is shared: compare ratios)",
         "",
         "| Benchmark | Metric | Unit | xpm_nb | experimaestro | Ratio | Target |",
         "|---|---|---|---:|---:|---:|---|",
@@ -234,6 +440,25 @@ def markdown(info: dict, results: dict[str, dict]) -> str:
                 f"| {bench.name} (n={res['runs']}) | {metric.label} | {metric.unit} "
                 f"({better} is better) | {ours_s} | {ref_s} | {ratio} | {target} |"
             )
+    for row in DERIVED:
+        num, den = results.get(row.numerator[0]), results.get(row.denominator[0])
+        if num is None or den is None:
+            continue
+        ratios = {}
+        for package in (OURS, REF):
+            top = num["medians"].get(package, {}).get(row.numerator[1])
+            bottom = den["medians"].get(package, {}).get(row.denominator[1])
+            ratios[package] = top / bottom if top is not None and bottom else None
+        ours, ref = ratios[OURS], ratios[REF]
+        target = ""
+        if row.target is not None and ours is not None:
+            target = f"{row.target_text} {'ok' if row.target(ours) else 'MISSED'}"
+        lines.append(
+            f"| {row.numerator[0]} / {row.denominator[0]} | {row.label} | x (lower is better) | "
+            f"{'n/a' if ours is None else f'{ours:.2f}'} | "
+            f"{'n/a' if ref is None else f'{ref:.2f}'} | "
+            f"{f'{ours / ref:.2f}' if ours is not None and ref else 'n/a'} | {target} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -242,6 +467,7 @@ def main(argv=None) -> int:
     names = [b.name for b in BENCHMARKS]
     parser.add_argument("--only", action="append", choices=names, help="run only this one")
     parser.add_argument("--runs", type=int, help="override the number of runs of each benchmark")
+    parser.add_argument("--quick", action="store_true", help="fewer runs of each benchmark")
     parser.add_argument("--ref-python", help="python of an environment with experimaestro 2.7.0")
     parser.add_argument("--no-ref", action="store_true", help="run xpm_nb only")
     parser.add_argument("--output", type=Path, help="also write the markdown table there")
@@ -262,13 +488,15 @@ def main(argv=None) -> int:
             pythons[REF] = ref
 
     info = machine_info(pythons.get(REF))
+    warm_bytecode(pythons)
     results = {}
     for bench in BENCHMARKS:
         if args.only and bench.name not in args.only:
             continue
-        runs = args.runs or bench.runs
+        runs = args.runs or (bench.quick_runs if args.quick and bench.quick_runs else bench.runs)
         if not args.quiet:
-            print(f"{bench.name}: {runs} runs x {len(pythons)} packages", file=sys.stderr)
+            n_packages = len([p for p in pythons if p in bench.packages])
+            print(f"{bench.name}: {runs} runs x {n_packages} packages", file=sys.stderr)
         results[bench.name] = run_benchmark(bench, pythons, runs, verbose=not args.quiet)
 
     table = markdown(info, results)

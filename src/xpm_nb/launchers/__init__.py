@@ -141,7 +141,8 @@ class Launcher(ABC):
         """Builds the command that runs a job."""
 
     def processbuilder(self):
-        return self.connector
+        """By default, the connector's process builder."""
+        return self.connector.processbuilder()
 
     @abstractmethod
     def launch(self, job, env: dict[str, str]) -> ProcessHandle:

@@ -245,7 +245,7 @@ class Scheduler:
                 handle = _follow_pid(job, int(info["pid"]))  # another process runs it
             if handle is None:
                 await job.io(job.clear_failure)
-                env = job.environ
+                env = dict(job.environ)  # a copy: these entries are per launch
                 env["XPM_NB_WORKSPACE"] = str(job.workspace.path)
                 env["XPM_NB_JOB_NAME"] = job.name
                 if job.workspace.python_path:

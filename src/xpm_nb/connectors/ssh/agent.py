@@ -257,8 +257,15 @@ class Agent:
             raise AgentError(answer["error"])
         return answer
 
-    def close(self) -> None:
+    def close(self, wait: float = 5.0) -> None:
+        """End the agent: end-of-file on its input, then (up to ``wait`` s) its exit,
+        so that its locks and token shares are released when this returns."""
         self.closed = True
+        try:
+            self.channel.shutdown_write()
+            self.channel.status_event.wait(wait)
+        except Exception:  # noqa: BLE001 - a dead link ended the agent already
+            pass
         try:
             self.channel.close()
         except Exception:  # noqa: BLE001 - closing a dead channel

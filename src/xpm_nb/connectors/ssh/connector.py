@@ -1,4 +1,6 @@
-"""``SshConnector``: a remote host's files (SFTP), processes and locks (commands over SSH).
+"""``SshConnector``: a remote host's files over SFTP; its processes, locks and tokens
+through a small agent started over SSH (``agent.py``); short commands (``sbatch``)
+over SSH exec channels.
 
 Every operation is retried across a dropped link (see ``session.py``), so a
 job is never marked failed because the network was down. Blocking paramiko
@@ -194,8 +196,8 @@ class SshConnector(Connector):
     # --- locks and tokens ---------------------------------------------------------
 
     def lock(self, path: _P, max_delay: int = -1):
-        """A lock on ``path`` held by a helper process on the host (``fcntl.lockf``,
-        as ``fasteners`` does: local schedulers of that host see it)."""
+        """A lock on ``path`` held by the agent on the host (``fcntl.lockf``, as
+        ``fasteners`` does: local schedulers of that host see it)."""
         from .locks import RemoteLock
 
         return RemoteLock(self, self.absolute(path), max_delay)
@@ -443,7 +445,10 @@ class SshConnector(Connector):
         """
         from .process import SshProcess
 
-        exit_file = PurePosixPath(_s(exit_file) if exit_file else _s(stdout) + ".code")
+        if exit_file is None:
+            exit_file = (f"/tmp/xpm_nb-{uuid.uuid4().hex}.code" if _s(stdout) == "/dev/null"
+                         else _s(stdout) + ".code")
+        exit_file = PurePosixPath(_s(exit_file))
         pid_file = exit_file.with_name(exit_file.name + ".pid")
         # The wrapper starts the command, then traps TERM/INT so that a group kill
         # ends the command but not the wrapper, which records the exit code.

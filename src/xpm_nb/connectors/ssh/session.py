@@ -324,6 +324,11 @@ class SshSession:
             except (*_LINK_ERRORS, OSError) as exc:
                 if not isinstance(exc, _LINK_ERRORS) and self._link_alive():
                     raise  # a remote I/O error on a working link
+                if isinstance(exc, paramiko.ChannelException) and self._link_alive():
+                    # The server refused one more channel (MaxSessions): wait, keep the link.
+                    time.sleep(delay)
+                    delay = min(delay * 2, self.max_backoff)
+                    continue
                 error = exc
             else:
                 if self._down_since is not None:

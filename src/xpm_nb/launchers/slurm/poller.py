@@ -236,12 +236,12 @@ class SlurmJobHandle(ProcessHandle):
         ended_at: float | None = None  # when SLURM said it ended (or forgot it) without a marker
         failed_at: float | None = None  # when the job's own .failed appeared
         while True:
-            started = self._exists(paths.pid)
+            started, done, failed = await self._markers()
             status = poller.statuses.get(jobid)
             final = status is not None and status.final
-            if not started and self._exists(paths.done):
+            if not started and done:
                 return ProcessExit(0)
-            if not started and self._exists(paths.failed):
+            if not started and failed:
                 # The job wrote its failure on its way out; SLURM's final word tells
                 # whether SLURM ended it (time limit, scancel, memory).
                 failed_at = failed_at or time.monotonic()
@@ -269,6 +269,18 @@ class SlurmJobHandle(ProcessHandle):
                         on_state(state)
             await poller.next_round(delay)
             delay = min(delay * 1.5, FILE_POLL_MAX if self._local else REMOTE_FILE_POLL_MAX)
+
+    async def _markers(self) -> tuple[bool, bool, bool]:
+        """Whether the pid, done and failed files exist (read off the loop on a remote host)."""
+        paths = self.paths
+
+        def look() -> tuple[bool, bool, bool]:
+            if self._exists(paths.pid):
+                return True, False, False
+            done = self._exists(paths.done)
+            return False, done, not done and self._exists(paths.failed)
+
+        return look() if self._local else await self._connector.call(look)
 
     def _died_here(self) -> bool:
         """The job's pid file names a dead process of this host (killed before its marker)."""

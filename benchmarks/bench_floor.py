@@ -1,0 +1,139 @@
+"""The floor of a job: a bare Python process that imports only the task's module.
+
+    python benchmarks/bench_floor.py --package xpm_nb --n 100
+    <ref-venv>/bin/python benchmarks/bench_floor.py --package experimaestro --json
+
+No job runner could run a task for less than starting
+``python -c "import xpm_bench_tasks"`` (the task module of ``bench_e2e.py``,
+which imports the package). The floor of N tasks is that cost times N, over
+the cores, so the floor *per task* (with the ``wall x cores / N`` definition
+of ``bench_e2e.py``'s ``per_task_ms``) is the cost of one process. Figures:
+
+* ``per_task_ms``: the median wall time of one such process, run alone
+  (``--alone`` times in a row): the floor of ``per_task_ms``, which should
+  stay within twice of it;
+* ``cpu_ms``: user + system CPU of one such process (mean over the same runs;
+  less sensitive to the load of a shared machine than wall times);
+* ``parallel_per_task_ms``: N such processes started at once, as a direct
+  launcher starts its jobs: their wall time x cores / N (contention
+  included);
+* ``bare_ms``: the median wall time of ``python -c pass`` (the interpreter alone).
+
+The median of ``--repeat`` measurements is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_e2e import TASK_MODULE, child_env, cores, package_version, write_task_module
+
+
+def _wall(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def floor_once(package: str, alone: int = 10) -> dict:
+    """The floor per task: wall (median) and CPU (mean) of ``alone`` processes in a row."""
+    root = Path(tempfile.mkdtemp(prefix="xpm-bench-floor-"))
+    try:
+        env = child_env(package, write_task_module(root))
+        cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
+        _wall(cmd, env)  # warm the file cache (and the bytecode cache, if enabled)
+        cpu = _children_cpu()
+        walls = [_wall(cmd, env) for _ in range(alone)]
+        cpu = _children_cpu() - cpu
+        return {"per_task_ms": statistics.median(walls) * 1000, "cpu_ms": cpu / alone * 1000}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def measure_once(package: str, n: int, alone: int = 10) -> dict:
+    figures = floor_once(package, alone)
+    root = Path(tempfile.mkdtemp(prefix="xpm-bench-floor-"))
+    try:
+        env = child_env(package, write_task_module(root))
+        cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
+        _wall(cmd, env)
+        start = time.perf_counter()
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL) for _ in range(n)]
+        codes = [p.wait() for p in procs]
+        wall = time.perf_counter() - start
+        if any(codes):
+            msg = f"{cmd} failed: exit codes {sorted(set(codes))}"
+            raise RuntimeError(msg)
+        bare = statistics.median(_wall([sys.executable, "-c", "pass"], env) for _ in range(5))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    figures.update(parallel_per_task_ms=wall * cores() / n * 1000, bare_ms=bare * 1000)
+    return figures
+
+
+KEYS = {"per_task_ms": "ms", "cpu_ms": "ms", "parallel_per_task_ms": "ms", "bare_ms": "ms"}
+
+
+def run(package: str, n: int, repeat: int, alone: int) -> dict:
+    samples = [measure_once(package, n, alone) for _ in range(repeat)]
+    metrics = {
+        key: {
+            "value": statistics.median(s[key] for s in samples),
+            "unit": unit,
+            "runs": [s[key] for s in samples],
+        }
+        for key, unit in KEYS.items()
+        if key in samples[0]
+    }
+    return {
+        "benchmark": "floor",
+        "package": package,
+        "version": package_version(package),
+        "python": platform.python_version(),
+        "n": n,
+        "cores": cores(),
+        "repeat": repeat,
+        "metrics": metrics,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--package", default="xpm_nb", choices=["xpm_nb", "experimaestro"])
+    parser.add_argument("--n", type=int, default=100, help="processes started at once (100)")
+    parser.add_argument("--alone", type=int, default=10, help="processes run one by one (10)")
+    parser.add_argument("--repeat", type=int, default=3, help="measurements; median kept (3)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+
+    result = run(args.package, args.n, args.repeat, args.alone)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    m = {k: v["value"] for k, v in result["metrics"].items()}
+    print(
+        f"{args.package} {result['version']}: floor on {result['cores']} cores, median of "
+        f"{args.repeat}: per task {m['per_task_ms']:.1f} ms (one process; CPU "
+        f"{m['cpu_ms']:.1f} ms), {args.n} at once {m['parallel_per_task_ms']:.1f} ms per task, "
+        f"bare interpreter {m['bare_ms']:.1f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

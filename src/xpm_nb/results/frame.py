@@ -1,0 +1,209 @@
+"""``results()``: a pandas frame of jobs, indexed by their tags.
+
+pandas is imported here, when a frame is built, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import ResultsError
+from .scan import read_history, summarize, summarize_all
+from .sources import JobRecord, records_of
+from .taskresults import task_results
+
+__all__ = ["results", "FIXED_COLUMNS", "HISTORY_COLUMNS"]
+
+FIXED_COLUMNS = ("experiment", "task_id", "identifier", "state", "failure", "path",
+                 "submitted", "started", "ended", "duration", "progress")
+"""The columns of every summary frame, before the metrics and ``results()`` values."""
+
+HISTORY_COLUMNS = ("experiment", "task_id", "identifier", "step", "timestamp", "metric",
+                   "value")
+"""The columns of a history frame (one row per job, step and metric)."""
+
+# Columns that need no event file: a frame of only these skips reading them.
+_NO_EVENTS = {"experiment", "task_id", "identifier", "state", "failure", "path", "submitted"}
+_TIMES = ("submitted", "started", "ended")
+
+
+def results(source, experiment: str | None = None, *, run: str | None = None,
+            columns: Iterable[str] | None = None, metrics: str = "last",
+            done_only: bool = False, task_results: bool | None = None):
+    """A pandas DataFrame of the jobs of ``source``, indexed by their tags.
+
+    ``source``: an ``experiment`` (its jobs, live), a workspace path (with an
+    experiment name, or all experiments' current runs; ``run`` picks another
+    run), an experiment or run folder, or a list of submitted tasks / jobs.
+
+    The index has one level per tag name (a missing value where a job has no
+    such tag): a MultiIndex, an Index named after the tag when there is one
+    tag, a RangeIndex when there is none. Columns: ``experiment``, ``task_id``, ``identifier``, ``state``,
+    ``failure`` (reason of a failed job), ``path``, ``submitted``, ``started``,
+    ``ended`` (times), ``duration`` (seconds; so far for a running job),
+    ``progress`` (0-1), the last value of each metric logged with
+    ``log_metrics``, and the values of the task's ``results()`` for done jobs.
+
+    ``metrics="history"`` gives instead every logged value, one row per job,
+    step and metric (columns ``step``, ``timestamp``, ``metric``, ``value``).
+    ``columns`` keeps only these columns; ``done_only`` only the done jobs;
+    ``task_results`` runs ``results()`` for every done job (True), for none
+    (False), or (None) only where the task class is imported in this process.
+    Each call reads the folders again (only what changed since the last call).
+    """
+    if metrics not in ("last", "history"):
+        msg = f"results(): metrics={metrics!r}; expected 'last' or 'history'"
+        raise ResultsError(msg)
+    if isinstance(columns, str):
+        columns = [columns]
+    wanted = list(columns) if columns is not None else None
+    # Building 100,000 rows makes millions of objects, none of them garbage:
+    # the cyclic collector's passes over them would cost a third of the time.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        records = records_of(source, experiment, run)
+        if metrics == "history":
+            return _history_frame(records, wanted, done_only)
+        return _summary_frame(records, wanted, done_only, task_results)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _tag_names(records: list[JobRecord]) -> list[str]:
+    names: dict[str, None] = {}
+    for record in records:
+        for name in record.tags:
+            names.setdefault(name, None)
+    return list(names)
+
+
+def _index(pd, records: list[JobRecord], length_of=None):
+    """The tags as index: a MultiIndex, or an Index for one tag, or None for no tag.
+
+    ``length_of``: rows per record, for long frames.
+    """
+    names = _tag_names(records)
+    if not names:
+        return None
+    arrays = []
+    for name in names:
+        values = [r.tags.get(name) for r in records]
+        if length_of is not None:
+            values = [v for v, n in zip(values, length_of) for _ in range(n)]
+        arrays.append(values)
+    if len(arrays) == 1:  # as set_index does: df.loc["a"] is then a row
+        return pd.Index(arrays[0], name=names[0])
+    return pd.MultiIndex.from_arrays(arrays, names=names)
+
+
+def _times(pd, values: list):
+    from datetime import datetime
+
+    local = datetime.now().astimezone().tzinfo
+    return pd.to_datetime(pd.Series(values, dtype="float64"), unit="s", utc=True
+                          ).dt.tz_convert(local).array
+
+
+def _summary_frame(records: list[JobRecord], wanted: list[str] | None, done_only: bool,
+                   force_results: bool | None):
+    import time
+
+    import pandas as pd
+
+    with_events = wanted is None or any(c not in _NO_EVENTS for c in wanted)
+    summaries = summarize_all(records, with_events)
+    if done_only:
+        kept = [(r, s) for r, s in zip(records, summaries) if s.state == "done"]
+        records, summaries = [k[0] for k in kept], [k[1] for k in kept]
+    now = time.time()
+    data: dict[str, Any] = {
+        "experiment": [r.experiment for r in records],
+        "task_id": [r.task_id for r in records],
+        "identifier": [r.job_id for r in records],
+        "state": [s.state for s in summaries],
+        "failure": [s.failure for s in summaries],
+        "path": [r.path for r in records],
+        "submitted": [r.submitted for r in records],
+        "started": [s.started for s in summaries],
+        "ended": [s.ended for s in summaries],
+        "duration": [_duration(s, now) for s in summaries],
+        "progress": [s.progress for s in summaries],
+    }
+    for name in _union(s.metrics for s in summaries):
+        data[_free(name, data, "metric")] = [s.metrics.get(name) for s in summaries]
+    want_results = force_results is not False and (
+        wanted is None or any(c not in data for c in wanted))
+    if want_results:
+        done = [(r, s.marker_token) for r, s in zip(records, summaries) if s.state == "done"]
+        values = iter(task_results(done, bool(force_results)))
+        rows = [next(values) if s.state == "done" else None for s in summaries]
+        for name in _union(row for row in rows if row):
+            data[_free(name, data, "result")] = [(row or {}).get(name) for row in rows]
+    for name in _TIMES:
+        data[name] = _times(pd, data[name])
+    for name in ("duration", "progress"):
+        data[name] = pd.array(data[name], dtype="Float64").astype("float64")
+    frame = pd.DataFrame(data, index=_index(pd, records))
+    return _select(frame, wanted, records)
+
+
+def _duration(summary, now: float) -> float | None:
+    if summary.started is None:
+        return None
+    if summary.ended is not None:
+        return summary.ended - summary.started
+    return now - summary.started if summary.state == "running" else None
+
+
+def _union(dicts: Iterable[dict]) -> list[str]:
+    """Keys of the dicts, in order of first appearance."""
+    names: dict[str, None] = {}
+    for d in dicts:
+        for name in d:
+            names.setdefault(name, None)
+    return list(names)
+
+
+def _free(name: str, data: dict, prefix: str) -> str:
+    """``name``, or ``<prefix>.<name>`` when a column already has that name."""
+    return name if name not in data else f"{prefix}.{name}"
+
+
+def _select(frame, wanted: list[str] | None, records: list[JobRecord]):
+    if wanted is None:
+        return frame
+    tags = set(_tag_names(records))
+    unknown = [c for c in wanted if c not in frame.columns and c not in tags]
+    if unknown:
+        msg = (
+            f"results(): no column {', '.join(map(repr, unknown))}. Columns: "
+            f"{', '.join(frame.columns)}" + (f"; tags (index levels): {', '.join(tags)}"
+                                            if tags else "")
+        )
+        raise ResultsError(msg)
+    return frame[[c for c in wanted if c in frame.columns]]
+
+
+def _history_frame(records: list[JobRecord], wanted: list[str] | None, done_only: bool):
+    import pandas as pd
+
+    if done_only:
+        records = [r for r in records if summarize(r, False).state == "done"]
+    histories = [read_history(r) for r in records]
+    counts = [len(h) for h in histories]
+    rows = [row for h in histories for row in h]
+    data = {
+        "experiment": [r.experiment for r, n in zip(records, counts) for _ in range(n)],
+        "task_id": [r.task_id for r, n in zip(records, counts) for _ in range(n)],
+        "identifier": [r.job_id for r, n in zip(records, counts) for _ in range(n)],
+        "step": pd.array([row[0] for row in rows], dtype="Int64"),
+        "timestamp": _times(pd, [row[1] for row in rows]),
+        "metric": [row[2] for row in rows],
+        "value": pd.array([row[3] for row in rows], dtype="Float64").astype("float64"),
+    }
+    frame = pd.DataFrame(data, index=_index(pd, records, counts))
+    return _select(frame, wanted, records)

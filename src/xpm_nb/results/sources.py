@@ -1,0 +1,270 @@
+"""What a result frame lists: the jobs of an experiment, of a workspace, or given.
+
+Each job becomes a :class:`JobRecord` (its folder, task id, identifier, tags,
+submission time and, for jobs of this process, the :class:`Job` itself).
+On disk the tags live in the runs' ``jobs.jsonl`` (written by xpm_nb and by
+the reference alike); that file is append-only, so it is re-read from the
+last offset on each rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ResultsError, WorkspaceError
+
+__all__ = ["JobRecord", "records_of"]
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """One row of a result frame, before its folder is read."""
+
+    task_id: str
+    job_id: str
+    path: str
+    tags: dict[str, Any]
+    submitted: float | None = None
+    experiment: str | None = None
+    job: Any = None  # the scheduler's Job, for jobs of this process
+    run_state: str | None = None  # the state the run's status.json records
+    marker: str = ""  # the .done marker's path
+
+    def __post_init__(self):
+        if not self.marker:
+            self.marker = f"{self.path}/{self.name}.done"
+
+    @property
+    def name(self) -> str:
+        """``<name>`` of the marker files: the last dotted part of the task id."""
+        return self.task_id.rsplit(".", 1)[-1]
+
+
+def records_of(source, experiment: str | None = None, run: str | None = None
+               ) -> list[JobRecord]:
+    """The jobs of ``source``: an experiment, a path, or jobs / submitted tasks."""
+    from ..scheduler.experiment import experiment as Experiment  # noqa: N812
+
+    if isinstance(source, Experiment):
+        return [_from_job(job, source.name) for job in source.jobs]
+    if isinstance(source, (str, os.PathLike)):
+        return _from_path(Path(source), experiment, run)
+    if isinstance(source, (list, tuple, set)) or _is_job_like(source):
+        items = [source] if _is_job_like(source) else list(source)
+        return _from_jobs(items)
+    msg = (
+        f"results(): cannot read results from {source!r} (a {type(source).__qualname__}). "
+        "Fix: give an experiment, a workspace path (and an experiment name), or a list "
+        "of submitted tasks or jobs"
+    )
+    raise ResultsError(msg)
+
+
+def _is_job_like(obj) -> bool:
+    from ..core.objects import ConfigMixin
+    from ..scheduler.jobs import Job
+
+    return isinstance(obj, (Job, ConfigMixin))
+
+
+def _from_job(job, experiment: str | None) -> JobRecord:
+    return JobRecord(job.type_id, job.identifier, str(job.path), dict(job.tags),
+                     job.submitted_time, experiment, job)
+
+
+def _from_jobs(items: list) -> list[JobRecord]:
+    from ..errors import XPMError
+    from ..scheduler.submit import job_of
+
+    records, seen = [], set()
+    for n, item in enumerate(items):
+        try:
+            job = job_of(item)
+        except XPMError as exc:
+            msg = f"results(): item {n} of the list: {exc}"
+            raise ResultsError(msg) from None
+        if id(job) not in seen:
+            seen.add(id(job))
+            records.append(_from_job(job, None))
+    return records
+
+
+# --- workspaces on disk ------------------------------------------------------
+
+
+def _from_path(path: Path, experiment: str | None, run: str | None) -> list[JobRecord]:
+    """A workspace (one or all experiments), an experiment folder or a run folder."""
+    if not path.exists():
+        msg = f"results(): {path} does not exist. Fix: give the path of a workspace"
+        raise WorkspaceError(msg)
+    if (path / "jobs.jsonl").is_file():  # a run folder
+        return _from_run(path, path.parent.parent.parent, path.parent.name)
+    if (path / "current").exists() and (path.parent.name == "experiments"):
+        return _from_run(_run_folder(path, run), path.parent.parent, path.name)
+    from ..scheduler.workspace import Workspace
+
+    if not Workspace.is_workspace(path):
+        msg = (
+            f"results(): {path} is not a workspace (no .__experimaestro__ file, no jobs/ "
+            "folder) nor an experiment run. Fix: give the folder passed to experiment(...)"
+        )
+        raise WorkspaceError(msg)
+    experiments = path / "experiments"
+    names = sorted(p.name for p in experiments.iterdir() if p.is_dir()) if (
+        experiments.is_dir()) else []
+    if experiment is not None:
+        if experiment not in names:
+            msg = (
+                f"results(): no experiment {experiment!r} in {path} (experiments: "
+                f"{', '.join(names) or 'none'}). Fix: give one of these names, or None for all"
+            )
+            raise WorkspaceError(msg)
+        names = [experiment]
+    elif run is not None:
+        msg = "results(): run=... needs an experiment name. Fix: results(ws, 'name', run=...)"
+        raise ResultsError(msg)
+    records: list[JobRecord] = []
+    seen: set[str] = set()
+    for name in names:
+        try:
+            folder = _run_folder(experiments / name, run)
+        except WorkspaceError:
+            if experiment is not None:
+                raise
+            continue  # an experiment folder without a run: nothing to list
+        for record in _from_run(folder, path, name):
+            # A job shared by experiments is listed once (first experiment by name).
+            if record.path not in seen:
+                seen.add(record.path)
+                records.append(record)
+    return records
+
+
+def _run_folder(xp_path: Path, run: str | None) -> Path:
+    if run is not None:
+        folder = xp_path / run
+        if not (folder / "jobs.jsonl").exists() and not folder.is_dir():
+            runs = sorted(p.name for p in xp_path.iterdir() if p.is_dir() and p.name != "jobs")
+            msg = (
+                f"results(): no run {run!r} in {xp_path} (runs: {', '.join(runs) or 'none'}). "
+                "Fix: give one of these run ids, or run=None for the current run"
+            )
+            raise WorkspaceError(msg)
+        return folder
+    current = xp_path / "current"
+    if current.exists():
+        return current.resolve()
+    runs = sorted(p for p in xp_path.iterdir() if (p / "jobs.jsonl").exists())
+    if not runs:
+        msg = f"results(): experiment folder {xp_path} has no run (no jobs.jsonl in it)"
+        raise WorkspaceError(msg)
+    return runs[-1]
+
+
+_runs_cache: dict[tuple, tuple] = {}  # (run, workspace, experiment) -> (key, records)
+
+
+def _from_run(run: Path, workspace: Path, experiment: str) -> list[JobRecord]:
+    """The jobs of a run; the list is kept while jobs.jsonl and status.json are unchanged."""
+    entry = _jobs_jsonl(run / "jobs.jsonl")
+    status = run / "status.json"
+    try:
+        status_mtime = os.stat(status).st_mtime_ns
+    except OSError:
+        status_mtime = None
+    cache_key = (str(run), str(workspace), experiment)
+    version = (entry.inode, entry.offset, status_mtime)
+    cached = _runs_cache.get(cache_key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    states = _run_states(status)
+    base = str(workspace / "jobs")
+    names: dict[str, str] = {}
+    records = []
+    for (task_id, job_id), (tags, ts) in entry.jobs.items():
+        name = names.get(task_id)
+        if name is None:
+            name = names[task_id] = task_id.rsplit(".", 1)[-1]
+        path = f"{base}/{task_id}/{job_id}"
+        records.append(JobRecord(task_id, job_id, path, tags, ts, experiment, None,
+                                 states.get(job_id), f"{path}/{name}.done"))
+    _runs_cache[cache_key] = (version, records)
+    return records
+
+
+def _run_states(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    states = data.get("job_states") if isinstance(data, dict) else None
+    return states if isinstance(states, dict) else {}
+
+
+@dataclass
+class _JsonlCache:
+    inode: int
+    offset: int
+    jobs: dict = field(default_factory=dict)
+
+
+_jsonl_cache: dict[str, _JsonlCache] = {}
+
+
+def read_jobs_jsonl(path: Path) -> dict[tuple[str, str], tuple[dict, float | None]]:
+    """``(task id, job id) -> (tags, timestamp)`` of a run (the last line of a job wins)."""
+    return _jobs_jsonl(path).jobs
+
+
+def _jobs_jsonl(path: Path) -> _JsonlCache:
+    """The cached read of a run's jobs.jsonl, brought up to date (new lines only)."""
+    key = str(path)
+    try:
+        st = os.stat(key)
+    except FileNotFoundError:
+        _jsonl_cache.pop(key, None)
+        return _JsonlCache(0, 0)
+    entry = _jsonl_cache.get(key)
+    if entry is None or entry.inode != st.st_ino or st.st_size < entry.offset:
+        entry = _JsonlCache(st.st_ino, 0)
+        _jsonl_cache[key] = entry
+    if st.st_size > entry.offset:
+        with open(key, "rb") as f:
+            f.seek(entry.offset)
+            blob = f.read()
+        end = blob.rfind(b"\n")
+        if end >= 0:  # a torn last line (being written) is read next time
+            entry.offset += end + 1
+            for record in parse_lines(blob[:end]):
+                job_id, task_id = record.get("job_id"), record.get("task_id")
+                if isinstance(job_id, str) and isinstance(task_id, str):
+                    tags = record.get("tags")
+                    entry.jobs[(task_id, job_id)] = (
+                        tags if isinstance(tags, dict) else {}, record.get("timestamp"))
+    return entry
+
+
+try:  # optional: parses event files 5 times faster than json
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_loads = json.loads
+
+
+def parse_lines(blob: bytes) -> list[dict]:
+    """JSON lines, parsed in one call when they are all well formed."""
+    if not blob:
+        return []
+    try:
+        records = _fast_loads(b"[" + blob.replace(b"\n", b",") + b"]")
+    except ValueError:  # an empty or corrupt line, or NaN (not JSON): one by one
+        records = []
+        for line in blob.split(b"\n"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return [r for r in records if isinstance(r, dict)]

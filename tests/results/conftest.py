@@ -1,0 +1,44 @@
+"""Fixtures of the result-frame tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+
+def _root_conftest():
+    # This file shadows the name `conftest`: load tests/conftest.py's need() by path.
+    spec = importlib.util.spec_from_file_location("_xpm_nb_root_conftest",
+                                                  HERE.parent / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+need = _root_conftest().need
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _importable(tmp_path_factory):
+    """Job processes import results_tasks; the disk cache of frames stays in tmp."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+        mp.setenv("XPM_NB_CACHE_DIR", str(tmp_path_factory.mktemp("results-cache")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts without what an earlier one read."""
+    from xpm_nb.results import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()
