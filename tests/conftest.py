@@ -8,7 +8,6 @@ such a skip is turned into a failure, so CI can never pass by skipping.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,16 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # Real SLURM cluster and sshd fixtures (tests/infra), started once per session.
 pytest_plugins = ["infra.fixtures", "infra.browser_fixtures"]
 
-REQUIRE_INTEGRATION = os.environ.get("XPM_NB_REQUIRE_INTEGRATION") == "1"
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip (or, in CI, fail) when a real component is unavailable."""
-    if condition:
-        return
-    if REQUIRE_INTEGRATION:
-        pytest.fail(f"integration component missing in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+from support.integration import REQUIRE_INTEGRATION, need  # noqa: E402, F401
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import need
+from support.integration import need
 from xpm_nb.errors import DirtyGitError
 from xpm_nb.experiments import run_experiment
 from xpm_nb.gitstate import git_info

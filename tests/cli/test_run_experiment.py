@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import need
+from support.integration import need
 
 from .helpers import cli_env, run_cli
 

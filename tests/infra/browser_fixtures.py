@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need
 from infra.jupyterlab import (
     CHROMIUM,
     ROOT,
@@ -35,6 +34,7 @@ from infra.jupyterlab import (
     jupyterlab_available,
     playwright_available,
 )
+from support.integration import need
 
 SCREENSHOT_DIR = ROOT / "artifacts" / "screenshots"
 

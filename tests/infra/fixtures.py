@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import need
+from support.integration import need
 
 from .slurm import SlurmCluster, slurm_available
 from .sshd import SshServer, sshd_available

@@ -7,7 +7,6 @@ import time
 
 from infra.jupyterlab import JupyterLabServer, LabPage
 
-
 PROBE_ESM = """
 export default {
   render({ model, el }) {

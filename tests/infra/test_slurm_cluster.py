@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import conftest
 from infra import pid_alive
 from infra.slurm import FINAL_STATES, SlurmCluster, parse_scontrol, slurm_available
+from support import integration as conftest
 
 if "infra.fixtures" not in getattr(conftest, "pytest_plugins", ()):
     # Not registered suite-wide (yet): import the fixture here.

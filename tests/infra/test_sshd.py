@@ -10,8 +10,8 @@ import time
 import paramiko
 import pytest
 
-import conftest
 from infra.sshd import HOST_ALIAS
+from support import integration as conftest
 
 if "infra.fixtures" not in getattr(conftest, "pytest_plugins", ()):
     # Not registered suite-wide (yet): import the fixtures here.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need
+from support.integration import need
 from support.refvenv import ref_python
 
 HERE = Path(__file__).resolve().parent

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import xpm_nb
-from conftest import need
+from support.integration import need
 from support.refvenv import ref_python
 
 pytestmark = pytest.mark.interop

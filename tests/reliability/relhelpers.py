@@ -1,7 +1,7 @@
 """Fixtures and helpers of the reliability suite.
 
 (Here, not in a conftest.py: a second ``conftest`` module would shadow
-``tests/conftest.py`` for ``from conftest import need``.) Test modules import
+``tests/conftest.py`` for ``from support.integration import need``.) Test modules import
 the autouse fixture ``isolated_env`` from here.
 
 Job processes and driver scripts (experiments run in a subprocess, so that a
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need  # noqa: F401 - re-exported for the test modules
+from support.integration import need  # noqa: F401 - re-exported for the test modules
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:

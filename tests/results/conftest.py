@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -13,16 +12,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 
-def _root_conftest():
-    # This file shadows the name `conftest`: load tests/conftest.py's need() by path.
-    spec = importlib.util.spec_from_file_location("_xpm_nb_root_conftest",
-                                                  HERE.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-need = _root_conftest().need
+from support.integration import need  # noqa: E402, F401
 
 
 @pytest.fixture(scope="module", autouse=True)

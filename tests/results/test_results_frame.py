@@ -98,6 +98,17 @@ class TestSummaryFrame:
         assert xpm_nb.results(xp.run_path).shape == disk.shape  # a run folder
         assert xpm_nb.results(workdir / "experiments" / "grid").shape == disk.shape
 
+    def test_results_found_despite_a_homonym_class(self, grid):
+        """Another class named Train defined later does not hide results_tasks.Train."""
+        from xpm_nb import Task
+
+        class Train(Task):  # noqa: F811 - the homonym
+            pass
+
+        workdir, _, _, _ = grid
+        df = xpm_nb.results(workdir, "grid", done_only=True)
+        assert df["score"].notna().all()
+
     def test_list_of_tasks(self, grid):
         """A list of submitted tasks gives a frame of those jobs only."""
         _, _, tasks, _ = grid

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import xpm_nb
-from conftest import need
+from support.integration import need
 
 pytestmark = pytest.mark.interop
 

@@ -153,3 +153,24 @@ class ReadMarker(Task):
 
     def execute(self):
         self.out.write_text(self.marker.read_text())
+
+
+class Weights(Config):
+    size: Param[int]
+
+
+class LoadWeights(LightweightTask):
+    """An init task that changes the model object the main task then uses."""
+
+    model: Param[Weights]
+
+    def execute(self):
+        self.model.loaded = f"weights of size {self.model.size}"
+
+
+class UseWeights(Task):
+    model: Param[Weights]
+    out: Meta[Path] = field(default_factory=PathGenerator("used.txt"))
+
+    def execute(self):
+        self.out.write_text(getattr(self.model, "loaded", "not loaded"))

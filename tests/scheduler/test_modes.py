@@ -14,7 +14,17 @@ from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.jobs import JobState
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tasks import Add, Interval, ReadMarker, Resumable, SetEnvInit, Write  # noqa: E402
+from tasks import (  # noqa: E402
+    Add,
+    Interval,
+    LoadWeights,
+    ReadMarker,
+    Resumable,
+    SetEnvInit,
+    UseWeights,
+    Weights,
+    Write,
+)
 
 HERE = Path(__file__).parent
 
@@ -95,3 +105,11 @@ class TestInitTasks:
         # Init tasks are part of the job's identity.
         plain = ReadMarker.C(marker=marker)
         assert plain.__identifier__() != task.__identifier__()
+
+    def test_init_tasks_share_the_task_objects(self, workdir):
+        """An init task given the task's model changes the very object the task uses."""
+        with experiment(workdir, "init-shared"):
+            model = Weights.C(size=3)
+            task = UseWeights.C(model=model)
+            task.submit(init_tasks=[LoadWeights.C(model=model)])
+        assert Path(task.out).read_text() == "weights of size 3"

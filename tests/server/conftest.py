@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need
 from infra.browser_fixtures import SCREENSHOT_DIR
 from infra.jupyterlab import CHROMIUM, chromium_available, launch_chromium, playwright_available
+from support.integration import need
 
 
 @pytest.fixture

@@ -7,22 +7,12 @@ also offers the root conftest's ``need`` (as ``tests/results/conftest.py`` does)
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from ssh_helpers import LocalAccessGuard, make_connector
 
-
-def _root_conftest():
-    spec = importlib.util.spec_from_file_location(
-        "_xpm_nb_root_conftest_ssh", Path(__file__).parent.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-need = _root_conftest().need
+from support.integration import need  # noqa: E402, F401
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from widget_helpers import importable_tasks  # noqa: F401 - fixture
 
-from conftest import need
+from support.integration import need
 
 HERE = Path(__file__).resolve().parent
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

@@ -4,7 +4,7 @@
 widgets a transport; the ``comms`` fixture makes it return a comm that records
 every message instead of writing it to a socket, so a test reads exactly what a
 front-end would get. (Fixtures live here, not in a conftest.py: a second
-``conftest`` module would shadow ``tests/conftest.py`` for ``from conftest import need``.)
+``conftest`` module would shadow ``tests/conftest.py`` for ``from support.integration import need``.)
 """
 
 from __future__ import annotations

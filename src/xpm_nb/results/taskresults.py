@@ -25,15 +25,25 @@ _cache: dict[str, tuple[int | None, dict]] = {}
 
 
 def _known_classes() -> dict[str, type]:
-    """Task id -> class, for the task classes imported in this process."""
-    from ..core.objects import Task
-    from ..core.xpmtype import class_registry
+    """Task id -> class, for the task classes defined or imported in this process.
 
-    known = {}
-    for cls in set(class_registry.values()):
-        if isinstance(cls, type) and issubclass(cls, Task):
-            typeid = cls.__dict__.get("__xpmid__") or f"{cls.__module__}.{cls.__qualname__}"
-            known[typeid.lower()] = cls
+    A class redefined (a notebook cell run again) is found under the same id;
+    the last definition wins.
+    """
+    from ..core.objects import Task
+
+    known: dict[str, type] = {}
+    stack, seen = [Task], set()
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub in seen:
+                continue
+            seen.add(sub)
+            stack.append(sub)
+            if not sub.__dict__.get("_xpm_config_type"):  # not a Model.XPMConfig class
+                typeid = sub.__dict__.get("__xpmid__") or f"{sub.__module__}.{sub.__qualname__}"
+                known[typeid.lower()] = sub
     return known
 
 

@@ -80,9 +80,14 @@ def run_job(job_path: Path) -> int:
         signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             config = read_params(job_path)
-            task = config.instance()
+            from ..core.instance import build_instance
+
+            # One object per configuration for the task and its init tasks: an
+            # init task that loads weights into the task's model changes that model.
+            objects: dict = {}
+            task = build_instance(config, objects=objects)
             for init in config.__xpm__.init_tasks:
-                init.instance().execute()
+                build_instance(init, objects=objects).execute()
             task.execute()
         except GracefulTimeout as exc:
             code, reason = EXIT_GRACEFUL_TIMEOUT, f"graceful timeout: {exc}"

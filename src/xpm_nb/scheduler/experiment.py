@@ -174,7 +174,9 @@ class experiment:  # noqa: N801 - the reference's name
         return list(self.scheduler.jobs.values())
 
     def add_job(self, job: Job) -> Job:
-        job = self.scheduler.submit(job)
+        submitted = self.scheduler.submit(job)
+        if submitted is not job:  # already in this experiment: recorded once
+            return submitted
         if self.run_mode is not RunMode.DRY_RUN:
             record = {"job_id": job.identifier, "task_id": job.type_id, "tags": job.tags,
                       "timestamp": time.time()}
