@@ -1,6 +1,6 @@
 """Run every benchmark against xpm_nb and the reference, print a markdown table.
 
-    python benchmarks/run.py                      # all benchmarks (about 20 min)
+    python benchmarks/run.py                      # all benchmarks (20-45 min)
     python benchmarks/run.py --quick              # fewer runs (about 6 min)
     python benchmarks/run.py --only import        # a subset (repeatable)
     python benchmarks/run.py --output results.md  # also write the table to a file
@@ -64,17 +64,6 @@ class Benchmark:
     timeout: float = 1800
     quick_runs: Optional[int] = None  # runs with --quick (default: runs)
     packages: tuple[str, ...] = ("xpm_nb", "experimaestro")  # who runs it
-
-
-@dataclass
-class Derived:
-    """A row computed from two benchmarks' medians: numerator / denominator, per package."""
-
-    label: str
-    numerator: tuple[str, str]  # (benchmark name, metric key)
-    denominator: tuple[str, str]
-    target: Optional[Callable[[float], bool]] = None  # on ours
-    target_text: str = ""
 
 
 def _at_least(factor: float):
@@ -283,10 +272,6 @@ BENCHMARKS: list[Benchmark] = [
     ),
 ]
 
-# Rows computed from two benchmarks (shown when both ran); none today: the
-# ratio to the floor is measured within each e2e run (same load for both).
-DERIVED: list[Derived] = []
-
 
 def load_refvenv():
     """tests/support/refvenv.py, loaded by path (tests/ is not a package)."""
@@ -384,9 +369,22 @@ def run_benchmark(bench: Benchmark, pythons: dict[str, str], runs: int, verbose:
     pythons = {p: py for p, py in pythons.items() if p in bench.packages}
     values: dict[str, dict[str, list[float]]] = {p: {} for p in pythons}
     versions: dict[str, str] = {}
+    failures: list[str] = []
     for i in range(runs):
         for package, python in pythons.items():
-            result = run_once(bench, package, python)
+            result = None
+            for _attempt in range(2):  # one retry: the machine (and the checkout) are shared
+                try:
+                    result = run_once(bench, package, python)
+                    break
+                except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                    failures.append(f"{package} run {i + 1}: {str(exc).strip()[-1500:]}")
+                    print(
+                        f"  [{bench.name} {i + 1}/{runs}] {package} FAILED:\n{failures[-1]}",
+                        file=sys.stderr,
+                    )
+            if result is None:
+                continue
             versions[package] = result.get("version", "?")
             for key, m in result["metrics"].items():
                 values[package].setdefault(key, []).append(m["value"])
@@ -394,7 +392,14 @@ def run_benchmark(bench: Benchmark, pythons: dict[str, str], runs: int, verbose:
                 shown = ", ".join(f"{k}={m['value']:.4g}" for k, m in result["metrics"].items())
                 print(f"  [{bench.name} {i + 1}/{runs}] {package}: {shown}", file=sys.stderr)
     medians = {p: {k: statistics.median(v) for k, v in kv.items()} for p, kv in values.items()}
-    return {"runs": runs, "values": values, "medians": medians, "versions": versions}
+    done = min((len(v) for kv in values.values() for v in kv.values()), default=0)
+    return {
+        "runs": done,
+        "values": values,
+        "medians": medians,
+        "versions": versions,
+        "failures": failures,
+    }
 
 
 def markdown(info: dict, results: dict[str, dict]) -> str:
@@ -440,24 +445,12 @@ def markdown(info: dict, results: dict[str, dict]) -> str:
                 f"| {bench.name} (n={res['runs']}) | {metric.label} | {metric.unit} "
                 f"({better} is better) | {ours_s} | {ref_s} | {ratio} | {target} |"
             )
-    for row in DERIVED:
-        num, den = results.get(row.numerator[0]), results.get(row.denominator[0])
-        if num is None or den is None:
-            continue
-        ratios = {}
-        for package in (OURS, REF):
-            top = num["medians"].get(package, {}).get(row.numerator[1])
-            bottom = den["medians"].get(package, {}).get(row.denominator[1])
-            ratios[package] = top / bottom if top is not None and bottom else None
-        ours, ref = ratios[OURS], ratios[REF]
-        target = ""
-        if row.target is not None and ours is not None:
-            target = f"{row.target_text} {'ok' if row.target(ours) else 'MISSED'}"
+    failed = [name for name, res in results.items() if res.get("failures")]
+    if failed:
+        lines.append("")
         lines.append(
-            f"| {row.numerator[0]} / {row.denominator[0]} | {row.label} | x (lower is better) | "
-            f"{'n/a' if ours is None else f'{ours:.2f}'} | "
-            f"{'n/a' if ref is None else f'{ref:.2f}'} | "
-            f"{f'{ours / ref:.2f}' if ours is not None and ref else 'n/a'} | {target} |"
+            "Runs that failed (and were retried or left out): "
+            + ", ".join(f"{name} ({len(results[name]['failures'])})" for name in failed)
         )
     return "\n".join(lines) + "\n"
 

@@ -43,7 +43,8 @@ class TestKillJob:
             task = Gate.C(name="g", log=log, release=release)
             task.submit()
             job = task.__xpm__.job
-            pump_until(xp, job.paths.pid.exists, 30, "the job's pid file")
+            # Killed once it runs the task (not while the process still starts).
+            pump_until(xp, lambda: log_lines(log), 60, "the task running")
             pid = int(json.loads(job.paths.pid.read_text())["pid"])
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(JobFailedError, match="SIGKILL"):
@@ -131,6 +132,7 @@ class TestKillDriver:
         first = Driver(DRIVER, *args)
         try:
             first.wait_for_line("state gate running")
+            wait_until(lambda: "start" in [x[0] for x in log_lines(log)], 60, "the gate's task")
             gate_dir = next((workdir / "jobs" / "reltasks.gate").iterdir())
             gate_pid = _pid_of(gate_dir / "gate.pid")
         finally:

@@ -13,6 +13,7 @@ from relhelpers import (
     assert_workspace_consistent,
     isolated_env,  # noqa: F401 - autouse fixture
     log_lines,
+    wait_until,
 )
 
 from xpm_nb.scheduler.jobs import pid_alive
@@ -98,6 +99,7 @@ class TestCrashedHolder:
         holder = Driver(TOKEN_DRIVER, str(workdir), str(log), str(tokens), "holder", "1", "[1]",
                         str(release))
         holder.wait_for_line("state gate running")
+        wait_until(lambda: log_lines(log), 60, "the gate's task running")
         gate_pid = int(json.loads(next(workdir.glob("jobs/*/*/gate.pid")).read_text())["pid"])
         waiter = Driver(TOKEN_DRIVER, str(workdir), str(log), str(tokens), "waiter", "1",
                         "[2]")
