@@ -325,12 +325,6 @@ class TestParamsRoundTrip:
         assert readbacks[OURS] == readbacks[REF]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="xpm_nb.core.params.atomic_write creates files with tempfile.mkstemp, "
-    "mode 0600 whatever the umask; the reference's files follow the umask (0644 "
-    "under umask 022), so a workspace shared by a group is unreadable to the others",
-)
 def test_file_modes_follow_umask_like_the_reference(ours_then_ref, ref_then_ours):
     """Job files we write (params.json, .done) get the same mode as the reference's."""
 

@@ -264,12 +264,6 @@ class TestWorkspaceFiles:
         with pytest.raises(SerializationError, match="params.json"):
             read_params(folder)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "scheduler/jobs.py read_disk_state -> pid_alive: a .pid file naming pid 0 or a "
-        "negative pid reads as RUNNING (os.kill(0 or -1, 0) succeeds: the caller's own "
-        "process group / every process), so the scheduler follows it forever, and "
-        "cancelling it (scheduler.py _PidHandle.kill: os.killpg(os.getpgid(0), SIGTERM)) "
-        "signals the notebook's own process group; a pid above 2**63 raises OverflowError"))
     @pytest.mark.parametrize("pid", [0, -1, 2**64])
     def test_pid_file_naming_no_process_is_not_running(self, tmp_path, pid):
         from xpm_nb.scheduler.jobs import JobState, read_disk_state
@@ -278,11 +272,6 @@ class TestWorkspaceFiles:
         paths.pid.write_text(json.dumps({"type": "local", "pid": pid}))
         assert read_disk_state(paths)[0] is not JobState.RUNNING
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "scheduler/jobs.py:118 read_disk_state reads .failed with read_text() and catches "
-        "only OSError/JSONDecodeError: a .failed that is not UTF-8 raises "
-        "UnicodeDecodeError, which fails the job's scheduler coroutine and every listing "
-        "(xpm-nb jobs list)"))
     def test_failed_marker_that_is_not_utf8_reads_as_failed(self, tmp_path):
         from xpm_nb.scheduler.jobs import JobState, read_disk_state
 

@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 from relhelpers import (
     Driver,
     isolated_env,  # noqa: F401 - autouse fixture
@@ -60,11 +59,6 @@ class TestUmask:
                  if stat.S_IMODE(p.stat().st_mode) & 0o077]
         assert not loose, "\n".join(loose)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "core/params.py atomic_write creates files with tempfile.mkstemp (mode 0600) and "
-        "never applies the umask: under umask 022 (or 002 for a team's shared workspace) "
-        "params.json, markers, status.json, tokens are 0600, unreadable by the group, "
-        "while folders and logs follow the umask"))
     def test_umask_022_files_follow_the_umask(self, tmp_path):
         ws, tokens = tmp_path / "ws", tmp_path / "tokens"
         Driver(UMASK_DRIVER, str(ws), str(tmp_path / "runs.log"), str(tokens),

@@ -12,7 +12,8 @@ the fields set as plain attributes.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, ClassVar, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Optional, TypeVar
 
 from ..errors import (
     ConstantFieldError,

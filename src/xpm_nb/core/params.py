@@ -31,6 +31,15 @@ VERSION = 3
 CLASSES_FILE = "classes.pkl"
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once: os.umask can only be read by setting it
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write a file whole or not at all: temp file in the same folder, then rename."""
     path = Path(path)
@@ -38,6 +47,9 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         data = data.encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes 0600 files; give the mode a plain open() would (the umask's),
+        # so that a group sharing a workspace reads it.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

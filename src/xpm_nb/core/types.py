@@ -308,7 +308,7 @@ def type_spec(annotation: Any, where: str = "") -> TypeSpec:
         return type_spec(args[0], where)
     if origin is tuple:
         return TupleSpec()
-    if origin in (list, typing.List, typing.Sequence) or (
+    if origin in (list, list, typing.Sequence) or (
         origin is not None and getattr(origin, "__name__", "") in ("Sequence", "List")
     ):
         inner = args[0] if args else Any

@@ -71,8 +71,8 @@ class ObjectType:
         return issubclass(self.cls, Task)
 
     def _resolve(self) -> None:
-        from .objects import Config
         from .decorators import DeprecatedParam
+        from .objects import Config
 
         cls = self.cls
         for klass in reversed(cls.__mro__):

@@ -90,9 +90,11 @@ class JobPaths:
 
 
 def pid_alive(pid: int) -> bool:
+    if not 0 < pid < 2**31:  # 0 and -1 would name our own group / every process
+        return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -115,8 +117,8 @@ def read_disk_state(paths: JobPaths, connector=None) -> tuple[JobState | None, d
         return JobState.DONE, {}
     if paths.failed.exists():
         try:
-            info = json.loads(paths.failed.read_text() or "{}")
-        except (OSError, json.JSONDecodeError):
+            info = json.loads(paths.failed.read_bytes() or b"{}")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             info = {"reason": "failed (unreadable .failed file)"}
         if not isinstance(info, dict):
             info = {"code": info}

@@ -184,7 +184,12 @@ class Scheduler:
                 await job.io(job.prepare)
             self._finish(job, JobState.UNSCHEDULED)
             return
-        await job.io(job.prepare)
+        if job.connector.is_local:
+            # Writing params.json walks the configuration: off the loop, so that a
+            # hundred jobs starting together do not stall the notebook.
+            await asyncio.to_thread(job.prepare)
+        else:
+            await job.io(job.prepare)
         self._set_state(job, JobState.READY)
         tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
         await self._acquire_tokens(job, tokens)
