@@ -155,8 +155,11 @@ def workspace_jobs(ws: Workspace, experiment: str | None = None) -> list[JobInfo
 def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float | None) -> JobInfo:
     paths = JobPaths(path, task.rsplit(".", 1)[-1])
     state, info = read_disk_state(paths)
-    status = _read_json(paths.status) or {}
-    merged_tags = {**(status.get("tags") or {}), **tags}
+    status = _read_json(paths.status)
+    if not isinstance(status, dict):  # a damaged status file is ignored, not fatal
+        status = {}
+    recorded_tags = status.get("tags")
+    merged_tags = {**(recorded_tags if isinstance(recorded_tags, dict) else {}), **tags}
     reason = None
     pid = None
     if state is JobState.ERROR:

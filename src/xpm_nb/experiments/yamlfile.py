@@ -88,9 +88,11 @@ def _read_yaml(path: Path) -> tuple[dict, dict[KeyPath, Location]]:
     except OSError as exc:
         msg = f"{path}: cannot read the experiment file ({exc.strerror})"
         raise ExperimentFileError(msg) from None
-    loader = _LineLoader(text)
-    loader.name = str(path)
+    loader = None
     try:
+        # The loader checks the characters as it is built: inside the try.
+        loader = _LineLoader(text)
+        loader.name = str(path)
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -101,7 +103,8 @@ def _read_yaml(path: Path) -> tuple[dict, dict[KeyPath, Location]]:
         msg = f"{path}: not valid YAML: {exc}"
         raise ExperimentFileError(msg) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = _LocatedDict()
         data.lines = {}

@@ -268,6 +268,24 @@ def _convert(path: Path, node, key: str, fn):
         raise XPMError(msg) from None
 
 
+def _int(path: Path, node, key: str, default: int) -> int:
+    value = node.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{_where(path, node)}: {key}: expected a whole number, got {value!r}"
+        raise XPMError(msg)
+    return value
+
+
+def _list(path: Path, node, key: str) -> list:
+    value = node.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        msg = f"{_where(path, node)}: {key}: expected a list (- item lines), got {value!r}"
+        raise XPMError(msg)
+    return value
+
+
 def _launcher(path: Path, node) -> LauncherEntry:
     _check_keys(path, node, LAUNCHER_KEYS, "a launcher")
     kind = node.get("type", "direct")
@@ -296,15 +314,15 @@ def _launcher(path: Path, node) -> LauncherEntry:
         msg = f"{_where(path, node)}: unknown launcher type {kind!r}; use direct or slurm"
         raise XPMError(msg)
     hosts = []
-    for h in node.get("hosts") or [_Located()]:
-        hosts.append(_host(path, h, node.get("priority", 0)))
+    for h in _list(path, node, "hosts") or [_Located()]:
+        hosts.append(_host(path, h, _int(path, node, "priority", 0)))
         if kind == "slurm":  # unknown SLURM options fail now, with the line
             try:
                 launcher.options.merge(**hosts[-1].options)
             except XPMError as exc:
                 msg = f"{_where(path, h)}: a host of {name!r}: {exc}"
                 raise XPMError(msg) from None
-    return LauncherEntry(launcher, hosts, set(node.get("tags") or []), name)
+    return LauncherEntry(launcher, hosts, {str(t) for t in _list(path, node, "tags")}, name)
 
 
 def _host(path: Path, node, default_priority: int) -> Host:
@@ -312,12 +330,12 @@ def _host(path: Path, node, default_priority: int) -> Host:
     cpu = node.get("cpu") or _Located()
     _check_keys(path, cpu, CPU_KEYS, "cpu")
     cpu_spec = CPUSpecification(memory=_convert(path, cpu, "memory", parse_size),
-                                cores=int(cpu.get("cores", 0)),
+                                cores=_int(path, cpu, "cores", 0),
                                 mem_per_cpu=_convert(path, cpu, "mem_per_cpu", parse_size),
-                                cpu_per_gpu=int(cpu.get("cpu_per_gpu", 0)))
+                                cpu_per_gpu=_int(path, cpu, "cpu_per_gpu", 0))
     accelerators: list[AcceleratorSpecification] = []
     for key in ("accelerators", "cuda"):
-        for acc in node.get(key) or []:
+        for acc in _list(path, node, key):
             _check_keys(path, acc, ACCELERATOR_KEYS, "an accelerator")
             kind = acc.get("type", "cuda" if key == "cuda" else "gpu")
             cls = ACCELERATOR_TYPES.get(kind)
@@ -328,9 +346,9 @@ def _host(path: Path, node, default_priority: int) -> Host:
             spec = cls(memory=_convert(path, acc, "memory", parse_size),
                        model=str(acc.get("model", "")),
                        min_memory=_convert(path, acc, "min_memory", parse_size))
-            accelerators += [spec] * int(acc.get("count", 1))
+            accelerators += [spec] * _int(path, acc, "count", 1)
     spec = HostSpecification(accelerators=accelerators, cpu=cpu_spec,
-                             priority=int(node.get("priority", default_priority)),
+                             priority=_int(path, node, "priority", default_priority),
                              max_duration=_convert(path, node, "max_duration", parse_duration),
-                             min_gpu=int(node.get("min_gpu", 0)))
+                             min_gpu=_int(path, node, "min_gpu", 0))
     return Host(spec, dict(node.get("options") or {}), str(node.get("name", "")))
