@@ -174,3 +174,17 @@ class UseWeights(Task):
 
     def execute(self):
         self.out.write_text(getattr(self.model, "loaded", "not loaded"))
+
+
+class Span(Task):
+    """Appends when its work started and ended to a shared log (to measure overlap)."""
+
+    index: Param[int]
+    log: Meta[Path]
+    sleep: Meta[float] = field(default=0.3)
+
+    def execute(self):
+        start = time.time()
+        time.sleep(self.sleep)
+        with open(self.log, "a") as f:
+            f.write(f"{self.index} {start} {time.time()}\n")

@@ -152,6 +152,15 @@ class Launcher(ABC):
         """Start the job's process from the event loop (default: :meth:`launch`)."""
         return self.launch(job, env)
 
+    def slots(self):
+        """The pool of job slots this launcher's jobs take while they run.
+
+        None (the default) means no limit: a cluster queues jobs itself. The
+        scheduler takes a slot before starting (or following) a job's process
+        and gives it back when the process ends.
+        """
+        return None
+
     async def attach(self, job) -> ProcessHandle | None:
         """A handle on a job this launcher started earlier and that has no result yet.
 

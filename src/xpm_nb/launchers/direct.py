@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from . import Launcher, ProcessHandle
+from .slots import JobSlots, default_max_jobs
 
 __all__ = ["DirectLauncher"]
 
@@ -36,15 +37,46 @@ class ScriptBuilder:
         return [self.python, "-m", "xpm_nb.run", str(job.path)]
 
 
-class DirectLauncher(Launcher):
-    """Runs tasks directly as local processes."""
+_HOST_POOLS: dict[int | None, JobSlots] = {}  # by size: the host's shared pools
 
-    def __init__(self, connector=None, *, priority: float = 0, python: str | None = None):
+
+def host_slots() -> JobSlots:
+    """The pool shared by the local launchers without a ``max_jobs`` of their own."""
+    size = default_max_jobs()
+    pool = _HOST_POOLS.get(size)
+    if pool is None:
+        pool = _HOST_POOLS[size] = JobSlots(size)
+    return pool
+
+
+class DirectLauncher(Launcher):
+    """Runs tasks directly as processes of the connector's host.
+
+    ``max_jobs`` bounds how many of this launcher's jobs run at once (the
+    others wait, READY, in submission order). By default local jobs share one
+    pool of as many slots as the machine has cores (``$XPM_NB_MAX_JOBS``
+    overrides it, 0 meaning no limit); on a remote host there is no limit
+    unless ``max_jobs`` is given.
+    """
+
+    def __init__(self, connector=None, *, priority: float = 0, python: str | None = None,
+                 max_jobs: int | None = None):
         super().__init__(connector, priority=priority)
         self.python = python
+        if max_jobs is not None and (not isinstance(max_jobs, int) or max_jobs < 1):
+            msg = (f"DirectLauncher: max_jobs={max_jobs!r} is not a positive number of jobs. "
+                   "Fix: give max_jobs=4 (for example), or leave it out for the default")
+            raise ValueError(msg)
+        self.max_jobs = max_jobs
+        self._own_slots = JobSlots(max_jobs) if max_jobs is not None else None
 
     def __repr__(self) -> str:
-        return "DirectLauncher()"
+        return f"DirectLauncher(max_jobs={self.max_jobs})" if self.max_jobs else "DirectLauncher()"
+
+    def slots(self) -> JobSlots | None:
+        if self._own_slots is not None:
+            return self._own_slots
+        return host_slots() if self.connector.is_local else None
 
     @staticmethod
     def get_cli():

@@ -235,6 +235,19 @@ class Scheduler:
             held.append(dep)
 
     async def _launch_and_wait(self, job: Job) -> int | None:
+        # A slot first (the launcher's bound on jobs running at once), and only
+        # then the launch lock: no other process waits on our queue.
+        slots_of = getattr(job.launcher, "slots", None)
+        slots = slots_of() if slots_of is not None else None
+        if slots is not None:
+            await slots.acquire()
+        try:
+            return await self._launch_and_wait_in_slot(job)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    async def _launch_and_wait_in_slot(self, job: Job) -> int | None:
         connector = job.connector  # the host of the job folder
         job.last_exit = None
         async with connector.async_lock(job.paths.launch_lock):
