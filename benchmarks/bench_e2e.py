@@ -36,17 +36,25 @@ The median of ``--repeat`` measurements is reported.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import resource
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import (
+    benchmark_result,
+    children_cpu_s,
+    cores,
+    cpu_s,
+    median_metrics,
+    metric_values,
+    package_version,
+    peak_rss_mb,
+    print_json,
+    run_json,
+)
 
 TASK_MODULE = "xpm_bench_tasks"
 
@@ -77,19 +85,6 @@ def write_task_module(folder: Path) -> Path:
     return folder
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0))
-
-
-def package_version(package: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "?"
-
-
 def child_env(package: str, module_dir: Path) -> dict[str, str]:
     """Environment of a driver (and so of its jobs): the task module importable."""
     env = dict(os.environ, XPM_BENCH_PKG=package)
@@ -114,10 +109,6 @@ def job_errors(root: Path, limit: int = 3) -> str:
     return "".join(texts)
 
 
-def _cpu(usage) -> float:
-    return usage.ru_utime + usage.ru_stime
-
-
 # --- the driver (a fresh process per measurement) ---------------------------------
 
 
@@ -128,16 +119,14 @@ def drive(package: str, n: int, workdir: Path) -> dict:
     pkg = importlib.import_module(package)
     from xpm_bench_tasks import Nop
 
-    self0 = resource.getrusage(resource.RUSAGE_SELF)
-    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    driver_cpu0, jobs_cpu0 = cpu_s(), children_cpu_s()
     start = time.perf_counter()
     with pkg.experiment(workdir, "bench", no_environmental_impact=True):
         for i in range(n):
             Nop.C(i=i).submit()
         submitted = time.perf_counter()
     end = time.perf_counter()
-    self1 = resource.getrusage(resource.RUSAGE_SELF)
-    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    driver_cpu1, jobs_cpu1, peak_rss = cpu_s(), children_cpu_s(), peak_rss_mb()
     done = len(list(workdir.glob("jobs/*/*/nop.done")))
     if done != n:
         msg = f"{package}: {done} of {n} jobs done in {workdir}"
@@ -145,9 +134,9 @@ def drive(package: str, n: int, workdir: Path) -> dict:
     return {
         "wall_s": end - start,
         "submit_s": submitted - start,
-        "driver_cpu_s": _cpu(self1) - _cpu(self0),
-        "jobs_cpu_s": _cpu(kids1) - _cpu(kids0),
-        "peak_rss_mb": self1.ru_maxrss / 1024,  # KiB on Linux
+        "driver_cpu_s": driver_cpu1 - driver_cpu0,
+        "jobs_cpu_s": jobs_cpu1 - jobs_cpu0,
+        "peak_rss_mb": peak_rss,
     }
 
 
@@ -169,18 +158,13 @@ def measure_once(package: str, n: int, floor_n: int = 10, keep: bool = False) ->
             "--workdir",
             str(root / "ws"),
         ]
-        proc = subprocess.run(
+        figures = run_json(
             cmd,
-            capture_output=True,
-            text=True,
             env=child_env(package, module_dir),
             cwd=root,
             timeout=3600,
+            explain=lambda: job_errors(root),
         )
-        if proc.returncode != 0:
-            msg = f"driver failed ({proc.returncode}):\n{proc.stderr[-4000:]}{job_errors(root)}"
-            raise RuntimeError(msg)
-        figures = json.loads(proc.stdout.strip().splitlines()[-1])
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -216,25 +200,15 @@ KEYS = {
 
 def run(package: str, n: int, repeat: int, floor_n: int) -> dict:
     samples = [measure_once(package, n, floor_n) for _ in range(repeat)]
-    metrics = {
-        key: {
-            "value": statistics.median(s[key] for s in samples),
-            "unit": unit,
-            "runs": [s[key] for s in samples],
-        }
-        for key, unit in KEYS.items()
-        if key in samples[0]
-    }
-    return {
-        "benchmark": "e2e",
-        "package": package,
-        "version": package_version(package),
-        "python": platform.python_version(),
-        "n": n,
-        "cores": cores(),
-        "repeat": repeat,
-        "metrics": metrics,
-    }
+    return benchmark_result(
+        "e2e",
+        package,
+        package_version(package),
+        median_metrics(samples, KEYS),
+        n=n,
+        cores=cores(),
+        repeat=repeat,
+    )
 
 
 def main(argv=None) -> int:
@@ -254,13 +228,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.driver:
-        print(json.dumps(drive(args.package, args.n, args.workdir)))
+        print_json(drive(args.package, args.n, args.workdir))
         return 0
     result = run(args.package, args.n, args.repeat, args.floor_n)
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
         return 0
-    m = {k: v["value"] for k, v in result["metrics"].items()}
+    m = metric_values(result)
     print(
         f"{args.package} {result['version']}: {args.n} trivial tasks on {result['cores']} cores, "
         f"median of {args.repeat}: wall {m['wall_s']:.2f} s, per task {m['per_task_ms']:.1f} ms "

@@ -25,9 +25,6 @@ The median of ``--repeat`` measurements is reported.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -36,18 +33,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_e2e import TASK_MODULE, child_env, cores, package_version, write_task_module
-
-
-def _wall(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+from _common import (
+    benchmark_result,
+    children_cpu_s,
+    command_wall_s,
+    cores,
+    median_metrics,
+    metric_values,
+    package_version,
+    print_json,
+)
+from bench_e2e import TASK_MODULE, child_env, write_task_module
 
 
 def floor_once(package: str, alone: int = 10) -> dict:
@@ -56,10 +52,10 @@ def floor_once(package: str, alone: int = 10) -> dict:
     try:
         env = child_env(package, write_task_module(root))
         cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
-        _wall(cmd, env)  # warm the file cache (and the bytecode cache, if enabled)
-        cpu = _children_cpu()
-        walls = [_wall(cmd, env) for _ in range(alone)]
-        cpu = _children_cpu() - cpu
+        command_wall_s(cmd, env)  # warm the file cache (and the bytecode cache, if enabled)
+        cpu = children_cpu_s()
+        walls = [command_wall_s(cmd, env) for _ in range(alone)]
+        cpu = children_cpu_s() - cpu
         return {"per_task_ms": statistics.median(walls) * 1000, "cpu_ms": cpu / alone * 1000}
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -71,7 +67,7 @@ def measure_once(package: str, n: int, alone: int = 10) -> dict:
     try:
         env = child_env(package, write_task_module(root))
         cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
-        _wall(cmd, env)
+        command_wall_s(cmd, env)
         start = time.perf_counter()
         procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL) for _ in range(n)]
         codes = [p.wait() for p in procs]
@@ -79,7 +75,8 @@ def measure_once(package: str, n: int, alone: int = 10) -> dict:
         if any(codes):
             msg = f"{cmd} failed: exit codes {sorted(set(codes))}"
             raise RuntimeError(msg)
-        bare = statistics.median(_wall([sys.executable, "-c", "pass"], env) for _ in range(5))
+        bare_cmd = [sys.executable, "-c", "pass"]
+        bare = statistics.median(command_wall_s(bare_cmd, env) for _ in range(5))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     figures.update(parallel_per_task_ms=wall * cores() / n * 1000, bare_ms=bare * 1000)
@@ -91,25 +88,15 @@ KEYS = {"per_task_ms": "ms", "cpu_ms": "ms", "parallel_per_task_ms": "ms", "bare
 
 def run(package: str, n: int, repeat: int, alone: int) -> dict:
     samples = [measure_once(package, n, alone) for _ in range(repeat)]
-    metrics = {
-        key: {
-            "value": statistics.median(s[key] for s in samples),
-            "unit": unit,
-            "runs": [s[key] for s in samples],
-        }
-        for key, unit in KEYS.items()
-        if key in samples[0]
-    }
-    return {
-        "benchmark": "floor",
-        "package": package,
-        "version": package_version(package),
-        "python": platform.python_version(),
-        "n": n,
-        "cores": cores(),
-        "repeat": repeat,
-        "metrics": metrics,
-    }
+    return benchmark_result(
+        "floor",
+        package,
+        package_version(package),
+        median_metrics(samples, KEYS),
+        n=n,
+        cores=cores(),
+        repeat=repeat,
+    )
 
 
 def main(argv=None) -> int:
@@ -123,9 +110,9 @@ def main(argv=None) -> int:
 
     result = run(args.package, args.n, args.repeat, args.alone)
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
         return 0
-    m = {k: v["value"] for k, v in result["metrics"].items()}
+    m = metric_values(result)
     print(
         f"{args.package} {result['version']}: floor on {result['cores']} cores, median of "
         f"{args.repeat}: per task {m['per_task_ms']:.1f} ms (one process; CPU "

@@ -31,11 +31,11 @@ import argparse
 import functools
 import gc
 import importlib
-import json
-import platform
 import statistics
 import sys
 import time
+
+from _common import benchmark_result, print_json
 
 
 def define_classes(name: str):
@@ -150,15 +150,8 @@ def run(name: str, n: int, repeat: int, check: bool = True) -> dict:
             "median_s": med,
             "runs_s": values,
         }
-    return {
-        "benchmark": "identifiers",
-        "package": name,
-        "version": getattr(pkg, "__version__", "?"),
-        "python": platform.python_version(),
-        "n": n,
-        "repeat": repeat,
-        "metrics": metrics,
-    }
+    version = getattr(pkg, "__version__", "?")  # the imported module's own
+    return benchmark_result("identifiers", name, version, metrics, n=n, repeat=repeat)
 
 
 def main(argv=None) -> int:
@@ -172,8 +165,7 @@ def main(argv=None) -> int:
 
     result = run(args.package, args.n, args.repeat, check=not args.no_check)
     if args.json:
-        json.dump(result, sys.stdout)
-        sys.stdout.write("\n")
+        print_json(result)
     else:
         print(
             f"{result['package']} {result['version']} (Python {result['python']}), "

@@ -19,12 +19,16 @@ prints the slowest modules according to ``python -X importtime``.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
 import subprocess
 import sys
-import time
+
+from _common import (
+    benchmark_result,
+    command_wall_s,
+    median_metrics,
+    package_version,
+    print_json,
+)
 
 CHILD = (
     "import time; t = time.perf_counter(); import {pkg}; "
@@ -33,20 +37,14 @@ CHILD = (
 )
 
 
-def _wall(args: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def one_run(package: str) -> dict:
     py = sys.executable
     out = subprocess.run(
         [py, "-c", CHILD.format(pkg=package)], check=True, capture_output=True, text=True
     ).stdout.split()
     inside, n_modules = float(out[0]), int(out[1])
-    base = _wall([py, "-c", "pass"])
-    full = _wall([py, "-c", f"import {package}"])
+    base = command_wall_s([py, "-c", "pass"])
+    full = command_wall_s([py, "-c", f"import {package}"])
     return {"import_ms": inside * 1000, "process_ms": (full - base) * 1000, "modules": n_modules}
 
 
@@ -73,28 +71,15 @@ def slowest_modules(package: str, top: int = 15) -> list[tuple[int, int, str]]:
 
 def run(package: str, runs: int) -> dict:
     samples = [one_run(package) for _ in range(runs)]
-    metrics = {}
-    for key in ("import_ms", "process_ms"):
-        values = [s[key] for s in samples]
-        metrics[key] = {"value": statistics.median(values), "unit": "ms", "runs": values}
-    version = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"import importlib.metadata as m; print(m.version({package!r}))",
-        ],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return {
-        "benchmark": "import",
-        "package": package,
-        "version": version or "?",
-        "python": platform.python_version(),
-        "runs": runs,
-        "modules": samples[-1]["modules"],
-        "metrics": metrics,
-    }
+    metrics = median_metrics(samples, {"import_ms": "ms", "process_ms": "ms"})
+    return benchmark_result(
+        "import",
+        package,
+        package_version(package),
+        metrics,
+        runs=runs,
+        modules=samples[-1]["modules"],
+    )
 
 
 def main(argv=None) -> int:
@@ -109,8 +94,7 @@ def main(argv=None) -> int:
     if args.importtime:
         result["slowest"] = slowest_modules(args.package)
     if args.json:
-        json.dump(result, sys.stdout)
-        sys.stdout.write("\n")
+        print_json(result)
         return 0
     m = result["metrics"]
     print(

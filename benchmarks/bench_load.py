@@ -33,16 +33,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import (
+    benchmark_result,
+    cores,
+    median_metrics,
+    package_version,
+    percentile,
+    print_json,
+    rss_mb,
+    run_json,
+)
 
 TASK_MODULE = "xpm_load_tasks"
 TASK_SOURCE = '''
@@ -68,14 +75,6 @@ class Gate(Task):
         while not self.release.exists():
             time.sleep(0.02)
 '''
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Probe:
@@ -110,7 +109,7 @@ class Probe:
         start, end = bounds[i], bounds[i + 1]
         stalls = sorted(max(0.0, min(woke, end) - max(due, start))
                         for due, woke in self.ticks if woke > start and due < end) or [0.0]
-        return stalls[-1] * 1000, stalls[int(0.99 * (len(stalls) - 1))] * 1000
+        return stalls[-1] * 1000, percentile(stalls, 0.99) * 1000
 
 
 async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
@@ -230,11 +229,7 @@ def measure_once(args) -> dict:
             cmd.append("--widgets")
         if args.no_token_cache:
             cmd.append("--no-token-cache")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
-        if proc.returncode != 0:
-            msg = f"driver failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
-            raise RuntimeError(msg)
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return run_json(cmd, env=env, timeout=3600)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -272,20 +267,16 @@ def main(argv=None) -> int:
             tokens.RECHECK = 0.0
         figures = asyncio.run(scenario(args.n, args.run, args.window, args.tick, args.widgets,
                                        args.root))
-        print(json.dumps(figures))
+        print_json(figures)
         return 0
     samples = [measure_once(args) for _ in range(args.repeat)]
-    metrics = {key: {"value": statistics.median(s[key] for s in samples), "unit": unit,
-                     "runs": [s[key] for s in samples]} for key, unit in UNITS.items()}
-    from importlib.metadata import version
-
-    result = {"benchmark": "load", "package": "xpm_nb", "version": version("xpm_nb"),
-              "python": platform.python_version(), "cores": len(os.sched_getaffinity(0)),
-              "n": args.n, "run": args.run, "window_s": args.window,
-              "widgets": args.widgets, "token_cache": not args.no_token_cache,
-              "repeat": args.repeat, "metrics": metrics}
+    metrics = median_metrics(samples, UNITS)
+    result = benchmark_result("load", "xpm_nb", package_version("xpm_nb"), metrics,
+                              cores=cores(), n=args.n, run=args.run, window_s=args.window,
+                              widgets=args.widgets, token_cache=not args.no_token_cache,
+                              repeat=args.repeat)
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
         return 0
     print(f"xpm_nb {result['version']}: {args.n} queued jobs ({args.run} run, the rest "
           f"cancelled) on {result['cores']} cores{', widgets open' if args.widgets else ''}, "

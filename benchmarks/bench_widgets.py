@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+from _common import medians, print_json
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -219,7 +221,7 @@ def browser_side(snapshot_text: str, repeat: int) -> dict:
                 browser.close()
         finally:
             server.shutdown()
-    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    return medians(runs)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -303,13 +305,11 @@ def main() -> None:
         metrics.update(browser_side(snapshot_text, args.repeat))
 
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "version": xpm_nb.__version__,
-                    "metrics": {k: {"value": v} for k, v in metrics.items()},
-                }
-            )
+        print_json(
+            {
+                "version": xpm_nb.__version__,
+                "metrics": {k: {"value": v} for k, v in metrics.items()},
+            }
         )
         return
     m = metrics

@@ -17,8 +17,9 @@ cache goes to ``~/.cache/xpm_nb/bench-pycache``, not into the source tree.
 
 To add a benchmark: write ``benchmarks/bench_<name>.py`` taking
 ``--package xpm_nb|experimaestro --json`` plus an option for a single
-measurement, printing ``{"version": ..., "metrics": {key: {"value": ...}}}``,
-and add a :class:`Benchmark` entry to ``BENCHMARKS``.
+measurement, printing ``{"version": ..., "metrics": {key: {"value": ...}}}``
+(``_common.benchmark_result`` and ``print_json``), and add a :class:`Benchmark`
+entry to ``BENCHMARKS``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
+
+from _common import cores, run_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -294,7 +297,7 @@ def machine_info(ref_python: Optional[str]) -> dict:
     try:
         nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     except OSError:
-        nproc = str(len(os.sched_getaffinity(0)))
+        nproc = str(cores())
     ref_version = None
     if ref_python:
         ref_version = subprocess.run(
@@ -350,18 +353,14 @@ def run_once(bench: Benchmark, package: str, python: str) -> dict:
         *bench.single_run_args,
         *bench.extra_args,
     ]
-    proc = subprocess.run(
+    return run_json(
         cmd,
-        capture_output=True,
-        text=True,
-        timeout=bench.timeout,
-        cwd=ROOT,
+        what=" ".join(cmd),
         env=bench_env(package),
+        cwd=ROOT,
+        timeout=bench.timeout,
+        stderr_tail=None,  # the whole of it (run_benchmark keeps the end)
     )
-    if proc.returncode != 0:
-        msg = f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}"
-        raise RuntimeError(msg)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run_benchmark(bench: Benchmark, pythons: dict[str, str], runs: int, verbose: bool) -> dict:
