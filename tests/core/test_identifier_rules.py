@@ -4,6 +4,10 @@ Expected identifiers are computed here by a tiny reference encoder written
 from the spec, independently of ``xpm_nb.core.identifier``; where the bytes
 are impractical to write out, the test checks the property the rule implies
 (two identifiers equal or different).
+
+The spec's test vectors (classes, configs, expected identifiers) come from the
+interop corpus, ``tests/interop/corpus.py``, their one source: the corpus runs
+in the reference's environment too, so it cannot import from here.
 """
 
 import enum
@@ -14,6 +18,7 @@ from typing import Any, Optional
 
 import pytest
 
+from interop import corpus
 from xpm_nb import (
     Config,
     Constant,
@@ -119,118 +124,34 @@ def marker_for(task):
 
 
 # --------------------------------------------------------------------------
-# Classes of the spec's test vectors
+# The spec's test vectors: classes, configs and identifiers from the interop
+# corpus (one source for both; there they are also checked against the reference)
 # --------------------------------------------------------------------------
 
+SPEC = corpus.spec_classes("xpm_nb")
+ConfigInt, ConfigStr, ConfigBool = SPEC.ConfigInt, SPEC.ConfigStr, SPEC.ConfigBool
+ConfigFloat, ConfigList, ConfigDict = SPEC.ConfigFloat, SPEC.ConfigList, SPEC.ConfigDict
+ConfigNested, SimpleTask = SPEC.ConfigNested, SPEC.SimpleTask
 
-class ConfigInt(Config):
-    __xpmid__ = "test.stability.ConfigInt"
-    x: Param[int]
+SPEC_IDS = dict(corpus.SPEC_VECTORS)  # name -> expected hex
 
-
-class ConfigStr(Config):
-    __xpmid__ = "test.stability.ConfigStr"
-    s: Param[str]
-
-
-class ConfigBool(Config):
-    __xpmid__ = "test.stability.ConfigBool"
-    b: Param[bool]
-
-
-class ConfigFloat(Config):
-    __xpmid__ = "test.stability.ConfigFloat"
-    f: Param[float]
-
-
-class ConfigList(Config):
-    __xpmid__ = "test.stability.ConfigList"
-    items: Param[list[int]]
-
-
-class ConfigDict(Config):
-    __xpmid__ = "test.stability.ConfigDict"
-    mapping: Param[dict[str, int]]
-
-
-class ConfigNested(Config):
-    __xpmid__ = "test.stability.ConfigNested"
-    inner: Param[ConfigInt]
-
-
-class ConfigFieldDefault(Config):
-    __xpmid__ = "test.stability.ConfigFieldDefault"
-    a: Param[int] = field(default=10)
-    b: Param[int]
-
-
-class ConfigFieldDefaultIgnore(Config):
-    __xpmid__ = "test.stability.ConfigFieldDefaultIgnore"
-    a: Param[int] = field(default=10, ignore_default=True)
-    b: Param[int]
-
-
-class SimpleTask(Task):
-    __xpmid__ = "test.stability.SimpleTask"
-    x: Param[int]
-
-    def execute(self):
-        pass
-
-
+# The vectors a plain config gives (SimpleTask needs a submission: its own test).
 VECTORS = [
-    (lambda: ConfigInt.C(x=42), "dddd2297650a3601b683248175a6ff15ccdc97c49a151f185b14a7c260cdebc8"),
-    (
-        lambda: ConfigStr.C(s="hello"),
-        "772227a98d05cab98685b3a11771b768a001fa590a105a77ff4c72663733cf2b",
-    ),
-    (
-        lambda: ConfigBool.C(b=True),
-        "0d4efdb48a2e365a0923907b3c7d0bd3a10a8f6ee28bfdc65b66e201780eb281",
-    ),
-    (
-        lambda: ConfigFloat.C(f=3.14),
-        "ffc667ce1243f8e175113ca29a5a376966006e45beb13b13a5230b1530c7fa8b",
-    ),
-    (
-        lambda: ConfigList.C(items=[1, 2, 3, 4, 5]),
-        "a5ac5787814b782a1017adf9de848e14b58fd459fa7a056136f37d554aba5812",
-    ),
-    (
-        lambda: ConfigDict.C(mapping={"a": 1, "b": 2, "c": 3}),
-        "1956fbf23e86b88ceacd0e237e872f7f202d3539337ddf88924d6f4a5c931033",
-    ),
-    (
-        lambda: ConfigNested.C(inner=ConfigInt.C(x=100)),
-        "d958cded439ee491aaa93ac5f718533c25b6f5f24909fd8a63b619a59401cb71",
-    ),
-    (
-        lambda: ConfigFieldDefault.C(b=5),
-        "36a5c46f7071e7f852d5ec1a1bd54c12fa4663919189ea7dd75899957f7d3fe1",
-    ),
-    (
-        lambda: ConfigFieldDefaultIgnore.C(b=5),
-        "8ff53d47b42366b2075a35229242d5f658a4289f82c80b09c017f053ac4fbd07",
-    ),
-]
-
-VECTOR_IDS = [
-    "int",
-    "str",
-    "bool",
-    "float",
-    "list",
-    "dict",
-    "nested",
-    "field-default",
-    "field-default-ignore",
+    pytest.param(make, SPEC_IDS[name], id=name)
+    for name, make in corpus.build_spec("xpm_nb", SPEC)
+    if name not in corpus.SPEC_SUBMITTED
 ]
 
 
 class TestVectors:
     """The spec's test vectors, computed by the reference system."""
 
-    @pytest.mark.parametrize(("build", "expected"), VECTORS, ids=VECTOR_IDS)
+    def test_vectors_cover_the_spec(self):
+        """Every vector of the corpus is checked here: the plain ones, then SimpleTask."""
+        assert len(VECTORS) + len(corpus.SPEC_SUBMITTED) == len(SPEC_IDS) == 10
+        assert corpus.SPEC_SUBMITTED == {"SimpleTask"}
+
+    @pytest.mark.parametrize(("build", "expected"), VECTORS)
     def test_vector(self, build, expected):
         """Each test vector config has exactly the reference's identifier."""
         assert build().__identifier__().hex() == expected
@@ -240,28 +161,27 @@ class TestVectors:
         task = SimpleTask.C(x=15)
         task.__xpm__.task = task  # what submit() does
         task.seal()
-        assert task.__identifier__().hex() == (
-            "fc182ecda95de73e0ad32acf5dc0378bbb432f21475ba2f2658891a44e935fd6"
-        )
+        assert task.__identifier__().hex() == SPEC_IDS["SimpleTask"]
 
     def test_hand_encoder_reproduces_vectors(self):
         """The test module's own encoder gives the same vectors (it is trustworthy)."""
         s = "test.stability."
         inner = own(s + "ConfigInt", {"x": 100})
-        assert own(s + "ConfigInt", {"x": 42}).hex().startswith("dddd2297")
-        assert own(s + "ConfigStr", {"s": "hello"}).hex().startswith("772227a9")
-        assert own(s + "ConfigBool", {"b": True}).hex().startswith("0d4efdb4")
-        assert own(s + "ConfigFloat", {"f": 3.14}).hex().startswith("ffc667ce")
-        assert own(s + "ConfigList", {"items": [1, 2, 3, 4, 5]}).hex().startswith("a5ac5787")
-        assert (
-            own(s + "ConfigDict", {"mapping": {"a": 1, "b": 2, "c": 3}})
-            .hex()
-            .startswith("1956fbf2")
-        )
-        assert own(s + "ConfigNested", {"inner": nested(inner)}).hex().startswith("d958cded")
-        assert own(s + "ConfigFieldDefault", {"a": 10, "b": 5}).hex().startswith("36a5c46f")
-        assert own(s + "ConfigFieldDefaultIgnore", {"b": 5}).hex().startswith("8ff53d47")
-        assert own(s + "SimpleTask", {"x": 15}).hex().startswith("fc182ecd")
+        fields = {
+            "ConfigInt": {"x": 42},
+            "ConfigStr": {"s": "hello"},
+            "ConfigBool": {"b": True},
+            "ConfigFloat": {"f": 3.14},
+            "ConfigList": {"items": [1, 2, 3, 4, 5]},
+            "ConfigDict": {"mapping": {"a": 1, "b": 2, "c": 3}},
+            "ConfigNested": {"inner": nested(inner)},
+            "ConfigFieldDefault": {"a": 10, "b": 5},
+            "ConfigFieldDefaultIgnore": {"b": 5},
+            "SimpleTask": {"x": 15},
+        }
+        assert set(fields) == set(SPEC_IDS)
+        for name, values in fields.items():
+            assert own(s + name, values).hex() == SPEC_IDS[name], name
 
     def test_identifier_object(self):
         """__identifier__() gives 32 bytes in .all and 64 lowercase hex digits in .hex()."""

@@ -19,12 +19,15 @@ import enum
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 Case = tuple[str, Callable[[], object]]
 
 # The spec's test vectors (/work/shared/specs/identifiers.md): name -> hex.
-# Classes carry ``__xpmid__ = "test.stability.<Name>"``; built by ``build_spec``.
+# Classes carry ``__xpmid__ = "test.stability.<Name>"`` (``spec_classes``); the
+# configs are made by ``build_spec``. tests/core/test_identifier_rules.py checks
+# these too (with xpm_nb alone, against its hand-written encoder).
 SPEC_VECTORS: list[tuple[str, str]] = [
     ("ConfigInt", "dddd2297650a3601b683248175a6ff15ccdc97c49a151f185b14a7c260cdebc8"),
     ("ConfigStr", "772227a98d05cab98685b3a11771b768a001fa590a105a77ff4c72663733cf2b"),
@@ -968,10 +971,12 @@ def build_submitted(pkg_name: str) -> list[Case]:
     return cases
 
 
-def build_spec(pkg_name: str) -> list[Case]:
-    """The spec's test vectors, named as in ``SPEC_VECTORS``.
+def spec_classes(pkg_name) -> SimpleNamespace:
+    """The classes of the spec's test vectors, by name (``ConfigInt``, ...).
 
-    ``SimpleTask`` (in ``SPEC_SUBMITTED``) must be made inside a dry-run experiment.
+    Each carries ``__xpmid__ = "test.stability.<Name>"``; ``build_spec`` makes
+    the vectors from them, and tests/core/test_identifier_rules.py uses them
+    (with xpm_nb) for its byte-level checks.
     """
     pkg = _load(pkg_name)
     Config, Param, field = pkg.Config, pkg.Param, pkg.field
@@ -1021,17 +1026,38 @@ def build_spec(pkg_name: str) -> list[Case]:
         def execute(self):
             pass
 
+    return SimpleNamespace(
+        ConfigInt=ConfigInt,
+        ConfigStr=ConfigStr,
+        ConfigBool=ConfigBool,
+        ConfigFloat=ConfigFloat,
+        ConfigList=ConfigList,
+        ConfigDict=ConfigDict,
+        ConfigNested=ConfigNested,
+        ConfigFieldDefault=ConfigFieldDefault,
+        ConfigFieldDefaultIgnore=ConfigFieldDefaultIgnore,
+        SimpleTask=SimpleTask,
+    )
+
+
+def build_spec(pkg_name, classes: Optional[SimpleNamespace] = None) -> list[Case]:
+    """The spec's test vectors, named as in ``SPEC_VECTORS``.
+
+    ``classes``: from ``spec_classes`` (made afresh if not given).
+    ``SimpleTask`` (in ``SPEC_SUBMITTED``) must be made inside a dry-run experiment.
+    """
+    k = classes if classes is not None else spec_classes(pkg_name)
     return [
-        ("ConfigInt", lambda: ConfigInt.C(x=42)),
-        ("ConfigStr", lambda: ConfigStr.C(s="hello")),
-        ("ConfigBool", lambda: ConfigBool.C(b=True)),
-        ("ConfigFloat", lambda: ConfigFloat.C(f=3.14)),
-        ("ConfigList", lambda: ConfigList.C(items=[1, 2, 3, 4, 5])),
-        ("ConfigDict", lambda: ConfigDict.C(mapping={"a": 1, "b": 2, "c": 3})),
-        ("ConfigNested", lambda: ConfigNested.C(inner=ConfigInt.C(x=100))),
-        ("ConfigFieldDefault", lambda: ConfigFieldDefault.C(b=5)),
-        ("ConfigFieldDefaultIgnore", lambda: ConfigFieldDefaultIgnore.C(b=5)),
-        ("SimpleTask", lambda: SimpleTask.C(x=15).submit()),
+        ("ConfigInt", lambda: k.ConfigInt.C(x=42)),
+        ("ConfigStr", lambda: k.ConfigStr.C(s="hello")),
+        ("ConfigBool", lambda: k.ConfigBool.C(b=True)),
+        ("ConfigFloat", lambda: k.ConfigFloat.C(f=3.14)),
+        ("ConfigList", lambda: k.ConfigList.C(items=[1, 2, 3, 4, 5])),
+        ("ConfigDict", lambda: k.ConfigDict.C(mapping={"a": 1, "b": 2, "c": 3})),
+        ("ConfigNested", lambda: k.ConfigNested.C(inner=k.ConfigInt.C(x=100))),
+        ("ConfigFieldDefault", lambda: k.ConfigFieldDefault.C(b=5)),
+        ("ConfigFieldDefaultIgnore", lambda: k.ConfigFieldDefaultIgnore.C(b=5)),
+        ("SimpleTask", lambda: k.SimpleTask.C(x=15).submit()),
     ]
 
 
