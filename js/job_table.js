@@ -139,7 +139,9 @@ function render({ model, el }) {
 
   // The last action's answer, shown for a few seconds.
   let statusTimer = null;
-  function showStatus(text, ok) {
+  let statusJob = null; // the job a "cancelling ..." line waits on
+  function showStatus(text, ok, key = null) {
+    statusJob = key;
     status.textContent = text;
     status.style.color = ok ? "" : "#c92a2a";
     if (statusTimer) clearTimeout(statusTimer);
@@ -460,6 +462,11 @@ function render({ model, el }) {
       const old = state.rows.get(row.k);
       if (state.pending.has(row.k) && (!old || old.state !== row.state)) state.pending.delete(row.k);
       state.rows.set(row.k, row);
+      if (row.k === statusJob && FINISHED.has(row.state) && (!old || old.state !== row.state)) {
+        // The action's outcome replaces "cancelling ...": the job's end, as it happened.
+        const why = row.reason ? ` (${row.reason})` : "";
+        showStatus(`${taskName(row)}: ${row.state}${why}`, true);
+      }
     }
   }
   function onMessage(message) {
@@ -481,7 +488,9 @@ function render({ model, el }) {
       schedule(false);
     } else if (message.type === "action") {
       state.pending.delete(message.k);
-      showStatus(message.message || "", message.ok);
+      const row = state.rows.get(message.k);
+      const waits = message.ok && message.action === "cancel" && !(row && FINISHED.has(row.state));
+      showStatus(message.message || "", message.ok, waits ? message.k : null);
       schedule(false, true);
     }
   }

@@ -18,6 +18,7 @@ import sys, time
 from pathlib import Path
 from typing import Optional
 from xpm_nb import Config, Meta, Param, Task, experiment, field, tag
+from xpm_nb.launchers.direct import DirectLauncher
 
 LIMITS = Path({limits!r})
 
@@ -72,7 +73,8 @@ cfg
 '''
 
 EXPERIMENT_CELL = '''
-xp = experiment({workdir!r}, "sweep")
+# Three jobs are held running at once: more than the default slots of 2 cores.
+xp = experiment({workdir!r}, "sweep", launcher=DirectLauncher(max_jobs=4))
 def train(layers, lr, name=None):
     hold = LIMITS / name if name else None
     return Train.C(encoder=Encoder.C(layers=tag(layers)), lr=tag(lr), hold=hold).submit()
@@ -201,6 +203,9 @@ def test_widgets_render_update_and_cancel(jupyterlab_server, lab_page, screensho
             const row = document.querySelector(".xpm-jt-row[data-k='5']");
             return row && row.dataset.state === 'error' && row.innerText.includes('cancelled');
         }""")
+        # The status line tells the outcome ("cancelling ..." gives way to the job's end).
+        _wait_js(lab, """() => [...document.querySelectorAll('.xpm-jt-status')]
+            .some((s) => s.textContent.includes(': error (cancelled)'))""")
         reasons = [json.loads(p.read_text())["reason"] for p in workdir.glob("jobs/*/*/*.failed")]
         assert len(reasons) == 2 and "cancelled" in reasons, reasons
         assert any("FloatingPointError: loss diverged" in r for r in reasons), reasons
