@@ -32,7 +32,8 @@ def test_live_job_table_in_chromium(browser_page, tmp_path):
     runner = subprocess.Popen(
         cli_command("run-experiment", project / "exp.yaml", "seeds=[1, 2, 3]", f"flag={flag}",
                     "--workdir", workdir, "--port", "0", "--token", TOKEN, "--wait-for-quit"),
-        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Three jobs are held running at once: more than the default slots of 2 cores.
+        env=cli_env(XPM_NB_MAX_JOBS="4"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     page = browser_page
     try:
         info_file = workdir / "experiments" / "cli-test" / "current" / "server.json"
