@@ -29,16 +29,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_e2e import child_env, cores, job_errors, package_version, write_task_module
+from _common import (
+    benchmark_result,
+    cores,
+    median_metrics,
+    metric_values,
+    package_version,
+    percentile,
+    print_json,
+    run_json,
+)
+from bench_e2e import child_env, job_errors, write_task_module
 
 
 async def _ticker(period: float, lateness: list[float], stop: asyncio.Event) -> None:
@@ -53,7 +61,7 @@ def _summary(lateness: list[float], prefix: str = "") -> dict:
     lateness = sorted(lateness) or [0.0]
     return {
         f"{prefix}max_stall_ms": lateness[-1] * 1000,
-        f"{prefix}p99_stall_ms": lateness[int(0.99 * (len(lateness) - 1))] * 1000,
+        f"{prefix}p99_stall_ms": percentile(lateness, 0.99) * 1000,
         f"{prefix}ticks": len(lateness),
     }
 
@@ -135,11 +143,7 @@ def measure_once(n: int, period: float) -> dict:
             "--workdir",
             str(root / "ws"),
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root, timeout=1800)
-        if proc.returncode != 0:
-            msg = f"driver failed ({proc.returncode}):\n{proc.stderr[-4000:]}{job_errors(root)}"
-            raise RuntimeError(msg)
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return run_json(cmd, env=env, cwd=root, timeout=1800, explain=lambda: job_errors(root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -157,25 +161,10 @@ KEYS = {
 
 def run(n: int, repeat: int, period: float) -> dict:
     samples = [measure_once(n, period) for _ in range(repeat)]
-    metrics = {
-        key: {
-            "value": statistics.median(s[key] for s in samples),
-            "unit": unit,
-            "runs": [s[key] for s in samples],
-        }
-        for key, unit in KEYS.items()
-    }
-    return {
-        "benchmark": "loop_stall",
-        "package": "xpm_nb",
-        "version": package_version("xpm_nb"),
-        "python": platform.python_version(),
-        "n": n,
-        "cores": cores(),
-        "repeat": repeat,
-        "tick_ms": period * 1000,
-        "metrics": metrics,
-    }
+    return benchmark_result(
+        "loop_stall", "xpm_nb", package_version("xpm_nb"), median_metrics(samples, KEYS),
+        n=n, cores=cores(), repeat=repeat, tick_ms=period * 1000,
+    )
 
 
 def main(argv=None) -> int:
@@ -196,16 +185,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.driver:
-        print(json.dumps(asyncio.run(_notebook(args.n, args.workdir, args.tick / 1000))))
+        print_json(asyncio.run(_notebook(args.n, args.workdir, args.tick / 1000)))
         return 0
     if args.witness:
-        print(json.dumps(asyncio.run(_witness(args.tick / 1000))))
+        print_json(asyncio.run(_witness(args.tick / 1000)))
         return 0
     result = run(args.n, args.repeat, args.tick / 1000)
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
         return 0
-    m = {k: v["value"] for k, v in result["metrics"].items()}
+    m = metric_values(result)
     print(
         f"xpm_nb {result['version']}: {args.n} jobs, ticker every {args.tick:g} ms, median of "
         f"{args.repeat}: longest stall {m['max_stall_ms']:.1f} ms, p99 {m['p99_stall_ms']:.1f} ms "
