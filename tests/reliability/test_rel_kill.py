@@ -147,20 +147,30 @@ class TestKillDriver:
         assert sorted(x[0] for x in lines) == ["1", "2", "end", "start", "start"], lines
         assert_workspace_consistent(workdir)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "the run of a driver killed with kill -9 stays 'running' in its status.json "
-        "(scheduler/experiment.py _write_status; WS/experiments/<name>/lock is only "
-        "touched, never held): readers cannot tell a crashed run from a live one"))
     def test_crashed_driver_run_is_not_reported_running(self, workdir, tmp_path):
+        """kill -9 of the driver: its run's status.json still says "running" (nobody
+        could change it), but the run's lock died with the driver, so listings say
+        crashed; while the driver lived they said running."""
         log, release = tmp_path / "runs.log", tmp_path / "release"
+        ws = Workspace(WorkspaceSettings(workdir))
         driver = Driver(DRIVER, str(workdir), str(log), str(release))
         try:
             driver.wait_for_line("state gate running")
+            [live] = workspace_experiments(ws)
+            assert live.status == "running"
         finally:
             driver.kill()
         release.touch()
-        [info] = workspace_experiments(Workspace(WorkspaceSettings(workdir)))
-        assert info.status != "running"
+        [info] = workspace_experiments(ws)
+        run_status = json.loads((workdir / "experiments" / "driver" / "current"
+                                 / "status.json").read_text())
+        assert run_status["status"] == "running"  # the file is as the driver left it
+        assert info.status == "crashed"
+        cli = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
+                              "--workdir", str(workdir), "--json"],
+                             capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 0, cli.stderr
+        assert [e["status"] for e in json.loads(cli.stdout)] == ["crashed"]
 
 
 def _paths(folder: Path):

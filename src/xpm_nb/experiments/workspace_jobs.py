@@ -14,10 +14,12 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ..core.params import atomic_write
 from ..scheduler.jobs import JobPaths, JobState, pid_alive, read_disk_state
+from ..scheduler.runlock import CRASHED, RUN_LOCK_NAME, lock_is_held
 from ..scheduler.workspace import Workspace
 
 __all__ = ["JobInfo", "ExperimentInfo", "workspace_jobs", "workspace_experiments", "kill_job",
@@ -55,6 +57,13 @@ class JobInfo:
 
 @dataclass
 class ExperimentInfo:
+    """An experiment of the workspace and its current run.
+
+    ``status`` is the run's ``status.json`` (``running``, ``done``, ``failed``),
+    except that a run recorded "running" whose lock nobody holds is ``crashed``:
+    its driver died without closing it (``kill -9``, a dead kernel or machine).
+    """
+
     name: str
     path: Path
     current: str | None
@@ -110,11 +119,37 @@ def workspace_experiments(ws: Workspace) -> list[ExperimentInfo]:
         status = _read_json(run / "status.json") if run else None
         records = _run_records(run) if run else []
         jobs = list(dict.fromkeys(f"{r['task_id']}/{r['job_id']}" for r in records))
+        if not isinstance(status, dict):  # a damaged status file is ignored, not fatal
+            status = {}
+        recorded = status.get("status")
+        if recorded == "running" and not _run_is_live(xp_path, run):
+            recorded = CRASHED
         out.append(ExperimentInfo(
-            xp_path.name, xp_path, run.name if run else None,
-            (status or {}).get("status"), runs, jobs,
-            (status or {}).get("hostname"), (status or {}).get("last_updated")))
+            xp_path.name, xp_path, run.name if run else None, recorded, runs, jobs,
+            status.get("hostname"), _timestamp(status.get("last_updated"))))
     return out
+
+
+def _timestamp(value) -> float | None:
+    """Seconds since the epoch: ours are numbers, the reference's ISO 8601 strings."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _run_is_live(xp_path: Path, run: Path) -> bool:
+    """Whether the driver of ``run`` still has it open (holds its lock; runlock.py)."""
+    held = lock_is_held(run / RUN_LOCK_NAME)
+    if held is None:
+        # No lock of its own: a run of the reference, which holds the
+        # experiment's lock instead while it runs (or of an older xpm_nb).
+        held = lock_is_held(xp_path / "lock")
+    return held is not False  # nothing to tell by: trust status.json
 
 
 def workspace_jobs(ws: Workspace, experiment: str | None = None) -> list[JobInfo]:

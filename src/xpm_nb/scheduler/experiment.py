@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import logging
 import os
 import platform
 import socket
@@ -17,12 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import JobFailedError, XPMError
+from ..errors import JobFailedError, WorkspaceError, XPMError
 from .jobs import Job, JobState
+from .runlock import RUN_LOCK_NAME, RunLock
 from .scheduler import Scheduler
 from .workspace import RunMode, Workspace, WorkspaceSettings
 
 __all__ = ["experiment", "FailedExperiment", "DirtyGitAction"]
+
+logger = logging.getLogger("xpm_nb.experiment")
 
 
 class DirtyGitAction(enum.Enum):
@@ -79,17 +83,26 @@ class experiment:  # noqa: N801 - the reference's name
         self.scheduler = Scheduler(self.loop)
         self.closed = False
         self.server = None
-        self._open()
+        self.run_lock: RunLock | None = None
+        try:
+            self._open()
+        except BaseException:
+            self._release_run_lock()
+            self._close_private_loop()
+            raise
         if port is not None:  # the monitoring page (xpm_nb.server)
             from ..server import MonitoringServer
 
             try:
                 self.server = MonitoringServer(self, host, port, token).start()
             except OSError as exc:
-                self.close()
+                status_error = self._close()
                 msg = (f"cannot serve the monitoring page on {host or '127.0.0.1'}:{port} "
                        f"({exc.strerror or exc}). Fix: another port (port=0: any free one)")
-                raise XPMError(msg) from exc
+                error = XPMError(msg)
+                if status_error is not None:
+                    error.add_note(self._status_error_message(status_error))
+                raise error from exc
 
     def __repr__(self) -> str:
         return f"experiment({str(self.workspace.path)!r}, {self.name!r})"
@@ -112,7 +125,11 @@ class experiment:  # noqa: N801 - the reference's name
                 self.run_path = self.xp_path / f"{self.run_id}.{n}"
                 n += 1
             fs.mkdir(self.run_path, parents=True, exist_ok=False)
-            fs.append(self.xp_path / "lock", b"")
+            fs.append(self.xp_path / "lock", b"")  # the reference's lock file (spec)
+            # Held until close (or the process's death): readers tell a live run
+            # from one whose driver died by it (runlock.py).
+            self.run_lock = RunLock(fs, self.run_path / RUN_LOCK_NAME)
+            self.run_lock.acquire()
             current = self.xp_path / "current"
             tmp = self.xp_path / f".current.{os.getpid()}"
             fs.unlink(tmp, missing_ok=True)
@@ -142,30 +159,98 @@ class experiment:  # noqa: N801 - the reference's name
         try:
             if exc_type is None:
                 self.wait()
-        finally:
+        except BaseException as failure:
+            # Close whatever happens; the failure (e.g. FailedExperiment) stays the
+            # error raised, with the unwritten status noted on it.
+            self._close_noting(failure)
+            raise
+        if exc is not None:
+            self._close_noting(exc)
+        else:
             self.close()
 
     def close(self) -> None:
-        """Stop tracking (running jobs go on; their folders keep the truth)."""
-        if self.closed:
+        """Stop tracking (running jobs go on; their folders keep the truth).
+
+        The experiment is closed whatever happens. If the run's ``status.json``
+        cannot be written (a full disk...), a ``WorkspaceError`` naming it is
+        raised once closed: the run's record is incomplete.
+        """
+        status_error = self._close()
+        if status_error is not None:
+            raise WorkspaceError(self._status_error_message(status_error)) from status_error
+
+    def _close_noting(self, error: BaseException) -> None:
+        """Close, adding to ``error`` a note if the status could not be written (or the
+        closing failed): ``error`` stays the one raised."""
+        try:
+            status_error = self._close()
+        except Exception as close_error:  # noqa: BLE001 - e.g. a service that fails to stop
+            error.add_note(f"then closing experiment {self.name!r} failed: {close_error!r}")
             return
+        if status_error is not None:
+            error.add_note(self._status_error_message(status_error))
+
+    def _close(self) -> OSError | None:
+        """Close (once); returns the error of the final status write, if any."""
+        if self.closed:
+            return None
         self.closed = True
-        self.scheduler.drop_unneeded()
-        if self.server is not None:
-            if self.wait_for_quit:
-                self.server.wait_for_quit()
-            self.server.stop()
-        for service in list(self.services.values()):
-            if hasattr(service, "stop"):
-                service.stop()
-        if self.run_mode is not RunMode.DRY_RUN:
-            failed = [j for j in self.jobs if j.state is JobState.ERROR]
+        status_error = None
+        try:
+            self.scheduler.drop_unneeded()
+            if self.server is not None:
+                if self.wait_for_quit:
+                    self.server.wait_for_quit()
+                self.server.stop()
+            for service in list(self.services.values()):
+                if hasattr(service, "stop"):
+                    service.stop()
+        finally:
+            try:
+                if self.run_mode is not RunMode.DRY_RUN:
+                    status_error = self._write_final_status()
+            finally:
+                # Released after the final status: a reader never sees "running"
+                # with the lock free while this process lives.
+                self._release_run_lock()
+                if experiment.CURRENT is self:
+                    experiment.CURRENT = None
+                self._close_private_loop()
+        return status_error
+
+    def _write_final_status(self) -> OSError | None:
+        """Write "done" or "failed" best-effort: a failed write is logged and returned."""
+        failed = [j for j in self.jobs if j.state is JobState.ERROR]
+        try:
             self._write_status("failed" if failed else "done")
-        if experiment.CURRENT is self:
-            experiment.CURRENT = None
+        except OSError as exc:
+            logger.warning("experiment %r: cannot write %s: %s", self.name,
+                           self.run_path / "status.json", exc)
+            return exc
+        return None
+
+    def _status_error_message(self, exc: OSError) -> str:
+        return (f"experiment {self.name!r} closed, but its run's status could not be "
+                f"recorded in {self.run_path / 'status.json'} ({exc}): it still says "
+                f"'running', and listings show the run as crashed. The jobs' own folders "
+                f"keep their states. Fix the disk (space, permissions) for the next runs")
+
+    def _release_run_lock(self) -> None:
+        if self.run_lock is None:
+            return
+        try:
+            self.run_lock.release()
+        except Exception as exc:  # noqa: BLE001 - e.g. an SSH link gone (its lock with it)
+            logger.warning("experiment %r: releasing %s: %s", self.name, self.run_lock.path,
+                           exc)
+
+    def _close_private_loop(self) -> None:
         if not self.in_running_loop and not self.loop.is_closed():
-            self.loop.run_until_complete(asyncio.sleep(0))
-            self.loop.close()
+            try:
+                self.loop.run_until_complete(asyncio.sleep(0))
+            finally:
+                self.loop.close()
 
     # --- jobs -------------------------------------------------------------
 

@@ -1,0 +1,62 @@
+"""A run of the reference (experimaestro 2.7.0) as xpm_nb lists it.
+
+The reference holds ``WS/experiments/<name>/lock`` (``flock``, through
+``filelock``) while its run is open, has no lock in the run's folder, and
+writes ``last_updated`` as an ISO 8601 string: ``xpm-nb experiments list``
+says running while it runs, crashed once it is killed, and reads its time.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.integration import need
+from support.refvenv import ref_python
+from xpm_nb.experiments.workspace_jobs import workspace_experiments
+from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
+
+pytestmark = pytest.mark.interop
+
+REF_DRIVER = """
+import sys, time
+from experimaestro import experiment
+with experiment(sys.argv[1], "refxp", no_environmental_impact=True):
+    print("open", flush=True)
+    time.sleep(600)
+"""
+
+
+def _listed(workdir: Path) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
+                           "--workdir", str(workdir), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_reference_run_is_running_then_crashed(workdir):
+    python = ref_python()
+    need(python is not None, "reference venv (experimaestro 2.7.0) unavailable")
+    proc = subprocess.Popen([str(python), "-c", REF_DRIVER, str(workdir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        [info] = workspace_experiments(Workspace(WorkspaceSettings(workdir)))
+        assert info.status == "running"
+        assert isinstance(info.last_updated, float)  # the reference's ISO string, read
+        assert [e["status"] for e in _listed(workdir)] == ["running"]
+        text = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
+                               "--workdir", str(workdir)], capture_output=True, text=True,
+                              timeout=60)
+        assert text.returncode == 0 and "running" in text.stdout, text.stderr
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert [e["status"] for e in _listed(workdir)] == ["crashed"]

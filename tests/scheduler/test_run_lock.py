@@ -1,0 +1,286 @@
+"""The lock of an open run: held while the experiment is open, released at close and
+by the death of its process; listings say "running" only while it is held, "crashed"
+for a run left "running" by a dead driver. Closing with an unwritable status.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from xpm_nb import experiment
+from xpm_nb.errors import WorkspaceError
+from xpm_nb.experiments.workspace_jobs import workspace_experiments
+from xpm_nb.scheduler.experiment import FailedExperiment
+from xpm_nb.scheduler.runlock import lock_is_held
+from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tasks import Add, Write  # noqa: E402
+
+HERE = Path(__file__).parent
+
+# Another process's view of a lock: fasteners (what the experiment uses), non-blocking.
+PROBE = """
+import sys, fasteners
+lock = fasteners.InterProcessLock(sys.argv[1])
+if lock.acquire(blocking=False):
+    lock.release()
+    print("free")
+else:
+    print("held")
+"""
+
+
+@pytest.fixture(autouse=True)
+def _importable(monkeypatch):
+    # Job processes import the tasks module from this folder.
+    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+
+def held_elsewhere(path: Path) -> bool:
+    """Whether another process finds the lock file taken."""
+    out = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout.strip()
+    return out == "held"
+
+
+def listed_status(workdir: Path) -> str:
+    [info] = workspace_experiments(Workspace(WorkspaceSettings(workdir)))
+    return info.status
+
+
+def cli_experiments(workdir: Path) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
+                           "--workdir", str(workdir), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+class TestLockWhileOpen:
+    def test_held_while_open_released_at_close(self, workdir, tmp_path):
+        """Open: the run's lock is held (another process cannot take it) and listings
+        say running, in this process and in another; closed: free, and done."""
+        xp = experiment(workdir, "open", project_paths=[])
+        lock = xp.run_path / "lock"
+        try:
+            assert held_elsewhere(lock)
+            assert lock_is_held(lock) is True
+            assert listed_status(workdir) == "running"
+            # Listing from this process must not drop this process's own lock.
+            assert held_elsewhere(lock)
+            assert [e["status"] for e in cli_experiments(workdir)] == ["running"]
+            Write.C(value=1, log=tmp_path / "log").submit()
+            xp.wait()
+        finally:
+            xp.close()
+        assert not held_elsewhere(lock)
+        assert lock_is_held(lock) is False
+        assert listed_status(workdir) == "done"
+        assert [e["status"] for e in cli_experiments(workdir)] == ["done"]
+
+    def test_failed_run_is_listed_failed(self, workdir):
+        with pytest.raises(FailedExperiment), experiment(workdir, "bad", project_paths=[]) as xp:
+            Add.C(inputs=[], fail=True).submit()
+        assert not held_elsewhere(xp.run_path / "lock")
+        assert listed_status(workdir) == "failed"
+
+    def test_two_runs_of_one_experiment_at_once_each_hold_their_own(self, workdir):
+        """Two runs of the same experiment open at once (allowed, as before): each
+        holds its own run's lock; closing one leaves the other's held."""
+        first = experiment(workdir, "twice", project_paths=[])
+        second = experiment(workdir, "twice", project_paths=[])
+        try:
+            assert first.run_path != second.run_path
+            assert held_elsewhere(first.run_path / "lock")
+            assert held_elsewhere(second.run_path / "lock")
+            first.close()
+            assert not held_elsewhere(first.run_path / "lock")
+            assert held_elsewhere(second.run_path / "lock")
+            assert listed_status(workdir) == "running"  # current: the second run
+        finally:
+            first.close()
+            second.close()
+        assert listed_status(workdir) == "done"
+
+    def test_failed_open_releases_the_lock(self, workdir):
+        """An experiment that fails to open (its monitoring port taken) holds nothing."""
+        import socket
+
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(Exception, match="cannot serve the monitoring page"):
+                experiment(workdir, "port", port=port, project_paths=[])
+        [run] = [p for p in (workdir / "experiments" / "port").iterdir()
+                 if p.is_dir() and not p.is_symlink()]
+        assert not held_elsewhere(run / "lock")
+        assert experiment.CURRENT is None
+
+
+DRIVER = """
+import sys, time
+from xpm_nb import experiment
+xp = experiment(sys.argv[1], "driver", project_paths=[])
+print(xp.run_path, flush=True)
+time.sleep(600)
+"""
+
+
+class TestDeadDriver:
+    def test_killed_driver_is_listed_crashed(self, workdir):
+        """kill -9 of the process holding a run open: its status.json still says
+        "running", its lock is free (released by the OS), listings say crashed."""
+        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(workdir)],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            run = Path(proc.stdout.readline().strip())
+            assert listed_status(workdir) == "running"
+            assert held_elsewhere(run / "lock")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+            proc.stdout.close()
+        assert json.loads((run / "status.json").read_text())["status"] == "running"
+        assert not held_elsewhere(run / "lock")
+        assert listed_status(workdir) == "crashed"
+        text = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
+                               "--workdir", str(workdir)], capture_output=True, text=True,
+                              timeout=60).stdout
+        assert "driver" in text and "crashed" in text, text
+        # A new run of the experiment is running again, and done once closed.
+        with experiment(workdir, "driver", project_paths=[]):
+            assert listed_status(workdir) == "running"
+        assert listed_status(workdir) == "done"
+
+    def test_run_without_its_own_lock_uses_the_experiment_lock(self, workdir, tmp_path):
+        """A run without a lock of its own (the reference's layout: it holds
+        WS/experiments/<name>/lock while it runs): running while that lock is held by
+        another process, crashed once it is free."""
+        with experiment(workdir, "ref", project_paths=[]) as xp:
+            pass
+        run = xp.run_path
+        (run / "lock").unlink()
+        status = json.loads((run / "status.json").read_text())
+        (run / "status.json").write_text(json.dumps({**status, "status": "running"}))
+        holder = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent("""
+                import sys, time, fasteners
+                lock = fasteners.InterProcessLock(sys.argv[1])
+                lock.acquire()
+                print("locked", flush=True)
+                time.sleep(600)
+            """), str(workdir / "experiments" / "ref" / "lock")],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            assert listed_status(workdir) == "running"
+        finally:
+            holder.kill()
+            holder.wait(timeout=60)
+            holder.stdout.close()
+        assert listed_status(workdir) == "crashed"
+
+
+class TestNotebook:
+    def test_kernel_holds_the_run_across_cells_until_close_or_restart(self, workdir):
+        """In a real kernel: the run stays held between cells, is free once closed; an
+        experiment left open is released by a kernel restart (listed crashed)."""
+        jupyter_client = pytest.importorskip("jupyter_client")
+        km = jupyter_client.KernelManager(kernel_name="python3")
+        km.start_kernel(cwd=str(workdir.parent))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+
+            def run(code: str) -> str:
+                out: list[str] = []
+
+                def hook(msg):
+                    if msg["msg_type"] == "stream":
+                        out.append(msg["content"]["text"])
+                    elif msg["msg_type"] == "error":
+                        out.append("\n".join(msg["content"]["traceback"]))
+
+                reply = kc.execute_interactive(code, timeout=120, output_hook=hook)
+                assert reply["content"]["status"] == "ok", "".join(out)
+                return "".join(out)
+
+            first = Path(run(f"from xpm_nb import experiment\n"
+                             f"xp = experiment({str(workdir)!r}, 'nb', project_paths=[])\n"
+                             f"print(xp.run_path)").strip())
+            run("x = 1")  # another cell: the experiment stays open
+            assert held_elsewhere(first / "lock")
+            assert listed_status(workdir) == "running"
+            run("xp.close()")
+            assert not held_elsewhere(first / "lock")
+            assert listed_status(workdir) == "done"
+            second = Path(run(f"xp = experiment({str(workdir)!r}, 'nb', project_paths=[])\n"
+                              f"print(xp.run_path)").strip())
+            assert held_elsewhere(second / "lock")
+            km.restart_kernel(now=True)
+            kc.wait_for_ready(timeout=60)
+            assert not held_elsewhere(second / "lock")
+            assert listed_status(workdir) == "crashed"
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+
+def _break_status_file(xp) -> Path:
+    """Make the run's status.json unwritable even for root: a folder in its place
+    (renaming the temp file onto it fails with IsADirectoryError)."""
+    status = xp.run_path / "status.json"
+    status.unlink()
+    (status / "occupied").mkdir(parents=True)
+    return status
+
+
+class TestCloseWithUnwritableStatus:
+    def test_close_raises_naming_the_file_after_closing(self, workdir, caplog):
+        """No job failed but the status could not be written: close() closes everything,
+        then raises WorkspaceError naming status.json (the run's record is incomplete)."""
+        xp = experiment(workdir, "nostatus", project_paths=[])
+        status = _break_status_file(xp)
+        with pytest.raises(WorkspaceError, match="status.json") as info:
+            xp.close()
+        assert str(status) in str(info.value)
+        assert isinstance(info.value.__cause__, OSError)
+        assert str(status) in caplog.text  # the warning names the file too
+        assert xp.closed and experiment.CURRENT is None and xp.loop.is_closed()
+        assert not held_elsewhere(xp.run_path / "lock")
+        assert listed_status(workdir) is None  # no status.json to read, and not "running"
+        xp.close()  # closed once: nothing more to report
+
+    def test_failed_jobs_stay_the_error_with_the_status_write_noted(self, workdir):
+        """A job failed and the status could not be written: FailedExperiment (the
+        failed job listed), with a note naming status.json; the experiment closed."""
+        with pytest.raises(FailedExperiment, match="asked to fail") as info:
+            with experiment(workdir, "both", project_paths=[]) as xp:
+                _break_status_file(xp)
+                Add.C(inputs=[], fail=True).submit()
+        notes = "\n".join(info.value.__notes__)
+        assert str(xp.run_path / "status.json") in notes and "Is a directory" in notes
+        assert xp.closed and experiment.CURRENT is None and xp.loop.is_closed()
+        assert not held_elsewhere(xp.run_path / "lock")
+
+    def test_user_error_in_the_block_is_kept(self, workdir):
+        """An error of the user's code in the with block stays the error raised."""
+        with pytest.raises(KeyError, match="mine") as info:
+            with experiment(workdir, "user", project_paths=[]) as xp:
+                _break_status_file(xp)
+                raise KeyError("mine")
+        assert "status.json" in "\n".join(info.value.__notes__)
+        assert experiment.CURRENT is None and xp.loop.is_closed()
+        shutil.rmtree(xp.run_path / "status.json")
