@@ -245,7 +245,10 @@ def _value(value, out: list, path: _Path) -> None:  # noqa: C901 - one dispatch 
     t = type(value)
     if t is str:
         out.append(STR)
-        out.append(value.encode("utf-8"))
+        try:
+            out.append(value.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate in a field typed Any
+            raise IdentifierError(_unencodable(value)) from None
     elif t is int:
         _int(value, out)
     elif t is float:
@@ -280,7 +283,10 @@ def _value_slow(value, out: list, path: _Path) -> None:
         _int(int(value), out)
     elif isinstance(value, str):
         out.append(STR)
-        out.append(str.encode(value, "utf-8"))
+        try:
+            out.append(str.encode(value, "utf-8"))
+        except UnicodeEncodeError:
+            raise IdentifierError(_unencodable(value)) from None
     elif isinstance(value, list):
         _list(value, out, path)
     elif isinstance(value, (set, frozenset)):
@@ -310,6 +316,13 @@ def _value_slow(value, out: list, path: _Path) -> None:
             "use None, a bool, int, float, str, list, set, dict, Enum or a Config"
         )
         raise IdentifierError(msg)
+
+
+def _unencodable(value: str) -> str:
+    return (
+        f": the str {value!r} holds a lone surrogate, which UTF-8 cannot encode. Fix: use "
+        "a pathlib.Path for file names, or decode with errors='replace'"
+    )
 
 
 def _standalone_digest(value) -> bytes:

@@ -9,6 +9,12 @@ or the workspace are stored relative to them.
 Classes that cannot be imported by name in another process (defined in
 ``__main__``, a notebook cell or a function body) are shipped by value in
 ``classes.pkl`` (cloudpickle) next to ``params.json``.
+
+:class:`ObjectWriter` is the one walk of a configuration tree into that list:
+``params.json`` uses it as is, and ``core/serialization.py`` (save, state_dict)
+with a hook for the values of ``DataPath`` fields. The reader checks the shape
+of what it reads at the points of use (one ``isinstance`` each), so that a file
+of valid JSON but the wrong shape is a :class:`SerializationError` saying where.
 """
 
 from __future__ import annotations
@@ -19,13 +25,23 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import SerializationError
-from .objects import ConfigMixin
+from .objects import Config, ConfigMixin
 
-__all__ = ["write_params", "read_params", "to_objects", "from_objects", "atomic_write"]
+__all__ = [
+    "write_params",
+    "read_params",
+    "to_objects",
+    "from_objects",
+    "check_objects",
+    "atomic_write",
+    "ObjectWriter",
+    "DataPathWriter",
+]
 
 VERSION = 3
 CLASSES_FILE = "classes.pkl"
@@ -71,32 +87,89 @@ def _needs_shipping(cls: type) -> bool:
     return obj is not cls
 
 
-class _Writer:
-    def __init__(self, job_path: Path | None, workspace_path: Path | None):
+# --- writing ---------------------------------------------------------------
+
+DataPathWriter = Callable[[list[str], Path, ConfigMixin], Any]
+"""Writes the value of a ``DataPath`` field: called with the value's path from the
+root (``["model", "weights"]``, ``["items", "1", "weights"]``), the path and the
+configuration holding the field; returns the JSON value to store."""
+
+
+class ObjectWriter:
+    """Walks configurations into the object list (dependencies first), once each.
+
+    ``job_path``/``workspace_path``: plain paths under them are stored relative
+    to them. ``data_path``: if given, the values of ``DataPath`` fields go
+    through it (``save()`` copies the files), and the walk keeps each value's
+    path from the root for it; ``depth`` is then the depth of the configuration
+    being written (root = 0). ``file_of_unimportable``: record the source file
+    of every class shipped by value, not only of those of ``__main__``.
+    """
+
+    def __init__(self, job_path: Path | None = None, workspace_path: Path | None = None, *,
+                 data_path: DataPathWriter | None = None, file_of_unimportable: bool = False,
+                 target: str = "params.json"):
         self.job_path = job_path
         self.workspace_path = workspace_path
+        self.data_path = data_path
+        self.file_of_unimportable = file_of_unimportable
+        self.target = target  # what is written, for error messages
         self.objects: list[dict] = []
         self.done: set[int] = set()
         self.shipped: dict[str, type] = {}
+        self.depth = 0
+        self._open = 0  # configurations whose fields are being written
 
-    def config(self, config) -> int:
+    def config(self, config: ConfigMixin, at: list[str] | None = None) -> int:
+        """Write ``config`` (after what it depends on); its id in the list.
+
+        ``at``: its path from the root, tracked only with a ``data_path`` hook.
+        """
         key = id(config)
         if key in self.done:
             return key
         self.done.add(key)
         xpmtype = config.__xpmtype__
         info = config.__xpm__
+        tracked = at is not None
         # Producers and values first: the reader builds objects in order.
         producer = info.task
         if producer is not None and producer is not config:
-            self.config(producer)
-        fields = {}
-        d = config.__dict__
-        for name in xpmtype.arguments:
-            if name in d:
-                fields[name] = self.value(d[name])
-        cls = xpmtype.cls
-        self._ship(cls)
+            self.config(producer, [*at, "__task__"] if tracked else None)
+        if tracked:
+            self._open += 1
+            self.depth = self._open - 1
+        try:
+            fields = {}
+            d = config.__dict__
+            name = None
+            try:
+                if tracked:
+                    for name, argument in xpmtype.arguments.items():
+                        if name in d:
+                            fields[name] = self.value(d[name], [*at, name], argument.is_data,
+                                                      config)
+                else:  # params.json: the short way (no path, no DataPath hook)
+                    value = self.value
+                    for name in xpmtype.arguments:
+                        if name in d:
+                            fields[name] = value(d[name])
+            except SerializationError as exc:
+                if not getattr(exc, "located", True):  # a value of this config's own
+                    raise _unwritable(f"{xpmtype.cls.__qualname__}.{name}: {exc}") from None
+                raise
+            # The class before the init tasks: the order of classes.pkl stays the same.
+            cls = xpmtype.cls
+            unimportable = _needs_shipping(cls)
+            if unimportable:
+                self.shipped[f"{cls.__module__}:{cls.__qualname__}"] = cls
+            init_tasks = info.init_tasks and [
+                self.config(t, [*at, "__init__", str(i)] if tracked else None)
+                for i, t in enumerate(info.init_tasks)]
+        finally:
+            if tracked:
+                self._open -= 1
+                self.depth = max(0, self._open - 1)
         obj = {
             "id": key,
             "module": cls.__module__,
@@ -106,47 +179,61 @@ class _Writer:
         }
         if producer is not None:
             obj["task"] = id(producer)
-        if cls.__module__ == "__main__":
-            main = sys.modules.get("__main__")
-            if getattr(main, "__file__", None):
-                obj["file"] = str(Path(main.__file__).resolve())
+        if unimportable and (self.file_of_unimportable or cls.__module__ == "__main__"):
+            module = sys.modules.get(cls.__module__)
+            if getattr(module, "__file__", None):
+                obj["file"] = str(Path(module.__file__).resolve())
         obj["fields"] = fields
-        if info.init_tasks:
-            obj["init_tasks"] = [self.config(t) for t in info.init_tasks]
+        if init_tasks:
+            obj["init_tasks"] = init_tasks
         self.objects.append(obj)
         return key
 
-    def _ship(self, cls: type) -> None:
-        if _needs_shipping(cls):
-            self.shipped[f"{cls.__module__}:{cls.__qualname__}"] = cls
-
-    def value(self, value) -> Any:
+    def value(self, value, at: list[str] | None = None, is_data: bool = False,
+              owner: ConfigMixin | None = None) -> Any:
+        """The JSON form of a field value (configurations are written on the way)."""
         if value is None or isinstance(value, (bool, int, float, str)) and not isinstance(
             value, enum.Enum
         ):
             return value
         if isinstance(value, ConfigMixin):
-            return {"type": "python", "value": self.config(value)}
+            return {"type": "python", "value": self.config(value, at)}
         if isinstance(value, enum.Enum):
             cls = type(value)
-            self._ship(cls)
+            if _needs_shipping(cls):
+                self.shipped[f"{cls.__module__}:{cls.__qualname__}"] = cls
             return {"type": "enum", "module": cls.__module__, "enum": cls.__qualname__,
                     "value": value.name}
         if isinstance(value, Path):
+            if is_data and self.data_path is not None:
+                return self.data_path(at, value, owner)
             return self.path(value)
+        tracked = at is not None
         if isinstance(value, (list, tuple)):
-            return [self.value(v) for v in value]
+            if not tracked:
+                return [self.value(v) for v in value]
+            return [self.value(v, [*at, str(i)], is_data, owner) for i, v in enumerate(value)]
         if isinstance(value, (set, frozenset)):
-            return {"type": "set", "value": [self.value(v) for v in value]}
+            return {"type": "set", "value": [self.value(v, at, is_data, owner) for v in value]}
         if isinstance(value, dict):
             if all(isinstance(k, str) for k in value) and "type" not in value:
-                return {k: self.value(v) for k, v in value.items()}
-            return {"type": "dict", "value": [[self.value(k), self.value(v)]
-                                              for k, v in value.items()]}
-        msg = f"cannot write {value!r} (a {type(value).__qualname__}) to params.json"
-        raise SerializationError(msg)
+                if not tracked:
+                    return {k: self.value(v) for k, v in value.items()}
+                return {k: self.value(v, [*at, k], is_data, owner) for k, v in value.items()}
+            return {"type": "dict", "value": [
+                [self.value(k, at, False, owner),
+                 self.value(v, [*at, str(k)] if tracked else None, is_data, owner)]
+                for k, v in value.items()]}
+        msg = (
+            f"cannot write {value!r} ({_kind(value)}) to {self.target}. "
+            "Fix: use configurations, Paths, enums and JSON values only"
+        )
+        if tracked:
+            raise _unwritable(f"{'/'.join(at) or 'the root'}: {msg}")
+        raise _unwritable(msg, located=False)  # the config adds the field's name
 
     def path(self, path: Path) -> dict:
+        """A plain path, relative to the job folder or the workspace when under them."""
         for base, root in (("job", self.job_path), ("workspace", self.workspace_path)):
             if root is not None:
                 try:
@@ -157,9 +244,15 @@ class _Writer:
         return {"type": "path", "value": str(path)}
 
 
+def _unwritable(msg: str, *, located: bool = True) -> SerializationError:
+    error = SerializationError(msg)
+    error.located = located
+    return error
+
+
 def to_objects(config, job_path=None, workspace_path=None) -> tuple[list[dict], dict]:
     """The object list of ``config`` and the classes to ship by value."""
-    writer = _Writer(job_path, workspace_path)
+    writer = ObjectWriter(job_path, workspace_path)
     writer.config(config)
     return writer.objects, writer.shipped
 
@@ -186,6 +279,23 @@ def _version() -> str:
     return __version__
 
 
+# --- reading ---------------------------------------------------------------
+
+_EXPECTED_OBJECT = "expected an object with module/type/fields"
+
+
+def _kind(value) -> str:
+    """What a JSON value is, for messages: 'null', 'an int', 'a list'..."""
+    if value is None:
+        return "null"
+    name = {dict: "object", list: "list", str: "string"}.get(type(value), type(value).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+class _Shape(SerializationError):
+    """Internal: a value of the wrong shape; the caller adds the file and the place."""
+
+
 def read_params(job_path: Path, *, select=None):
     """Rebuild the configuration of a job folder (the last object: the task).
 
@@ -200,6 +310,13 @@ def read_params(job_path: Path, *, select=None):
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         msg = f"{path} is not valid JSON ({exc}); the file is corrupt or truncated"
         raise SerializationError(msg) from None
+    if not isinstance(data, dict):
+        msg = (
+            f"{path} holds {_kind(data)}, expected an object with 'objects' (a list of "
+            "objects with module/type/fields): it is not a params.json. Fix: prepare the "
+            "job again (submit it), or give the right folder"
+        )
+        raise SerializationError(msg)
     shipped = {}
     classes = Path(job_path) / CLASSES_FILE
     if classes.exists():
@@ -209,11 +326,55 @@ def read_params(job_path: Path, *, select=None):
         from .xpmtype import extra_namespace
 
         extra_namespace.update({cls.__name__: cls for cls in shipped.values()})
-    workspace = Path(data.get("workspace", Path(job_path).parent.parent.parent))
+    workspace = data.get("workspace")
+    if workspace is None:
+        workspace = Path(job_path).parent.parent.parent
+    elif not isinstance(workspace, str):
+        msg = f"{path}: 'workspace' is {_kind(workspace)}, expected a string (a folder)"
+        raise SerializationError(msg)
     objects = data.get("objects", [])
     if select is not None:
+        check_objects(objects, path)  # the selection reads them before from_objects
         objects = select(objects)
-    return from_objects(objects, Path(job_path), workspace, shipped, path)
+    return from_objects(objects, Path(job_path), Path(workspace), shipped, path)
+
+
+def check_objects(objects, where) -> None:
+    """Raise a :class:`SerializationError` unless ``objects`` is a list of objects
+    with module/type/fields (the checks ``from_objects`` makes as it goes)."""
+    if not isinstance(objects, list):
+        msg = f"{where}: 'objects' is {_kind(objects)}, expected a list of objects"
+        raise SerializationError(msg)
+    for index, obj in enumerate(objects):
+        _check_object(obj, index, where)
+
+
+def _check_object(obj, index: int, where) -> None:
+    if type(obj) is not dict:
+        msg = f"{where}: objects[{index}] is {_kind(obj)}, {_EXPECTED_OBJECT}"
+        raise SerializationError(msg)
+    for key, kinds, expected in _OBJECT_KEYS:
+        value = obj.get(key, _MISSING)
+        if not isinstance(value, kinds):
+            got = "missing" if value is _MISSING else _kind(value)
+            msg = f"{where}: objects[{index}] '{key}' is {got}, expected {expected}"
+            raise SerializationError(msg)
+    for key in ("task", "init_tasks"):
+        value = obj.get(key)
+        if value is not None and not isinstance(value, list if key == "init_tasks" else _IDS):
+            expected = "a list of object ids" if key == "init_tasks" else "an object id"
+            msg = f"{where}: objects[{index}] '{key}' is {_kind(value)}, expected {expected}"
+            raise SerializationError(msg)
+
+
+_MISSING = object()
+_IDS = (int, str)
+_OBJECT_KEYS = (
+    ("id", _IDS, "an object id (an int)"),
+    ("module", str, "a module name"),
+    ("type", str, "a class name"),
+    ("fields", dict, "an object (field name: value)"),
+)
 
 
 def _find_class(module: str, qualname: str, shipped: dict, where) -> type:
@@ -225,6 +386,11 @@ def _find_class(module: str, qualname: str, shipped: dict, where) -> type:
         for part in qualname.split("."):
             obj = getattr(obj, part)
         return obj
+    except (ValueError, TypeError):
+        if module and not module.startswith("."):
+            raise  # from the module's own code
+        msg = f"{where}: {module!r} is not a module name (class {qualname})"
+        raise SerializationError(msg) from None
     except (ImportError, AttributeError) as exc:
         msg = (
             f"{where}: cannot find class {qualname} in module {module} ({exc}). "
@@ -235,19 +401,40 @@ def _find_class(module: str, qualname: str, shipped: dict, where) -> type:
 
 def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: dict, where,
                  *, built: dict | None = None, reader_cls=None):
-    """Build the objects in order; ``built`` (id -> object) is filled when given."""
+    """Build the objects in order; ``built`` (id -> object) is filled when given.
+
+    ``where`` (the file, for messages) starts every error message.
+    """
+    if not isinstance(objects, list):
+        msg = f"{where}: 'objects' is {_kind(objects)}, expected a list of objects"
+        raise SerializationError(msg)
     built = {} if built is None else built
     reader_cls = reader_cls or _Reader
     last = None
-    for obj in objects:
-        try:
-            cls = _find_class(obj["module"], obj["type"], shipped, where)
-            raw = obj["fields"]
-        except KeyError as exc:
-            msg = f"{where}: object {obj.get('id')} has no {exc} entry"
-            raise SerializationError(msg) from None
+    for index, obj in enumerate(objects):
+        if type(obj) is not dict:
+            _check_object(obj, index, where)
+        module, qualname, raw_fields = obj.get("module"), obj.get("type"), obj.get("fields")
+        if (type(module) is not str or type(qualname) is not str
+                or type(raw_fields) is not dict or not isinstance(obj.get("id"), _IDS)):
+            _check_object(obj, index, where)  # raises, saying what is wrong
+        cls = _find_class(module, qualname, shipped, where)
+        if not (isinstance(cls, type) and issubclass(cls, Config)):
+            msg = (
+                f"{where}: objects[{index}] ({module}.{qualname}) is {cls!r}, not a "
+                "configuration class (a subclass of Config). Fix: the module/type of the "
+                "object must name a Config class"
+            )
+            raise SerializationError(msg)
         reader = reader_cls(built, job_path, workspace, shipped, where)
-        fields = {k: reader.value(v) for k, v in raw.items()}
+        fields = {}
+        name = None
+        try:
+            for name, raw in raw_fields.items():
+                fields[name] = reader.value(raw)
+        except _Shape as exc:
+            msg = f"{where}: objects[{index}] ({module}.{qualname}) field {name!r}: {exc}"
+            raise SerializationError(msg) from None
         config = cls.C.__new__(cls.C)
         ConfigMixin.__init__(config)
         d = config.__dict__
@@ -255,12 +442,27 @@ def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: 
         for name, value in fields.items():
             if name in arguments:
                 d[name] = value
-        if "task" in obj and obj["task"] in built:
-            config.__xpm__.task = built[obj["task"]]
-        elif "task" in obj and obj["task"] == obj["id"]:
-            config.__xpm__.task = config
-        if "init_tasks" in obj:
-            config.__xpm__.init_tasks = [built[i] for i in obj["init_tasks"]]
+        task = obj.get("task")
+        if task is not None:
+            if not isinstance(task, _IDS):
+                _check_object(obj, index, where)
+            # An unknown producer is allowed: partial loading leaves producers out.
+            if task in built:
+                config.__xpm__.task = built[task]
+            elif task == obj["id"]:
+                config.__xpm__.task = config
+        init_tasks = obj.get("init_tasks")
+        if init_tasks:
+            try:
+                config.__xpm__.init_tasks = [built[i] for i in init_tasks]
+            except (KeyError, TypeError):
+                _check_object(obj, index, where)
+                msg = (
+                    f"{where}: objects[{index}] ({module}.{qualname}) 'init_tasks' "
+                    f"{init_tasks!r} refers to an object "
+                    "not defined before it in the file"
+                )
+                raise SerializationError(msg) from None
         built[obj["id"]] = config
         last = config
     if last is None:
@@ -270,6 +472,8 @@ def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: 
 
 
 class _Reader:
+    """JSON field values back to Python values (objects refer to ``built`` ones)."""
+
     def __init__(self, built, job_path, workspace, shipped, where):
         self.built = built
         self.job_path = job_path
@@ -284,16 +488,57 @@ class _Reader:
             return value
         kind = value.get("type")
         if kind == "python":
-            return self.built[value["value"]]
+            try:
+                return self.built[value["value"]]
+            except (KeyError, TypeError):
+                msg = (
+                    f"refers to object {value.get('value')!r}, which is not defined before "
+                    "it in the file"
+                )
+                raise _Shape(msg) from None
         if kind == "path":
+            raw = value.get("value")
+            if not isinstance(raw, str):
+                raise _Shape(f"a path whose value is {_kind(raw)}, expected a string")
             base = value.get("base")
             root = {"job": self.job_path, "workspace": self.workspace}.get(base)
-            return root / value["value"] if root is not None else Path(value["value"])
+            return root / raw if root is not None else Path(raw)
         if kind == "enum":
-            cls = _find_class(value["module"], value["enum"], self.shipped, self.where)
-            return cls[value["value"]]
+            return self._enum(value)
         if kind == "set":
-            return {self.value(v) for v in value["value"]}
+            items = self._items(value, "set")
+            try:
+                return {self.value(v) for v in items}
+            except TypeError as exc:
+                raise _Shape(f"a set item cannot be hashed ({exc})") from None
         if kind == "dict":
-            return {self.value(k): self.value(v) for k, v in value["value"]}
+            out = {}
+            for pair in self._items(value, "dict"):
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise _Shape(f"a dict entry is {_kind(pair)}, expected a [key, value] list")
+                try:
+                    out[self.value(pair[0])] = self.value(pair[1])
+                except TypeError as exc:
+                    raise _Shape(f"a dict key cannot be hashed ({exc})") from None
+            return out
         return {k: self.value(v) for k, v in value.items()}
+
+    @staticmethod
+    def _items(value: dict, kind: str) -> list:
+        items = value.get("value")
+        if not isinstance(items, list):
+            raise _Shape(f"a {kind} whose value is {_kind(items)}, expected a list")
+        return items
+
+    def _enum(self, value: dict):
+        module, name, member = value.get("module"), value.get("enum"), value.get("value")
+        if not (isinstance(module, str) and isinstance(name, str) and isinstance(member, str)):
+            raise _Shape("an enum value needs the strings 'module', 'enum' and 'value'")
+        cls = _find_class(module, name, self.shipped, self.where)
+        if not (isinstance(cls, type) and issubclass(cls, enum.Enum)):
+            raise _Shape(f"{module}.{name} is {cls!r}, not an Enum class")
+        try:
+            return cls[member]
+        except KeyError:
+            names = ", ".join(cls.__members__)
+            raise _Shape(f"{module}.{name} has no member {member!r} ({names})") from None

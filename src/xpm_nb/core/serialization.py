@@ -21,7 +21,6 @@ reference's ``objects.jsonl`` (or older ``configs.json``), or from the
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
 import os
@@ -34,7 +33,16 @@ from typing import Any, Union
 
 from ..errors import DefinitionNotFoundError, SerializationError
 from .objects import ConfigMixin, LightweightTask
-from .params import _needs_shipping, _Reader, atomic_write, from_objects, read_params
+from .params import (
+    ObjectWriter,
+    _kind,
+    _Reader,
+    _Shape,
+    atomic_write,
+    check_objects,
+    from_objects,
+    read_params,
+)
 
 __all__ = [
     "SerializedPath",
@@ -122,112 +130,34 @@ class SerializationContext:
 # --- writing ---------------------------------------------------------------
 
 
-class _StateWriter:
-    """The object list of a value, DataPath files handed to the context."""
+def _writer(context: SerializationContext) -> ObjectWriter:
+    """The params.json writer, the files of DataPath fields handed to ``context``."""
 
-    def __init__(self, context: SerializationContext):
-        self.context = context
-        self.objects: list[dict] = []
-        self.done: set[int] = set()
-        self.stack: list = []  # configurations being written, root first
+    def data_path(at: list[str], path: Path, owner: ConfigMixin) -> dict:
+        context._depth = writer.depth
+        serialized = context.serialize(at, path, owner)
+        return {"type": "path.serialized", "value": str(serialized.path),
+                "is_folder": serialized.is_folder}
 
-    def config(self, config: ConfigMixin, var_path: list[str]) -> int:
-        key = id(config)
-        if key in self.done:
-            return key
-        self.done.add(key)
-        xpmtype = config.__xpmtype__
-        info = config.__xpm__
-        producer = info.task
-        if producer is not None and producer is not config:
-            self.config(producer, [*var_path, "__task__"])
-        self.stack.append(config)
-        self.context._depth = len(self.stack) - 1
-        try:
-            d = config.__dict__
-            fields = {}
-            for name, argument in xpmtype.arguments.items():
-                if name in d:
-                    fields[name] = self.value(d[name], [*var_path, name], argument.is_data,
-                                              config)
-            init_tasks = [self.config(t, [*var_path, "__init__", str(i)])
-                          for i, t in enumerate(info.init_tasks)]
-        finally:
-            self.stack.pop()
-            self.context._depth = max(0, len(self.stack) - 1)
-        cls = xpmtype.cls
-        obj = {
-            "id": key,
-            "module": cls.__module__,
-            "type": cls.__qualname__,
-            "typename": xpmtype.typeid,
-            "identifier": config.__identifier__().hex(),
-        }
-        if producer is not None:
-            obj["task"] = id(producer)
-        if cls.__module__ == "__main__" or _needs_shipping(cls):
-            import sys
-
-            main = sys.modules.get(cls.__module__)
-            if getattr(main, "__file__", None):
-                obj["file"] = str(Path(main.__file__).resolve())
-        obj["fields"] = fields
-        if init_tasks:
-            obj["init_tasks"] = init_tasks
-        self.objects.append(obj)
-        return key
-
-    def value(self, value, var_path: list[str], is_data: bool, owner) -> Any:
-        if value is None or isinstance(value, (bool, int, float, str)) and not isinstance(
-            value, enum.Enum
-        ):
-            return value
-        if isinstance(value, ConfigMixin):
-            return {"type": "python", "value": self.config(value, var_path)}
-        if isinstance(value, enum.Enum):
-            cls = type(value)
-            return {"type": "enum", "module": cls.__module__, "enum": cls.__qualname__,
-                    "value": value.name}
-        if isinstance(value, Path):
-            if is_data:
-                serialized = self.context.serialize(var_path, value, owner)
-                return {"type": "path.serialized", "value": str(serialized.path),
-                        "is_folder": serialized.is_folder}
-            return {"type": "path", "value": str(value)}
-        if isinstance(value, (list, tuple)):
-            return [self.value(v, [*var_path, str(i)], is_data, owner)
-                    for i, v in enumerate(value)]
-        if isinstance(value, (set, frozenset)):
-            return {"type": "set", "value": [self.value(v, var_path, is_data, owner)
-                                             for v in value]}
-        if isinstance(value, dict):
-            if all(isinstance(k, str) for k in value) and "type" not in value:
-                return {k: self.value(v, [*var_path, k], is_data, owner)
-                        for k, v in value.items()}
-            return {"type": "dict", "value": [
-                [self.value(k, var_path, False, owner),
-                 self.value(v, [*var_path, str(k)], is_data, owner)]
-                for k, v in value.items()]}
-        where = "/".join(var_path) or "the root"
-        msg = (
-            f"cannot serialize {value!r} (a {type(value).__qualname__}) at {where}. "
-            "Fix: use configurations, Paths, enums and JSON values only"
-        )
-        raise SerializationError(msg)
+    writer = ObjectWriter(data_path=data_path, file_of_unimportable=True,
+                          target="a saved configuration")
+    return writer
 
 
 def state_dict(context: SerializationContext, obj: Any) -> dict:
     """Convert an object to a state dictionary (``{"objects", "data"}``) for JSON."""
-    writer = _StateWriter(context)
-    data = writer.value(obj, [], False, None)
+    writer = _writer(context)
+    data = writer.value(obj, [])
+    context._depth = 0
     return {"objects": writer.objects, "data": data}
 
 
 def _state_with_init_tasks(context: SerializationContext, obj: Any, init_tasks: list) -> dict:
     """``[obj, [init tasks]]``, the data paths of ``obj`` named from its root as in save()."""
-    writer = _StateWriter(context)
-    root = writer.value(obj, [], False, None)
-    tasks = [writer.value(t, ["__init__", str(i)], False, None) for i, t in enumerate(init_tasks)]
+    writer = _writer(context)
+    root = writer.value(obj, [])
+    tasks = [writer.value(t, ["__init__", str(i)]) for i, t in enumerate(init_tasks)]
+    context._depth = 0
     return {"objects": writer.objects, "data": [root, tasks]}
 
 
@@ -299,8 +229,11 @@ class _SerializedReader(_Reader):
 
     def value(self, value):
         if isinstance(value, dict) and value.get("type") == "path.serialized":
-            return self.loader(SerializedPath(Path(value["value"]),
-                                              bool(value.get("is_folder", False))))
+            raw = value.get("value")
+            if not isinstance(raw, str):
+                msg = f"a serialized path whose value is {_kind(raw)}, expected a string"
+                raise _Shape(msg)
+            return self.loader(SerializedPath(Path(raw), bool(value.get("is_folder", False))))
         return super().value(value)
 
 
@@ -311,7 +244,7 @@ def _refs(value, found: list) -> None:
             _refs(v, found)
     elif isinstance(value, dict):
         if value.get("type") == "python":
-            found.append(value["value"])
+            found.append(value.get("value"))
         else:
             for v in value.values():
                 _refs(v, found)
@@ -323,12 +256,12 @@ def _reachable(objects: list[dict], roots: list) -> list[dict]:
     Partial loading: the tasks that produced an output are left out, so their
     classes need not be importable.
     """
-    by_id = {o.get("id"): o for o in objects}
+    by_id = {o["id"]: o for o in objects}  # checked by check_objects
     keep: set = set()
     stack = list(roots)
     while stack:
         oid = stack.pop()
-        if oid in keep or oid not in by_id:
+        if not isinstance(oid, (int, str)) or oid in keep or oid not in by_id:
             continue
         keep.add(oid)
         obj = by_id[oid]
@@ -345,6 +278,7 @@ def _decode(state: dict, path, partial_loading: bool, where) -> Any:
         raise SerializationError(msg)
     objects = state["objects"]
     data = state["data"]
+    check_objects(objects, where)
     if partial_loading:
         roots: list = []
         _refs(data, roots)
@@ -355,8 +289,8 @@ def _decode(state: dict, path, partial_loading: bool, where) -> Any:
         from_objects(objects, None, None, {}, where, built=built, reader_cls=reader_cls)
     try:
         return reader_cls(built, None, None, {}, where).value(data)
-    except KeyError as exc:
-        msg = f"{where}: the data refers to object {exc}, which is not in the file"
+    except _Shape as exc:
+        msg = f"{where}: 'data' {exc}"
         raise SerializationError(msg) from None
 
 
@@ -498,12 +432,16 @@ def _jsonl(path: Path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             if n == len(lines) - 1:
                 break
             msg = f"{path}:{n + 1} is not valid JSON; the file is corrupt"
             raise SerializationError(msg) from None
+        if not isinstance(record, dict):
+            msg = f"{path}:{n + 1} holds {_kind(record)}, expected an object (one record a line)"
+            raise SerializationError(msg)
+        records.append(record)
     return records
 
 
@@ -531,7 +469,7 @@ def load_xp_info(path: Union[str, Path]) -> ExperimentInfo:
         raise DefinitionNotFoundError(msg)
     for job_id, job_tags in tags.items():
         config = info.jobs.get(job_id)
-        if config is not None:
+        if config is not None and isinstance(job_tags, dict):
             config.__xpm__.tags.update(job_tags)
     return info
 
@@ -565,10 +503,19 @@ def _from_configs_json(path: Path) -> ExperimentInfo:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         msg = f"{path} is not valid JSON ({exc}); the file is corrupt or truncated"
         raise SerializationError(msg) from None
+    if not isinstance(data, dict) or not isinstance(data.get("tags") or {}, dict):
+        msg = (
+            f"{path} holds {_kind(data)}, expected an object with 'objects', 'data' "
+            "(job id: configuration) and 'tags' (job id: tags)"
+        )
+        raise SerializationError(msg)
     tags = data.pop("tags", {}) or {}
     configs = _decode(data, None, False, path)
+    if not isinstance(configs, dict):
+        msg = f"{path}: 'data' is {_kind(configs)}, expected an object (job id: configuration)"
+        raise SerializationError(msg)
     for job_id, job_tags in tags.items():
-        if job_id in configs:
+        if job_id in configs and isinstance(job_tags, dict):
             configs[job_id].__xpm__.tags.update(job_tags)
     return ExperimentInfo(jobs=dict(configs), actions={})
 

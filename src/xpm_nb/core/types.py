@@ -98,8 +98,27 @@ class StrSpec(TypeSpec):
 
     def validate(self, value):
         if isinstance(value, str):
+            if not value.isascii() and not _is_utf8(value):
+                raise _Mismatch(_SURROGATE, value)
             return value
         raise _Mismatch("a str", value)
+
+
+# A lone surrogate ("\udcff": a file name decoded with errors="surrogateescape") has
+# no UTF-8 form, so no identifier (the reference fails there too): refuse it early.
+_SURROGATE = (
+    "a str that UTF-8 can encode, without a lone surrogate such as a file name decoded "
+    "with errors='surrogateescape' holds (use a pathlib.Path field for file names, or "
+    "decode with errors='replace')"
+)
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class PathSpec(TypeSpec):
