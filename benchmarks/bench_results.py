@@ -10,7 +10,9 @@ run by xpm_nb leaves: ``params.json``, ``<name>.done`` (1% ``<name>.failed``),
 two metrics, progress); the run's ``jobs.jsonl`` gives each job three tags.
 
 Each figure is measured in a fresh process (pandas imported before the clock
-starts; the files are in the OS page cache after the first run):
+starts; the files are in the OS page cache after the first run), in wall time
+and in CPU time (that process's and its helper processes', which split a
+large first scan between the cores):
 
 * ``first_s``: ``results(ws, "bench")`` with no cache of ours (every event
   file read and parsed);
@@ -42,23 +44,26 @@ FORMAT = 1  # bump when the generated layout changes
 TARGET_S = 2.0
 
 CHILD = """
-import json, sys, time
+import json, os, sys, time
 import pandas  # imported before the clock: a notebook has it loaded already
 import xpm_nb
-from xpm_nb.results import sources
+from xpm_nb.results import eventscan
 if {stdlib!r}:
-    sources._fast_loads = json.loads
-start, cpu = time.perf_counter(), time.process_time()
+    eventscan._fast_loads = json.loads
+def cpu():  # this process and its helper processes (waited for)
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+start, cpu0 = time.perf_counter(), cpu()
 df = xpm_nb.results({ws!r}, "bench")
-first, first_cpu = time.perf_counter() - start, time.process_time() - cpu
-start, cpu = time.perf_counter(), time.process_time()
+first, first_cpu = time.perf_counter() - start, cpu() - cpu0
+start, cpu0 = time.perf_counter(), cpu()
 again = xpm_nb.results({ws!r}, "bench")
-rebuild, rebuild_cpu = time.perf_counter() - start, time.process_time() - cpu
+rebuild, rebuild_cpu = time.perf_counter() - start, cpu() - cpu0
 assert len(df) == len(again) == {jobs}, len(df)
 assert df.index.names == ["model", "lr", "seed"]
 print(json.dumps({{"first": first, "first_cpu": first_cpu, "rebuild": rebuild,
                    "rebuild_cpu": rebuild_cpu, "rows": len(df),
-                   "orjson": sources._fast_loads is not json.loads}}))
+                   "orjson": eventscan._fast_loads is not json.loads}}))
 """
 
 
@@ -162,6 +167,7 @@ def main(argv=None) -> int:
     ws = generate(args.root, args.jobs)
     metrics = measure(ws, args.jobs, args.runs)
     m = {k: v["value"] for k, v in metrics.items()}
+    m_min = {k: min(v["runs"]) for k, v in metrics.items()}
 
     def fig(key: str) -> str:
         return f"{m[key + '_s']:.2f} s (CPU {m[key + '_cpu_s']:.2f} s)"
@@ -171,7 +177,9 @@ def main(argv=None) -> int:
     verdict = ", ".join(f"{name} {'met' if m[key] < TARGET_S else 'missed'}" for name, key in
                         (("first build", "first_s"), ("with disk cache", "disk_cache_s"),
                          ("rebuild", "rebuild_s")))
-    print(f"| results frame, {args.jobs:,} jobs on disk (median of {args.runs}, wall and CPU) | "
+    print(f"| results frame, {args.jobs:,} jobs on disk (median of {args.runs}, wall and CPU; "
+          f"min: first {m_min['first_s']:.2f} s, disk cache {m_min['disk_cache_s']:.2f} s, "
+          f"rebuild {m_min['rebuild_s']:.2f} s) | "
           f"first build {fig('first')}{stdlib}; new process with disk cache "
           f"{fig('disk_cache')}; rebuild {fig('rebuild')} | "
           f"target < {TARGET_S:.0f} s: {verdict} |")

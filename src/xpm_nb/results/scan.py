@@ -1,11 +1,14 @@
 """Reading job folders for result frames: state, times, progress and metrics.
 
-Designed for 100,000 jobs: per job, one ``stat`` of the ``.done`` marker
-(the first rule of :func:`~xpm_nb.scheduler.jobs.read_disk_state`; other
-jobs go through ``read_disk_state`` itself) and one read of the event file.
-Event files are append-only, so each one is cached with the offset read so
-far: a rebuild reads only the new lines of running jobs, and nothing at all
-for a finished job whose summary is complete.
+Designed for 100,000 jobs. A done job (the ``.done`` marker: the first rule
+of :func:`~xpm_nb.scheduler.jobs.read_disk_state`; other jobs go through
+``read_disk_state`` itself) whose event file ends with its final state no
+longer changes: its summary is kept, in this process and on disk
+(:mod:`diskcache`), under the marker's modification time, so a rebuild costs
+one ``stat`` per finished job. Its event file is read once, in bulk
+(:mod:`eventscan`, split between processes for a large first scan). Event
+files of other jobs are append-only, so each is cached with the offset read
+so far: a rebuild reads only the new lines of running jobs.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from pathlib import Path
 
 from ..scheduler.jobs import JobPaths, JobState, read_disk_state
 from . import diskcache
+from .eventscan import EVENTS as _EVENTS_REL
+from .eventscan import EventState, read_from, scan_parts, state_from
 from .sources import JobRecord, parse_lines
 
 __all__ = ["JobSummary", "summarize", "summarize_all", "read_history", "clear_caches"]
 
-EVENTS = "/.experimaestro/events/event-0.jsonl"
+EVENTS = "/" + _EVENTS_REL
 FINAL_STATES = ("done", "error")
 
 
@@ -39,44 +44,19 @@ class JobSummary:
     marker_token: int | None = None  # mtime (ns) of the .done marker
 
 
-class _EventState:
-    """What has been read of one event file, and from where to go on."""
-
-    __slots__ = ("inode", "offset", "started", "ended", "final", "progress", "metrics",
-                 "step", "complete_for")
-
-    def __init__(self, inode: int | None):
-        self.inode = inode  # None until a stat after the first read
-        self.offset = 0
-        self.started: float | None = None
-        self.ended: float | None = None
-        self.final = False  # a final state event after the last "running" one
-        self.progress: float | None = None
-        self.metrics: dict[str, float] = {}
-        self.step = None
-        self.complete_for: int | None = None  # .done token for which nothing more comes
-
-    def feed(self, events: list[dict]) -> None:
-        for event in events:
-            kind = event.get("event_type")
-            if kind == "JobMetricsEvent":
-                values = event.get("metrics")
-                if isinstance(values, dict):
-                    self.metrics.update(values)
-                    self.step = event.get("step")
-            elif kind == "JobProgressEvent":
-                if not event.get("level"):
-                    self.progress = event.get("progress")
-            elif kind == "JobStateChangedEvent":
-                state = event.get("state")
-                if state == "running":
-                    # A new run (a retry) starts over.
-                    self.started, self.ended, self.final = event.get("timestamp"), None, False
-                elif state in FINAL_STATES:
-                    self.ended, self.final = event.get("timestamp"), True
-
-
-_events_cache: dict[str, _EventState] = {}
+# Job folder -> what was read of its event file (jobs not complete, and jobs
+# read through summarize()).
+_events_cache: dict[str, EventState] = {}
+# Job folder -> (.done token, summary, disk cache entry) of a finished job whose
+# event file is complete: valid while the marker keeps that modification time.
+_done: dict[str, tuple[int, JobSummary, tuple]] = {}
+# Job folder -> (.failed token, summary) of a failed job whose event file is
+# complete (a new run removes the marker first).
+_failed: dict[str, tuple[int, JobSummary]] = {}
+# Job folder -> disk cache entry not used yet in this process.
+_stored: dict[str, tuple] = {}
+# WS/jobs folder -> "<task id>/<job id>" -> entry: what the disk cache gets.
+_by_dir: dict[str, dict[str, tuple]] = {}
 _newly_complete = 0  # summaries completed since the disk cache was last written
 
 
@@ -85,108 +65,170 @@ def clear_caches() -> None:
     from . import sources, taskresults
 
     _events_cache.clear()
+    _done.clear()
+    _failed.clear()
+    _stored.clear()
+    _by_dir.clear()
     sources._jsonl_cache.clear()
     sources._runs_cache.clear()
     taskresults._cache.clear()
     diskcache.forget()
 
 
-def _complete(entry: _EventState, done_token: int) -> None:
+def _complete(path: str, token: int, events: EventState, marker_time: float) -> JobSummary:
+    """Keep the summary of a done job whose event file is complete."""
+    events.complete_for = token
+    return _keep_done(path, token, marker_time, events.inode, events.offset, events.started,
+                      events.ended, events.progress, events.metrics, events.step)
+
+
+def _keep_done(path: str, token: int, marker_time: float, inode, offset, started, ended,
+               progress, metrics, step) -> JobSummary:
     global _newly_complete
-    if entry.complete_for != done_token:
-        entry.complete_for = done_token
-        _newly_complete += 1
+    summary = JobSummary("done", None, started, ended or marker_time, 1.0, metrics, step,
+                         token)
+    entry = (token, inode, offset, started, ended, progress, metrics, step)
+    _done[path] = (token, summary, entry)
+    jobs_dir, task_id, job_id = path.rsplit("/", 2)
+    _by_dir.setdefault(jobs_dir, {})[f"{task_id}/{job_id}"] = entry
+    _newly_complete += 1
+    return summary
 
 
 def summarize_all(records: list[JobRecord], with_events: bool = True) -> list[JobSummary]:
-    """:func:`summarize` for each record, with the disk cache of finished jobs."""
+    """:func:`summarize` for each record, with the caches of finished jobs."""
     global _newly_complete
     if not with_events:
         return [summarize(r, False) for r in records]
     jobs_dirs = {r.path.rsplit("/", 2)[0] for r in records}
     for jobs_dir in jobs_dirs:
-        _restore(jobs_dir, diskcache.load(jobs_dir))
-    summaries = []
-    append, stat, cache = summaries.append, os.stat, _events_cache
-    for record in records:
-        # The common case inline: a done job whose summary is complete (one stat).
+        entries = diskcache.load(jobs_dir)
+        if entries:
+            for key, entry in entries.items():
+                _stored.setdefault(f"{jobs_dir}/{key}", entry)
+            _by_dir[jobs_dir] = {**entries, **_by_dir.get(jobs_dir, {})}
+    summaries: list[JobSummary | None] = []
+    unread: list[int] = []  # jobs of which nothing is known yet: scanned in bulk
+    append, stat, done, stored = summaries.append, os.stat, _done, _stored
+    for n, record in enumerate(records):
+        path = record.path
+        if record.job is not None:  # a job of this process: its Job completes the row
+            append(summarize(record, True))
+            continue
+        known = done.get(path)
+        if known is None and path not in _events_cache:
+            entry = stored.get(path)
+            if entry is None:
+                unread.append(n)
+                append(None)
+                continue
+            known = (entry[0], None, entry)
+        # The common case: a done job whose summary is complete (one stat).
         try:
             st = stat(record.marker)
         except OSError:
-            append(summarize(record, True))
+            append(_not_done(record))
             continue
-        entry = cache.get(record.path + EVENTS)
-        if entry is not None and entry.complete_for == st.st_mtime_ns and record.job is None:
-            append(JobSummary("done", None, entry.started, entry.ended or st.st_mtime, 1.0,
-                              entry.metrics, entry.step, entry.complete_for))
+        if known is not None and known[0] == st.st_mtime_ns:
+            summary = known[1]
+            if summary is None:  # from the disk cache: used for the first time here
+                summary = _from_entry(path, known[2], st.st_mtime)
+            append(summary)
         else:
             append(summarize(record, True, st))
+    if unread:
+        _scan(records, unread, summaries)
     if _newly_complete:
         _newly_complete = 0
         if diskcache.cache_dir() is not None:
             _store(jobs_dirs)
-    return summaries
+    return summaries  # type: ignore[return-value]
 
 
-def _restore(jobs_dir: str, entries: dict[str, tuple]) -> None:
-    """Entries of the disk cache, keyed ``<task id>/<job id>`` under ``jobs_dir``."""
-    for key, (token, inode, offset, started, ended, progress, metrics, step) in (
-            entries.items()):
-        path = f"{jobs_dir}/{key}{EVENTS}"
-        if path not in _events_cache:
-            entry = _events_cache[path] = _EventState(inode)
-            entry.offset, entry.started, entry.ended = offset, started, ended
-            entry.progress, entry.metrics, entry.step = progress, metrics, step
-            entry.final, entry.complete_for = True, token
+def _not_done(record: JobRecord) -> JobSummary:
+    """:func:`summarize` for a job without ``.done``; a failed job's is kept."""
+    if not record.marker.endswith(".done"):
+        return summarize(record, True)
+    failed = record.marker[:-5] + ".failed"  # <name>.done -> <name>.failed
+    try:
+        token = os.stat(failed).st_mtime_ns  # taken before reading: a later change shows
+    except OSError:
+        return summarize(record, True)
+    kept = _failed.get(record.path)
+    if kept is not None and kept[0] == token:
+        return kept[1]
+    summary = summarize(record, True)
+    events = _events_cache.get(record.path)
+    if summary.state == "error" and events is not None and events.final:
+        _failed[record.path] = (token, summary)
+    return summary
+
+
+def _from_entry(path: str, entry: tuple, marker_time: float) -> JobSummary:
+    token, inode, offset, started, ended, progress, metrics, step = entry
+    summary = JobSummary("done", None, started, ended or marker_time, 1.0, metrics, step,
+                         token)
+    _done[path] = (token, summary, entry)
+    _stored.pop(path, None)
+    return summary
+
+
+def _scan(records: list[JobRecord], unread: list[int], summaries: list) -> None:
+    """Jobs never read: markers and event files read in bulk (in parallel if many)."""
+    jobs = [(records[n].path, records[n].marker.rsplit("/", 1)[1]) for n in unread]
+    for start, part in scan_parts(jobs):  # this process's part first, then the helpers'
+        for n, result in zip(unread[start:start + len(part)], part):
+            summaries[n] = _summary_of(records[n], result)
+
+
+def _summary_of(record: JobRecord, result: tuple | None) -> JobSummary:
+    """The summary of a job from its answer of :func:`eventscan.scan_jobs`."""
+    if result is None:
+        return _not_done(record)
+    if result[2] is None:  # done, without event file
+        return summarize(record, True)
+    token, marker_time, values = result
+    if type(values) is tuple:  # from a helper process
+        inode, offset, started, ended, final, progress, metrics, step = values
+        if final:
+            return _keep_done(record.path, token, marker_time, inode, offset, started, ended,
+                              progress, metrics, step)
+        events = state_from(values)
+    else:
+        events = values
+    if events.final:
+        return _complete(record.path, token, events, marker_time)
+    # Done, but its event file may still grow (a job writing its last lines).
+    _events_cache[record.path] = events
+    return summarize(record, True)
 
 
 def _store(jobs_dirs: set[str]) -> None:
-    grouped: dict[str, dict[str, tuple]] = {d: {} for d in jobs_dirs}
-    cut = len(EVENTS)
-    for path, e in _events_cache.items():
-        if e.complete_for is not None:
-            jobs_dir, task_id, job_id = path[:-cut].rsplit("/", 2)
-            group = grouped.get(jobs_dir)
-            if group is not None:
-                group[f"{task_id}/{job_id}"] = (e.complete_for, e.inode, e.offset, e.started,
-                                                e.ended, e.progress, e.metrics, e.step)
-    for jobs_dir, entries in grouped.items():
-        diskcache.save(jobs_dir, entries)
+    for jobs_dir in jobs_dirs:
+        entries = _by_dir.get(jobs_dir)
+        if entries:
+            diskcache.save(jobs_dir, entries)
 
 
-def _read_from(path: str, offset: int) -> bytes:
-    """The bytes of a file from ``offset`` to its end."""
-    # os.open/os.pread with a first guess of the size: half the cost of open().read()
-    # and no fstat, for 100,000 small files.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        blob = os.pread(fd, _FIRST_READ, offset)
-        if len(blob) < _FIRST_READ:
-            return blob
-        parts = [blob]
-        while True:
-            offset += len(parts[-1])
-            more = os.pread(fd, 1 << 20, offset)
-            if not more:
-                return b"".join(parts)
-            parts.append(more)
-    finally:
-        os.close(fd)
-
-
-_FIRST_READ = 16384
-
-
-def _events(path: str, done_token: int | None) -> _EventState | None:
-    """The event summary of a job, reading only what was appended since last time."""
+def _events(path: str, done_token: int | None, marker_time: float | None) -> EventState | None:
+    """The event summary of a job (folder ``path``), reading only what was appended
+    since last time."""
+    file = path + EVENTS
     entry = _events_cache.get(path)
     if entry is not None and entry.complete_for is not None:
         if entry.complete_for == done_token:
             return entry  # a finished job: its file no longer changes
         entry = None  # it finished under another .done marker: read it all again
+    if entry is None:
+        known = _done.get(path) or (None, None, _stored.get(path))
+        if known[2] is not None and known[2][0] == done_token:  # complete, kept
+            entry = state_from((*known[2][1:5], True, *known[2][5:]))
+            entry.complete_for = done_token
+            _events_cache[path] = entry
+            return entry
     if entry is not None:
         try:
-            st = os.stat(path)
+            st = os.stat(file)
         except OSError:
             del _events_cache[path]
             return None
@@ -196,21 +238,18 @@ def _events(path: str, done_token: int | None) -> _EventState | None:
             entry = None  # replaced or truncated: read it again
         elif st.st_size == entry.offset:
             if done_token is not None and entry.final:
-                _complete(entry, done_token)
+                _complete(path, done_token, entry, marker_time)
             return entry
     try:
-        blob = _read_from(path, entry.offset if entry is not None else 0)
+        blob = read_from(file, entry.offset if entry is not None else 0)
     except OSError:
         _events_cache.pop(path, None)
         return None
     if entry is None:
-        entry = _events_cache[path] = _EventState(None)
-    end = blob.rfind(b"\n")
-    if end >= 0:  # a torn last line is read next time
-        entry.offset += end + 1
-        entry.feed(parse_lines(blob[:end]))
+        entry = _events_cache[path] = EventState(None)
+    entry.feed_blob(blob)
     if done_token is not None and entry.final:
-        _complete(entry, done_token)
+        _complete(path, done_token, entry, marker_time)
     return entry
 
 
@@ -258,7 +297,7 @@ def summarize(record: JobRecord, with_events: bool = True, done_stat=None) -> Jo
         summary.failure = record.job.failure_reason
     job = record.job
     if with_events:
-        events = _events(path + EVENTS, done_token)
+        events = _events(path, done_token, marker_time)
         if events is not None:
             summary.started, summary.progress = events.started, events.progress
             summary.metrics, summary.step = events.metrics, events.step
@@ -295,7 +334,7 @@ def _state_name(record: JobRecord, state: JobState | None) -> str:
 def read_history(record: JobRecord) -> list[tuple]:
     """Every metric value of a job: ``(step, timestamp, metric, value)`` rows."""
     try:
-        blob = _read_from(record.path + EVENTS, 0)
+        blob = read_from(record.path + EVENTS, 0)
     except OSError:
         return []
     end = blob.rfind(b"\n")

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError, WorkspaceError
+from .eventscan import parse_lines
 
-__all__ = ["JobRecord", "records_of"]
+__all__ = ["JobRecord", "records_of", "parse_lines"]
 
 
 @dataclass(slots=True)
@@ -127,6 +128,13 @@ def _from_path(path: Path, experiment: str | None, run: str | None) -> list[JobR
     elif run is not None:
         msg = "results(): run=... needs an experiment name. Fix: results(ws, 'name', run=...)"
         raise ResultsError(msg)
+    if len(names) == 1:  # no job to list twice
+        try:
+            return list(_from_run(_run_folder(experiments / names[0], run), path, names[0]))
+        except WorkspaceError:
+            if experiment is not None:
+                raise
+            return []
     records: list[JobRecord] = []
     seen: set[str] = set()
     for name in names:
@@ -239,32 +247,11 @@ def _jobs_jsonl(path: Path) -> _JsonlCache:
         end = blob.rfind(b"\n")
         if end >= 0:  # a torn last line (being written) is read next time
             entry.offset += end + 1
+            jobs = entry.jobs
             for record in parse_lines(blob[:end]):
                 job_id, task_id = record.get("job_id"), record.get("task_id")
-                if isinstance(job_id, str) and isinstance(task_id, str):
+                if type(job_id) is str and type(task_id) is str:
                     tags = record.get("tags")
-                    entry.jobs[(task_id, job_id)] = (
-                        tags if isinstance(tags, dict) else {}, record.get("timestamp"))
+                    jobs[(task_id, job_id)] = (
+                        tags if type(tags) is dict else {}, record.get("timestamp"))
     return entry
-
-
-try:  # optional: parses event files 5 times faster than json
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - depends on the environment
-    _fast_loads = json.loads
-
-
-def parse_lines(blob: bytes) -> list[dict]:
-    """JSON lines, parsed in one call when they are all well formed."""
-    if not blob:
-        return []
-    try:
-        records = _fast_loads(b"[" + blob.replace(b"\n", b",") + b"]")
-    except ValueError:  # an empty or corrupt line, or NaN (not JSON): one by one
-        records = []
-        for line in blob.split(b"\n"):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return [r for r in records if isinstance(r, dict)]

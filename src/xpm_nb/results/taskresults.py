@@ -47,6 +47,16 @@ def _known_classes() -> dict[str, type]:
     return known
 
 
+def any_to_compute(known: dict[str, type] | None, records) -> bool:
+    """Whether some job may get ``results()`` values without ``force``: a task class
+    imported here defines ``results``, or a job of this process is listed."""
+    if known is None:
+        known = _known_classes()
+    if any(callable(getattr(c, "results", None)) for c in known.values()):
+        return True
+    return any(record.job is not None for record in records)
+
+
 def task_results(pairs: list[tuple[JobRecord, int | None]], force: bool) -> list[dict | None]:
     """The ``results()`` of done jobs, given with their ``.done`` token.
 
@@ -54,9 +64,8 @@ def task_results(pairs: list[tuple[JobRecord, int | None]], force: bool) -> list
     with it, every done job's configuration is loaded to find out.
     """
     known = _known_classes()
-    if not force and not any(callable(getattr(c, "results", None)) for c in known.values()):
-        if all(record.job is None for record, _ in pairs):
-            return [None] * len(pairs)  # no task here computes results: skip the loop
+    if not force and not any_to_compute(known, (record for record, _ in pairs)):
+        return [None] * len(pairs)  # no task here computes results: skip the loop
     out: list[dict | None] = []
     errors: list[str] = []
     for record, token in pairs:
