@@ -115,3 +115,31 @@ def test_bad_limits_are_refused_with_the_fix(monkeypatch):
     assert default_max_jobs() is None  # 0: no limit
     monkeypatch.delenv(MAX_JOBS_ENV)
     assert default_max_jobs() == len(os.sched_getaffinity(0))
+
+
+def test_cancelling_a_job_queued_for_a_slot_gives_its_token_back(workdir, tmp_path):
+    """Tokens come before the slot: a queued job holds its token until cancelled."""
+    import asyncio
+
+    from xpm_nb.connectors.local import LocalConnector
+
+    log = tmp_path / "spans.log"
+    token = LocalConnector(tmp_path / "connector").createtoken("gpu", 1)
+    with pytest.raises(Exception, match="cancelled"):  # noqa: PT012 - the experiment's exit raises
+        with experiment(workdir, "token-queued", launcher=DirectLauncher(max_jobs=1)) as xp:
+            first = Span.C(index=0, log=log, sleep=1.0).submit()
+            queued = Span.C(index=1, log=log, sleep=0.0)
+            queued.add_dependencies(token.dependency(1))
+            queued = queued.submit()
+            first_job, queued_job = first.__xpm__.job, queued.__xpm__.job
+
+            async def until_running():
+                while first_job.state is not JobState.RUNNING:
+                    await asyncio.sleep(0.02)
+
+            xp.loop.run_until_complete(until_running())
+            assert queued_job.state is JobState.READY and token.used() == 1
+            assert xp.scheduler.cancel(queued_job)
+            xp.loop.run_until_complete(asyncio.sleep(0.05))
+            assert token.used() == 0
+    assert first_job.state is JobState.DONE and queued_job.failure_reason == "cancelled"

@@ -184,15 +184,35 @@ class Scheduler:
                 await job.io(job.prepare)
             self._finish(job, JobState.UNSCHEDULED)
             return
-        if job.connector.is_local:
-            # Writing params.json walks the configuration: off the loop, so that a
-            # hundred jobs starting together do not stall the notebook.
-            await asyncio.to_thread(job.prepare)
-        else:
-            await job.io(job.prepare)
         self._set_state(job, JobState.READY)
         tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
         await self._acquire_tokens(job, tokens)
+        # A slot (the launcher's bound on jobs running at once) before anything
+        # slow: jobs reach it in submission order, and run in that order.
+        slots_of = getattr(job.launcher, "slots", None)
+        slots = slots_of() if slots_of is not None else None
+        if slots is not None:
+            try:
+                await slots.acquire()
+            except BaseException:
+                await self._release_tokens(job, tokens)
+                raise
+        try:
+            await self._run_in_slot(job, tokens)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    async def _run_in_slot(self, job: Job, tokens: list[TokenDependency]) -> None:
+        try:
+            if job.connector.is_local:
+                # Writing params.json walks the configuration: off the loop.
+                await asyncio.to_thread(job.prepare)
+            else:
+                await job.io(job.prepare)
+        except BaseException:
+            await self._release_tokens(job, tokens)
+            raise
         stopped = self.loop.create_future()
         follower = self.loop.create_task(JobFollower(job, self._notify).run(stopped))
         try:
@@ -207,8 +227,7 @@ class Scheduler:
                     continue
                 break
         finally:
-            for dep in tokens:
-                await job.io(dep.token.release, str(job.path))
+            await self._release_tokens(job, tokens)
             stopped.set_result(None)
             await follower
         state, info = await job.io(job.disk_state)
@@ -228,26 +247,21 @@ class Scheduler:
     async def _acquire_tokens(self, job: Job, tokens: list[TokenDependency]) -> None:
         delay = POLL_MIN
         held: list[TokenDependency] = []
+        try:
+            for dep in tokens:
+                while not await job.io(dep.token.try_acquire, str(job.path), dep.count):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, POLL_MAX)
+                held.append(dep)
+        except BaseException:  # cancelled while waiting: give back what is held
+            await self._release_tokens(job, held)
+            raise
+
+    async def _release_tokens(self, job: Job, tokens: list[TokenDependency]) -> None:
         for dep in tokens:
-            while not await job.io(dep.token.try_acquire, str(job.path), dep.count):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, POLL_MAX)
-            held.append(dep)
+            await job.io(dep.token.release, str(job.path))
 
     async def _launch_and_wait(self, job: Job) -> int | None:
-        # A slot first (the launcher's bound on jobs running at once), and only
-        # then the launch lock: no other process waits on our queue.
-        slots_of = getattr(job.launcher, "slots", None)
-        slots = slots_of() if slots_of is not None else None
-        if slots is not None:
-            await slots.acquire()
-        try:
-            return await self._launch_and_wait_in_slot(job)
-        finally:
-            if slots is not None:
-                slots.release()
-
-    async def _launch_and_wait_in_slot(self, job: Job) -> int | None:
         connector = job.connector  # the host of the job folder
         job.last_exit = None
         async with connector.async_lock(job.paths.launch_lock):
