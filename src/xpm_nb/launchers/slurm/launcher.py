@@ -29,6 +29,7 @@ __all__ = ["SlurmLauncher", "SlurmScriptBuilder", "SlurmProcessBuilder", "RECORD
 
 RECORD = "slurm.json"  # in the job's .experimaestro folder
 SCRIPT = "slurm.sh"
+UNREACHABLE = "Unable to contact slurm controller"  # sbatch gave up after its own retries
 
 
 class SlurmLauncher(Launcher):
@@ -126,6 +127,12 @@ class SlurmLauncher(Launcher):
         return handle
 
     def _submitted(self, job, argv: list[str], r) -> SlurmJobHandle:
+        if r.returncode != 0 and UNREACHABLE in r.stderr:
+            # Not the job's fault: an options fix would be the wrong advice.
+            msg = (f"sbatch could not reach the SLURM controller for job {job.locator} "
+                   f"(exit {r.returncode}): {r.stderr.strip()}. The job was not submitted; "
+                   "check that slurmctld runs (`scontrol ping`), then submit it again")
+            raise XPMError(msg)
         if r.returncode != 0:
             msg = (f"sbatch refused job {job.locator} (exit {r.returncode}): "
                    f"{r.stderr.strip() or r.stdout.strip()}. Command: "

@@ -235,6 +235,7 @@ class SlurmJobHandle(ProcessHandle):
         delay = FILE_POLL_MIN
         ended_at: float | None = None  # when SLURM said it ended (or forgot it) without a marker
         failed_at: float | None = None  # when the job's own .failed appeared
+        failed_round = 0  # the poller's round count then
         while True:
             started, done, failed = await self._markers()
             status = poller.statuses.get(jobid)
@@ -244,7 +245,14 @@ class SlurmJobHandle(ProcessHandle):
             if not started and failed:
                 # The job wrote its failure on its way out; SLURM's final word tells
                 # whether SLURM ended it (time limit, scancel, memory).
-                failed_at = failed_at or time.monotonic()
+                if failed_at is None:
+                    failed_at, failed_round = time.monotonic(), poller.rounds
+                if status is not None and status.pending and poller.rounds >= failed_round + 2:
+                    # Pending in a squeue begun after the job ended: SLURM requeued it
+                    # (node failure, preemption): it runs again; its .failed is not its end.
+                    await self._io(self._connector.unlink, paths.failed)
+                    failed_at = None
+                    continue
                 if final or time.monotonic() - failed_at >= FINAL_WAIT:
                     return self._exit_after_marker(status)
                 poller.kick()
@@ -269,6 +277,10 @@ class SlurmJobHandle(ProcessHandle):
                         on_state(state)
             await poller.next_round(delay)
             delay = min(delay * 1.5, FILE_POLL_MAX if self._local else REMOTE_FILE_POLL_MAX)
+
+    async def _io(self, fn, *args):
+        """``fn(*args)`` on the job folder's host (off the loop for a remote host)."""
+        return fn(*args) if self._local else await self._connector.call(fn, *args)
 
     async def _markers(self) -> tuple[bool, bool, bool]:
         """Whether the pid, done and failed files exist (read off the loop on a remote host)."""
