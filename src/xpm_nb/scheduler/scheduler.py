@@ -117,14 +117,16 @@ class Scheduler:
 
     def _finish(self, job: Job, state: JobState) -> None:
         job.ended_time = job.ended_time or time.time()
-        self._set_state(job, state)
         try:
+            self._set_state(job, state)
             if job.has_folder():
                 job.write_status()
-        except OSError:
-            pass
-        if not job._future.done():
-            job._future.set_result(state)
+        except (OSError, XPMError):
+            pass  # the status file is a convenience; the markers are the truth
+        finally:
+            # Waiters must always hear of the end, even when the host is gone.
+            if not job._future.done():
+                job._future.set_result(state)
         if state is JobState.DONE:
             self._remove_transient_dependencies(job)
 
