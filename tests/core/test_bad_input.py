@@ -378,6 +378,11 @@ class TestUnencodable:
         with pytest.raises(IdentifierError, match=r"AnyList\.mapping\['k'\]: .*b'x'.*bytes"):
             AnyList.C(items=[], mapping={"k": b"x"}).__identifier__()
 
+    def test_dict_keys_that_do_not_compare(self):
+        """Keys of mixed types cannot be ordered: the field, the key types and the fix."""
+        with pytest.raises(IdentifierError, match=r"AnyList\.mapping: .*int, str.*one type"):
+            AnyList.C(items=[], mapping={"a": 1, 2: 3}).__identifier__()
+
     def test_object_field(self):
         """An arbitrary object as a field value is refused."""
         with pytest.raises(IdentifierError, match=r"AnyList\.anything: .*object"):

@@ -301,7 +301,14 @@ def _value_slow(value, out: list, path: _Path) -> None:
     elif isinstance(value, dict):
         out.append(DICT)
         items = [(k, v) for k, v in value.items() if not _is_meta(v)]
-        items.sort(key=lambda kv: kv[0])
+        try:
+            items.sort(key=lambda kv: kv[0])
+        except TypeError:  # the spec orders entries by key: keys must compare
+            kinds = sorted({type(k).__qualname__ for k, _ in items})
+            msg = (f": the keys of a dict must be comparable to be ordered (the identifier "
+                   f"sorts them), got keys of types {', '.join(kinds)} in {value!r}; "
+                   "use keys of one type (e.g. all str)")
+            raise IdentifierError(msg) from None
         for k, v in items:
             _value(k, out, path)
             try:
