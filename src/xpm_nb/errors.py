@@ -148,3 +148,11 @@ class GracefulTimeout(Exception):
     def __init__(self, message: str = "Task stopped gracefully before timeout"):
         super().__init__(message)
         self.message = message
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)`` (Python 3.11+); on 3.10 the note is kept in ``__notes__``."""
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:
+        error.__notes__ = [*getattr(error, "__notes__", []), note]

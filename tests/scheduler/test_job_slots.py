@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -143,3 +144,96 @@ def test_cancelling_a_job_queued_for_a_slot_gives_its_token_back(workdir, tmp_pa
             xp.loop.run_until_complete(asyncio.sleep(0.05))
             assert token.used() == 0
     assert first_job.state is JobState.DONE and queued_job.failure_reason == "cancelled"
+
+
+class _SlowStartLauncher(DirectLauncher):
+    """A direct launcher whose process start (in a worker thread) takes a while, as a
+    loaded machine's fork/exec does."""
+
+    def __init__(self, **kwargs):
+        import threading
+
+        super().__init__(**kwargs)
+        self.started = threading.Event()  # set when a launch begins
+        self.handles = []  # the processes it started
+
+    def launch(self, job, env):
+        import time
+
+        self.started.set()
+        time.sleep(0.5)
+        handle = super().launch(job, env)
+        self.handles.append(handle)
+        return handle
+
+
+def test_cancel_while_the_process_is_being_started_kills_it(workdir, tmp_path):
+    """Cancelled in the middle of its launch: the process that starts is killed (no orphan),
+    the job is recorded cancelled, and the next job gets the slot only then."""
+    import asyncio
+
+    from xpm_nb.scheduler.jobs import pid_alive
+
+    log = tmp_path / "spans.log"
+    with pytest.raises(Exception, match="cancelled"):  # noqa: PT012 - the experiment's exit raises
+        with experiment(workdir, "cancel-launch") as xp:
+            launcher = _SlowStartLauncher(max_jobs=1)
+            victim = Span.C(index=0, log=log, sleep=30.0).submit(launcher=launcher)
+            after = Span.C(index=1, log=log, sleep=0.0).submit(launcher=launcher)
+            job, after_job = victim.__xpm__.job, after.__xpm__.job
+            xp.loop.run_until_complete(asyncio.to_thread(launcher.started.wait, 30))
+            assert job._launching and job.process is None
+            assert xp.scheduler.cancel(job)
+            xp.loop.run_until_complete(asyncio.wait_for(asyncio.shield(job._future), 30))
+    assert job.state is JobState.ERROR and job.failure_reason == "cancelled"
+    assert json.loads(job.paths.failed.read_text())["reason"] == "cancelled"
+    assert not job.paths.done.exists() and not job.paths.pid.exists()
+    (handle, _after_handle) = launcher.handles  # the victim's process did start...
+    assert not pid_alive(handle.pid)  # ...and was killed, not left behind the scheduler's back
+    assert [i for i, _, _ in _spans(log)] == [1]  # the victim never did its work
+    assert after_job.state is JobState.DONE
+
+
+def test_a_job_another_process_runs_is_followed_without_a_slot(workdir, tmp_path):
+    """A job already running elsewhere (another kernel, a killed driver's job) is followed
+    at once, shown running, and does not hold one of this launcher's slots."""
+    import asyncio
+    import subprocess
+    import textwrap
+    import time
+
+    log = tmp_path / "spans.log"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(HERE)!r})
+        from xpm_nb import experiment
+        from tasks import Span
+        with experiment({str(workdir)!r}, "elsewhere"):
+            Span.C(index=0, log={str(log)!r}, sleep=4.0).submit()
+    """)
+    other = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        probe = Span.C(index=0, log=log, sleep=4.0)
+        pid_file = workdir / "jobs" / "tasks.span" / probe.__identifier__().hex() / "span.pid"
+        deadline = time.monotonic() + 60
+        while not pid_file.exists():
+            assert time.monotonic() < deadline and other.poll() is None, "the other driver"
+            time.sleep(0.05)
+        with experiment(workdir, "here", launcher=DirectLauncher(max_jobs=1)) as xp:
+            followed = Span.C(index=0, log=log, sleep=4.0).submit().__xpm__.job
+            mine = Span.C(index=1, log=log, sleep=0.0).submit().__xpm__.job
+
+            async def until_mine_done():
+                while not mine.state.finished:
+                    await asyncio.sleep(0.02)
+                return followed.state
+
+            followed_then = xp.loop.run_until_complete(until_mine_done())
+            assert mine.state is JobState.DONE
+            assert followed_then is JobState.RUNNING  # still running: it held no slot
+        assert other.wait(60) == 0
+    finally:
+        if other.poll() is None:
+            other.kill()
+    assert followed.state is JobState.DONE
+    assert sorted(i for i, _, _ in _spans(log)) == [0, 1]  # each ran once

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import JobFailedError, WorkspaceError, XPMError
+from ..errors import JobFailedError, WorkspaceError, XPMError, add_note
 from .jobs import Job, JobState
 from .runlock import RUN_LOCK_NAME, RunLock
 from .scheduler import Scheduler
@@ -101,7 +101,7 @@ class experiment:  # noqa: N801 - the reference's name
                        f"({exc.strerror or exc}). Fix: another port (port=0: any free one)")
                 error = XPMError(msg)
                 if status_error is not None:
-                    error.add_note(self._status_error_message(status_error))
+                    add_note(error, self._status_error_message(status_error))
                 raise error from exc
 
     def __repr__(self) -> str:
@@ -186,10 +186,10 @@ class experiment:  # noqa: N801 - the reference's name
         try:
             status_error = self._close()
         except Exception as close_error:  # noqa: BLE001 - e.g. a service that fails to stop
-            error.add_note(f"then closing experiment {self.name!r} failed: {close_error!r}")
+            add_note(error, f"then closing experiment {self.name!r} failed: {close_error!r}")
             return
         if status_error is not None:
-            error.add_note(self._status_error_message(status_error))
+            add_note(error, self._status_error_message(status_error))
 
     def _close(self) -> OSError | None:
         """Close (once); returns the error of the final status write, if any."""

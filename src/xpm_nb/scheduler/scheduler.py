@@ -49,6 +49,7 @@ class Scheduler:
         job._future = self.loop.create_future()
         job._cancelled = False
         job._needed = asyncio.Event()  # set when a dependent needs a transient job
+        job._launching = False  # its process is being started (cancel waits for the handle)
         self._set_state(job, JobState.WAITING)
         job._task = self.loop.create_task(self._run(job), name=f"xpm_nb job {job.locator}")
 
@@ -77,6 +78,8 @@ class Scheduler:
         started = job.state in (JobState.RUNNING, JobState.SCHEDULED) or job.process is not None
         if started and self.kill(job):
             return True  # the job's coroutine sees the process end and records it
+        if job._launching:
+            return True  # killed as soon as its launch returns a handle
         job._task.cancel()
         return True
 
@@ -106,23 +109,30 @@ class Scheduler:
             if job._future.done():  # finished already (a transient job not needed)
                 return
             job.failure_reason = job.failure_reason or "cancelled"
-            if job.has_folder():
-                job.mark_failed(None, job.failure_reason)
+            try:
+                if await job.io(job.has_folder):
+                    await job.io(job.mark_failed, None, job.failure_reason)
+            except (OSError, XPMError):
+                pass  # the host is gone: the driver still knows it failed
             self._finish(job, JobState.ERROR)
             if not job._cancelled:
                 raise
         except Exception as exc:  # noqa: BLE001 - the job fails, the scheduler goes on
             job.failure_reason = f"scheduler error: {type(exc).__name__}: {exc}"
             self._finish(job, JobState.ERROR)
+        finally:
+            if not job._future.done():  # whatever went wrong, waiters hear of the end
+                job._future.set_result(job.state)
 
     def _finish(self, job: Job, state: JobState) -> None:
         job.ended_time = job.ended_time or time.time()
         try:
             self._set_state(job, state)
-            if job.has_folder():
-                job.write_status()
-        except (OSError, XPMError):
-            pass  # the status file is a convenience; the markers are the truth
+            try:
+                if job.has_folder():
+                    job.write_status()
+            except (OSError, XPMError):
+                pass  # the status file is a convenience; the markers are the truth
         finally:
             # Waiters must always hear of the end, even when the host is gone.
             if not job._future.done():
@@ -177,6 +187,7 @@ class Scheduler:
         if state is JobState.DONE:
             self._finish(job, JobState.DONE)
             return
+        running_elsewhere = state is JobState.RUNNING  # another process runs it: followed
         if not self.is_awaited(job):
             await job._needed.wait()  # a transient job runs only for a dependent
         from .workspace import RunMode
@@ -192,7 +203,7 @@ class Scheduler:
         # A slot (the launcher's bound on jobs running at once) before anything
         # slow: jobs reach it in submission order, and run in that order.
         slots_of = getattr(job.launcher, "slots", None)
-        slots = slots_of() if slots_of is not None else None
+        slots = slots_of() if slots_of is not None and not running_elsewhere else None
         if slots is not None:
             try:
                 await slots.acquire()
@@ -229,9 +240,11 @@ class Scheduler:
                     continue
                 break
         finally:
-            await self._release_tokens(job, tokens)
             stopped.set_result(None)
-            await follower
+            try:
+                await self._release_tokens(job, tokens)
+            finally:
+                await follower
         state, info = await job.io(job.disk_state)
         if state is JobState.DONE:  # even when cancelled too late: the folder says done
             self._finish(job, JobState.DONE)
@@ -287,8 +300,17 @@ class Scheduler:
                         [*job.workspace.python_path,
                          os.environ.get("PYTHONPATH", "") if connector.is_local else ""]
                     )
-                handle = await job.launcher.launch_async(job, env)
+                job._launching = True
+                try:
+                    handle = await job.launcher.launch_async(job, env)
+                finally:
+                    job._launching = False
                 job.process = handle
+                if job._cancelled:  # cancelled while it was being started
+                    try:
+                        handle.kill()
+                    except OSError:  # ProcessLookupError: it has ended already
+                        pass
                 # Hold the launch lock until the start is on disk (the job's pid
                 # file, a SLURM job record), so that no other process starts it.
                 await handle.recorded(job)
