@@ -87,3 +87,14 @@ class Blob(Task):
         _run_line(self.runs, "run")
         time.sleep(self.seconds)
         self.out.write_text(str(len(self.blob)))
+
+
+class Raise(Task):
+    """Logs its run, then raises: the job writes its own ``.failed``."""
+
+    value: Param[int]
+    runs: Meta[Path] = field(default_factory=PathGenerator("runs.log"))
+
+    def execute(self):
+        _run_line(self.runs, "run")
+        raise ValueError(f"task {self.value} asked to fail")

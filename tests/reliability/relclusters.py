@@ -26,9 +26,19 @@ for folder in (TESTS / "slurm", TESTS / "ssh"):
     if str(folder) not in sys.path:
         sys.path.append(str(folder))  # slurm_helpers, ssh_helpers (after ours)
 
-from slurm_helpers import busy_node, jobs_in, until  # noqa: E402, F401 - re-exported
+from slurm_helpers import (  # noqa: E402, F401 - re-exported
+    busy_node,
+    jobs_in,
+    record_states,
+    slurm_id,
+    until,
+)
 from ssh_helpers import HERE as SSH_TESTS  # noqa: E402
-from ssh_helpers import make_connector  # noqa: E402
+from ssh_helpers import (  # noqa: E402, F401 - ssh_url, wait_until re-exported
+    make_connector,
+    ssh_url,
+    wait_until,
+)
 
 from infra.slurm import NODE, _which  # noqa: E402
 
@@ -78,24 +88,6 @@ def ssh_connector_fixture(sshd_running):
     c = connector_to(sshd_running)
     yield c
     c.close_registered()
-
-
-def slurm_id(job) -> str:
-    """The SLURM job id recorded in the job folder."""
-    return json.loads((job.paths.meta / "slurm.json").read_text())["jobid"]
-
-
-def record_states(xp) -> dict[str, list[str]]:
-    """Every state each job of ``xp`` goes through, in order (no repeats)."""
-    states: dict[str, list[str]] = {}
-
-    def listener(job):
-        seen = states.setdefault(job.identifier, [])
-        if not seen or seen[-1] != job.state.value:
-            seen.append(job.state.value)
-
-    xp.scheduler.listeners.append(listener)
-    return states
 
 
 def pump(xp, seconds: float) -> None:

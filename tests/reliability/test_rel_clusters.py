@@ -23,7 +23,7 @@ import threading
 import time
 
 import pytest
-from clustertasks import Blob, HardExit, Sleep, Total, runs_of
+from clustertasks import Blob, HardExit, Raise, Sleep, Total, runs_of
 from relclusters import (
     assert_nothing_running_on_disk,
     busy_node,
@@ -37,9 +37,11 @@ from relclusters import (
     slurm_id,
     slurm_launcher_fixture,  # noqa: F401 - fixture
     ssh_connector_fixture,  # noqa: F401 - fixture
+    ssh_url,
     start_slurmctld,
     stop_slurmctld,
     until,
+    wait_until,
 )
 from relhelpers import Driver, isolated_env  # noqa: F401 - autouse fixture
 
@@ -272,20 +274,50 @@ def test_controller_stopped_while_jobs_run_and_at_submission(
     assert len(jobs_in(slurm_cluster, workdir)) == 3
 
 
+def test_a_job_failing_while_squeue_cannot_answer_keeps_its_own_failure(
+        slurm_cluster, slurm_launcher, workdir):
+    """A job last seen pending runs and fails while every ``squeue`` fails (the poller's
+    ``SLURM_CONF`` pointed at a file it refuses at once: the cluster itself runs on). The
+    stale "pending" is not news: the job's own ``.failed`` stays, never taken for a requeue."""
+    env = slurm_launcher.runner.launcherenv
+    bad_conf = workdir.parent / "refused.conf"  # a missing file: squeue retries for 60 s
+    bad_conf.write_text("NotASlurmKey=1\n")
+    with pytest.raises(FailedExperiment):
+        with experiment(workdir, "stale-pending", launcher=slurm_launcher) as xp:
+            with busy_node(slurm_cluster):
+                job = job_of(Raise.C(value=1).submit())
+                until(xp, lambda: job.state is JobState.SCHEDULED, "the job to be queued")
+                pump(xp, 1.5)  # the poller has seen it pending
+                assert job.state is JobState.SCHEDULED
+                good_conf, env["SLURM_CONF"] = env["SLURM_CONF"], str(bad_conf)
+            try:
+                # The blocker is gone: SLURM runs the job, which fails and writes .failed.
+                until(xp, lambda: runs_of(job.path) and job.paths.failed.exists(),
+                      "the job to fail on its own")
+                pump(xp, 4)  # eight rounds of failing squeue, the last status "pending"
+                assert job.paths.failed.exists(), "its own .failed was deleted"
+                assert "asked to fail" in json.loads(job.paths.failed.read_text())["reason"]
+            finally:
+                env["SLURM_CONF"] = good_conf
+            until(xp, lambda: job.state.finished, "the driver to see the end", timeout=60)
+    assert job.state is JobState.ERROR and "asked to fail" in job.failure_reason
+    assert len(runs_of(job.path)) == 1  # run once, never requeued or resubmitted
+    assert read_disk_state(job.paths)[0] is JobState.ERROR
+    assert_nothing_running_on_disk(job)
+
+
 # --- SSH ------------------------------------------------------------------------------
 
 
-def _url(connector, path) -> str:
-    return f"ssh://{connector.spec}/{path}"
-
-
-async def _until(predicate, what: str, limit: float = 120.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.05)
+async def _remote_sleep_running(url: str, name: str, value: int):
+    """Experiment ``name`` on ``url`` with one ``Sleep`` job (120 s unless released),
+    once that job runs on the host: ``(xp, job)``."""
+    xp = experiment(url, name)
+    Sleep.C(value=value, seconds=120).submit()
+    job = xp.jobs[0]
+    await wait_until(lambda: job.state is JobState.RUNNING and runs_of(job.path),
+                     "the remote job to run")
+    return xp, job
 
 
 def test_link_cut_in_the_middle_of_uploading_params(ssh_connector, sshd_running, tmp_path):
@@ -315,7 +347,7 @@ def test_link_cut_in_the_middle_of_uploading_params(ssh_connector, sshd_running,
     watcher = threading.Thread(target=cut_mid_upload, daemon=True)
     watcher.start()
     try:
-        with experiment(_url(ssh_connector, ws), "upload") as xp:
+        with experiment(ssh_url(ssh_connector, ws), "upload") as xp:
             Blob.C(blob=blob).submit()
     finally:
         stop.set()
@@ -337,14 +369,10 @@ def test_remote_job_killed_on_its_host(ssh_connector, tmp_path):
     (the exit code its wrapper recorded there), the marker written on the host, no pid file
     left; a new submission runs it again to done."""
     ws = tmp_path / "remote" / "ws"  # the host's disk (the host is this machine)
-    url = _url(ssh_connector, ws)
+    url = ssh_url(ssh_connector, ws)
 
     async def main():
-        xp = experiment(url, "kill9")
-        Sleep.C(value=5, seconds=120).submit()
-        job = xp.jobs[0]
-        await _until(lambda: job.state is JobState.RUNNING and runs_of(job.path),
-                     "the remote job to run")
+        xp, job = await _remote_sleep_running(url, "kill9", value=5)
         pid = int(json.loads(job.paths.pid.read_text())["pid"])
         os.kill(pid, signal.SIGKILL)  # on the host (this machine), not through xpm_nb
         await asyncio.wait_for(asyncio.shield(job._future), 60)
@@ -373,15 +401,11 @@ def test_link_down_longer_than_the_reconnect_timeout(sshd_running, tmp_path):
 
     ws = tmp_path / "remote" / "ws"
     connector = connector_to(sshd_running, reconnect_timeout=2.0, op_timeout=5.0)
-    url = _url(connector, ws)
+    url = ssh_url(connector, ws)
     seen: dict = {}
 
     async def main():
-        xp = experiment(url, "down")
-        Sleep.C(value=6, seconds=120).submit()
-        job = xp.jobs[0]
-        await _until(lambda: job.state is JobState.RUNNING and runs_of(job.path),
-                     "the remote job to run")
+        xp, job = await _remote_sleep_running(url, "down", value=6)
         await asyncio.to_thread(sshd_running.stop)
         try:
             # Given up after 2 s without the link; 20 s is a guard against a hang.

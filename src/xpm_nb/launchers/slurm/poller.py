@@ -53,6 +53,9 @@ class SlurmPoller:
         self.missing: dict[str, int] = {}  # job id -> rounds in a row SLURM did not know it
         self.error: str | None = None  # the last command failure (controller down...)
         self.rounds = 0
+        # job id -> index of the last round whose squeue/sacct answered for it (a
+        # status kept through a failed round is not news: see SlurmJobHandle._follow)
+        self.seen_in_round: dict[str, int] = {}
         self._watchers: dict[str, int] = {}
         self._round: asyncio.Future = loop.create_future()
         self._wake = asyncio.Event()
@@ -86,6 +89,7 @@ class SlurmPoller:
         self._watchers.pop(jobid, None)
         self.statuses.pop(jobid, None)
         self.missing.pop(jobid, None)
+        self.seen_in_round.pop(jobid, None)
         if not self._watchers and self._task is not None:
             # Nothing left to follow: stop now (a script's loop may close right after).
             self._stopped = self._task
@@ -144,6 +148,7 @@ class SlurmPoller:
                 return
             found = parse_squeue(r.stdout) if r.returncode == 0 else {}
             self.statuses.update(found)
+            self.seen_in_round.update(dict.fromkeys(found, self.rounds))
             unknown += [j for j in chunk if j not in found]
         self.error = None
         if unknown and self._sacct is not False:
@@ -153,6 +158,7 @@ class SlurmPoller:
                 self._sacct = True
                 found = parse_sacct(r.stdout)
                 self.statuses.update(found)
+                self.seen_in_round.update(dict.fromkeys(found, self.rounds))
                 unknown = [j for j in unknown if j not in found]
             elif "disabled" in r.stderr or "not running" in r.stderr.lower():
                 self._sacct = False  # no accounting: the job folder's files must do
@@ -247,7 +253,8 @@ class SlurmJobHandle(ProcessHandle):
                 # whether SLURM ended it (time limit, scancel, memory).
                 if failed_at is None:
                     failed_at, failed_round = time.monotonic(), poller.rounds
-                if status is not None and status.pending and poller.rounds >= failed_round + 2:
+                answered_after = poller.seen_in_round.get(jobid, -1) > failed_round
+                if status is not None and status.pending and answered_after:
                     # Pending in a squeue begun after the job ended: SLURM requeued it
                     # (node failure, preemption): it runs again; its .failed is not its end.
                     await self._io(self._connector.unlink, paths.failed)
