@@ -3,9 +3,10 @@
 An experiment holds ``WS/experiments/<name>/<run id>/lock`` (``fcntl.lockf``
 through ``fasteners``, or the SSH agent's lock on a remote workspace) from
 its opening to its closing. The operating system drops the lock when the
-process dies (``kill -9``, a crashed or restarted notebook kernel, a dropped
-SSH link), so a run whose ``status.json`` still says ``"running"`` while
-nobody holds its lock was not closed: readers report it as ``"crashed"``.
+process dies (``kill -9``, a crashed or restarted notebook kernel), so a run
+whose ``status.json`` still says ``"running"`` while nobody holds its lock was
+not closed: readers report it as ``"crashed"``. (A dropped SSH link ends the
+agent and its lock; the connector takes it again once reconnected.)
 
 POSIX locks belong to the process, and closing *any* descriptor of the file
 releases them: a reader must never open the lock file of a run that its own
@@ -45,11 +46,19 @@ class RunLock:
         self.held = False
 
     def acquire(self) -> None:
-        self._lock.__enter__()
-        self.held = True
+        # Known as ours before it is taken: a reader of this process that probed
+        # in between would open the file and, closing it, drop our new lock.
         if self.connector.is_local:
             with _HELD_GUARD:
                 _HELD.add(_key(self.path))
+        try:
+            self._lock.__enter__()
+        except BaseException:
+            if self.connector.is_local:
+                with _HELD_GUARD:
+                    _HELD.discard(_key(self.path))
+            raise
+        self.held = True
 
     def release(self) -> None:
         """Release the lock (once; later calls do nothing)."""

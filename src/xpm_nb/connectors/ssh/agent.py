@@ -10,6 +10,11 @@ takes them: schedulers running on the host see them. When the connection
 ends the agent reads end-of-file and exits, so its locks are released and its
 token shares (holder pid = the agent) end with it, as a crashed local
 scheduler's would.
+
+After a reconnection the connector retires the previous agent (``retire``: a
+link that only hung may leave it running, holding its locks; it is killed if
+its command line still carries that agent's random ``name``), then takes the
+locks its callers hold again on the new one (``connector.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import itertools
 import json
 import shlex
 import threading
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Agent", "AGENT_SOURCE"]
@@ -158,8 +165,29 @@ def op_kill(r):
         return {"result": False}
     return {"result": True}
 
+def op_retire(r):
+    # The agent of a previous connection, if it still runs (a hung link): killed so that
+    # its locks are free again. Its random name in its command line proves the pid is it.
+    pid, name = int(r["pid"]), r["name"].encode()
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if name not in f.read().split(b"\0"):
+                return {"result": False}
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        return {"result": False}
+    for _ in range(200):  # its locks go when it has exited (a zombie holds none)
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.01)
+    return {"result": True}
+
 OPS = {"lock": op_lock, "unlock": op_unlock, "token": op_token, "start": op_start,
-       "kill": op_kill}
+       "kill": op_kill, "retire": op_retire}
 
 def handle(r):
     try:
@@ -185,7 +213,9 @@ class Agent:
     def __init__(self, session, python: str):
         self.session = session
         self.generation = session.generation
-        command = f"{shlex.quote(python)} -c {shlex.quote(AGENT_SOURCE)}"
+        self.name = f"xpm_nb-agent-{uuid.uuid4().hex}"  # in its argv: ``retire`` checks it
+        self.on_lost: Callable[[Agent], None] | None = None  # the link dropped under it
+        command = f"{shlex.quote(python)} -c {shlex.quote(AGENT_SOURCE)} {self.name}"
         self.channel = session.open_channel(command)
         self._file = self.channel.makefile("r")
         first = self._file.readline()
@@ -229,6 +259,9 @@ class Agent:
                 pending, self._pending = self._pending, {}
             for slot in pending.values():
                 slot[0].set()  # no answer: the link is gone
+            callback = self.on_lost
+            if callback is not None:
+                callback(self)
 
     def request(self, op: str, timeout: float | None = None, **fields: Any) -> dict:
         """Send a request and wait for its answer (EOFError if the link drops)."""
@@ -260,6 +293,7 @@ class Agent:
     def close(self, wait: float = 5.0) -> None:
         """End the agent: end-of-file on its input, then (up to ``wait`` s) its exit,
         so that its locks and token shares are released when this returns."""
+        self.on_lost = None  # ended on purpose
         self.closed = True
         try:
             self.channel.shutdown_write()

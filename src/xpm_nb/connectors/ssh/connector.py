@@ -3,7 +3,11 @@ through a small agent started over SSH (``agent.py``); short commands (``sbatch`
 over SSH exec channels.
 
 Every operation is retried across a dropped link (see ``session.py``), so a
-job is never marked failed because the network was down. Blocking paramiko
+job is never marked failed because the network was down. Locks die with the
+agent of a dropped link: the connector remembers the locks its callers hold
+and takes them again on the new agent before it serves any other request
+(``agent()``); when the link drops while locks are held it reconnects at
+once, without waiting for a call (an open but idle experiment makes none). Blocking paramiko
 calls run on the connector's worker threads when the scheduler awaits
 :meth:`SshConnector.call`, so the notebook's loop never waits on the network.
 """
@@ -37,6 +41,10 @@ __all__ = ["SshConnector"]
 logger = logging.getLogger("xpm_nb.ssh")
 
 _P = Path | PurePosixPath | str
+
+#: Seconds a held lock is waited for on a new agent after a reconnection (the previous
+#: agent may take a moment to exit); longer means another process took it meanwhile.
+RETAKE_GRACE = 5.0
 
 
 def _s(path: _P) -> str:
@@ -95,6 +103,9 @@ class SshConnector(Connector):
         self._has_proc: bool | None = None
         self._agent: Agent | None = None
         self._agent_lock = threading.Lock()
+        # Locks our callers hold (host path -> RemoteLock), taken again after a
+        # reconnection; changed under _agent_lock, so that none is missed.
+        self._held: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"SshConnector({self.spec!r})"
@@ -137,6 +148,7 @@ class SshConnector(Connector):
             if self._agent is not None:
                 self._agent.close()
                 self._agent = None
+            self._held.clear()  # released with the agent
         self.session.close()
 
     # --- identity ---------------------------------------------------------------
@@ -215,15 +227,77 @@ class SshConnector(Connector):
         return RemoteToken(self, name, self.localpath / "tokens" / f"{name}.token", total)
 
     def agent(self) -> Agent:
-        """The agent of the current connection (started on first use, again after a drop)."""
+        """The agent of the current connection (started on first use, again after a drop).
+
+        A new agent first retires the previous one and takes the held locks
+        again (:meth:`_retake_locks`), before any caller can use it.
+        """
         with self._agent_lock:  # one agent, whatever the number of threads asking
-            agent = self._agent
-            if agent is None or agent.closed or agent.generation != self.session.generation:
-                if agent is not None:
-                    agent.close()
+            old = self._agent
+            if old is None or old.closed or old.generation != self.session.generation:
+                if old is not None:
+                    old.close()
                 self.session.client()  # (re)connect first: the agent belongs to this link
-                agent = self._agent = Agent(self.session, self.python)
-            return agent
+                agent = Agent(self.session, self.python)
+                try:
+                    if old is not None:
+                        # A hung link may have left it running with our locks: end it.
+                        agent.request("retire", timeout=self.session.op_timeout,
+                                      pid=old.pid, name=old.name)
+                    self._retake_locks(agent)
+                except BaseException:
+                    agent.close(wait=0)  # the link dropped again: the next try starts over
+                    raise
+                agent.on_lost = self._agent_lost
+                self._agent = agent
+            return self._agent
+
+    def _retake_locks(self, agent: Agent) -> None:
+        """Take the held locks on a new ``agent`` (under ``_agent_lock``).
+
+        A lock another process took while the link was down is not waited for
+        more than :data:`RETAKE_GRACE` seconds: it is marked ``lost``, with a warning.
+        """
+        for path, lock in list(self._held.items()):
+            try:
+                agent.request("lock", timeout=self.session.op_timeout + RETAKE_GRACE,
+                              path=path, max_delay=RETAKE_GRACE)
+            except AgentError as exc:
+                del self._held[path]
+                lock.lost = True
+                logger.warning("%s: the lock %s, held before the SSH link dropped, could not "
+                               "be taken again (%s): another process took it meanwhile; "
+                               "it is lost", self.spec, path, exc)
+
+    def _hold(self, lock, agent: Agent) -> None:
+        """Remember ``lock``, just taken by ``agent`` (EOFError if that agent is gone)."""
+        with self._agent_lock:
+            if agent is not self._agent or agent.closed:
+                # Taken on a dropped link: the new agent does not have it; take it again.
+                raise EOFError(f"the link dropped while locking {lock.path}")
+            self._held[str(lock.path)] = lock
+
+    def _forget(self, lock) -> None:
+        """``lock`` is being released: not to be taken again after a reconnection."""
+        with self._agent_lock:
+            if self._held.get(str(lock.path)) is lock:
+                del self._held[str(lock.path)]
+
+    def _agent_lost(self, agent: Agent) -> None:
+        """The link dropped under ``agent`` (its reader thread): if locks are held,
+        reconnect now and take them again, rather than at the next call."""
+        if self._held:
+            threading.Thread(target=self._restore_locks, daemon=True,
+                             name=f"xpm_nb-ssh-relock-{self.settings.hostname}").start()
+
+    def _restore_locks(self) -> None:
+        try:
+            # Stops when no lock is held any more (released, or the connector closed).
+            self.session.retrying("taking the held locks again",
+                                  lambda: self.agent() if self._held else None)
+        except Exception as exc:  # noqa: BLE001 - a thread of its own: report, do not raise
+            logger.warning("%s: the locks held before the SSH link dropped are not held "
+                           "again yet (%s); the next call reconnects", self.spec, exc)
 
     def agent_request(self, what: str, op: str, timeout: float | None = None,
                       **fields: Any) -> dict:

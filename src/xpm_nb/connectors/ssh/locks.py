@@ -2,7 +2,10 @@
 
 A lock is held by the agent (``fcntl.lockf`` on the lock file, as
 ``fasteners`` does): schedulers running on that host see it. It is released
-by ``release()``, or when the link drops (the agent then exits).
+by ``release()``. When the link drops the agent exits, and with it the lock;
+the connector takes the held locks again on the new agent as soon as it has
+reconnected. A lock another process took meanwhile is then ``lost`` (a
+warning is logged; ``release()`` leaves that process's lock alone).
 
 A token is a JSON file of holders ``{key: [count, pid]}`` changed under its
 ``.lock`` (the format and rules of ``scheduler/tokens.py``). Our holder pid
@@ -28,23 +31,28 @@ class RemoteLock:
         self.connector = connector
         self.path = path
         self.max_delay = max_delay
+        self.lost = False  # another process took it while the link was down
+
+    def _take(self) -> None:
+        agent = self.connector.agent()
+        agent.request("lock", path=str(self.path), max_delay=float(self.max_delay))
+        self.connector._hold(self, agent)  # taken again after a reconnection
 
     def acquire(self) -> None:
+        self.lost = False
         try:
-            answer = self.connector.session.retrying(
-                f"locking {self.path}",
-                lambda: self.connector.agent().request("lock", path=str(self.path),
-                                                       max_delay=float(self.max_delay)))
+            self.connector.session.retrying(f"locking {self.path}", self._take)
         except AgentError as exc:
             if str(exc) == "timeout":
                 msg = (f"could not lock {self.path} on {self.connector.spec} "
                        f"within {self.max_delay} s")
                 raise TimeoutError(msg) from None
             raise ConnectorError(f"{self.connector.spec}: locking {self.path}: {exc}") from None
-        del answer
 
     def release(self) -> None:
-        # A lock lost with a dropped link is released already: the new agent has none.
+        self.connector._forget(self)  # first: a reconnection now must not take it again
+        if self.lost:
+            return  # our agent does not hold it (another process may: leave it)
         self.connector.agent_request(f"unlocking {self.path}", "unlock",
                                      timeout=self.connector.session.op_timeout,
                                      path=str(self.path))
