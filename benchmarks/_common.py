@@ -12,7 +12,8 @@ stdout line)::
     {"benchmark": ..., "package": ..., "version": ..., "python": ..., <fields>,
      "metrics": {"<key>": {"value": <median>, "unit": ..., "runs": [...]}, ...}}
 
-``benchmark_result`` builds it, ``median_metrics`` its ``metrics``,
+``benchmark_result`` builds it, ``median_metrics`` its ``metrics``
+(``repeated_result``: both, over repeated measurements),
 ``print_json`` prints it, ``run_json`` runs a child process and reads it back.
 """
 
@@ -151,6 +152,29 @@ def benchmark_result(
         **fields,
         "metrics": metrics,
     }
+
+
+def repeated_result(
+    benchmark: str,
+    package: str,
+    units: Mapping[str, str],
+    measure: Callable[[], Mapping[str, float]],
+    repeat: int,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The result of ``repeat`` calls of ``measure()``: their medians (``median_metrics``
+    with ``units``), the installed version of ``package``, then ``fields``, ``cores`` and
+    ``repeat`` as run parameters (in this order)."""
+    samples = [measure() for _ in range(repeat)]
+    return benchmark_result(
+        benchmark,
+        package,
+        package_version(package),
+        median_metrics(samples, units),
+        **fields,
+        cores=cores(),
+        repeat=repeat,
+    )
 
 
 def print_json(obj: Any) -> None:

@@ -44,15 +44,13 @@ import time
 from pathlib import Path
 
 from _common import (
-    benchmark_result,
     children_cpu_s,
     cores,
     cpu_s,
-    median_metrics,
     metric_values,
-    package_version,
     peak_rss_mb,
     print_json,
+    repeated_result,
     run_json,
 )
 
@@ -199,16 +197,8 @@ KEYS = {
 
 
 def run(package: str, n: int, repeat: int, floor_n: int) -> dict:
-    samples = [measure_once(package, n, floor_n) for _ in range(repeat)]
-    return benchmark_result(
-        "e2e",
-        package,
-        package_version(package),
-        median_metrics(samples, KEYS),
-        n=n,
-        cores=cores(),
-        repeat=repeat,
-    )
+    return repeated_result("e2e", package, KEYS, lambda: measure_once(package, n, floor_n),
+                           repeat, n=n)
 
 
 def main(argv=None) -> int:

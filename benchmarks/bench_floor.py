@@ -34,14 +34,12 @@ import time
 from pathlib import Path
 
 from _common import (
-    benchmark_result,
     children_cpu_s,
     command_wall_s,
     cores,
-    median_metrics,
     metric_values,
-    package_version,
     print_json,
+    repeated_result,
 )
 from bench_e2e import TASK_MODULE, child_env, write_task_module
 
@@ -87,16 +85,8 @@ KEYS = {"per_task_ms": "ms", "cpu_ms": "ms", "parallel_per_task_ms": "ms", "bare
 
 
 def run(package: str, n: int, repeat: int, alone: int) -> dict:
-    samples = [measure_once(package, n, alone) for _ in range(repeat)]
-    return benchmark_result(
-        "floor",
-        package,
-        package_version(package),
-        median_metrics(samples, KEYS),
-        n=n,
-        cores=cores(),
-        repeat=repeat,
-    )
+    return repeated_result("floor", package, KEYS, lambda: measure_once(package, n, alone),
+                           repeat, n=n)
 
 
 def main(argv=None) -> int:

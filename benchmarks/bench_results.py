@@ -40,6 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT / "tests"))  # support.run_folder (after the script's own folder)
+from support.run_folder import new_run_folder  # noqa: E402
+
 FORMAT = 1  # bump when the generated layout changes
 TARGET_S = 2.0
 
@@ -77,10 +81,7 @@ def generate(root: Path, jobs: int) -> Path:
         shutil.rmtree(ws)
     start = time.perf_counter()
     task_id, name = "bench.train", "train"
-    run = ws / "experiments" / "bench" / "20260101_000000"
-    run.mkdir(parents=True)
-    (ws / ".__experimaestro__").touch()
-    (ws / "experiments" / "bench" / "current").symlink_to(run.name)
+    run = new_run_folder(ws, "bench")
     lines = []
     for i in range(jobs):
         job_id = hashlib.sha256(f"job {i}".encode()).hexdigest()

@@ -8,14 +8,12 @@ says running while it runs, crashed once it is killed, and reads its time.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from support.experiments_cli import experiments_json, experiments_list
 from support.integration import need
 from support.refvenv import ref_python
 from xpm_nb.experiments.workspace_jobs import workspace_experiments
@@ -32,14 +30,6 @@ with experiment(sys.argv[1], "refxp", no_environmental_impact=True):
 """
 
 
-def _listed(workdir: Path) -> list[dict]:
-    proc = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
-                           "--workdir", str(workdir), "--json"],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
 def test_a_reference_run_is_running_then_crashed(workdir):
     python = ref_python()
     need(python is not None, "reference venv (experimaestro 2.7.0) unavailable")
@@ -50,13 +40,11 @@ def test_a_reference_run_is_running_then_crashed(workdir):
         [info] = workspace_experiments(Workspace(WorkspaceSettings(workdir)))
         assert info.status == "running"
         assert isinstance(info.last_updated, float)  # the reference's ISO string, read
-        assert [e["status"] for e in _listed(workdir)] == ["running"]
-        text = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
-                               "--workdir", str(workdir)], capture_output=True, text=True,
-                              timeout=60)
+        assert [e["status"] for e in experiments_json(workdir)] == ["running"]
+        text = experiments_list(workdir)
         assert text.returncode == 0 and "running" in text.stdout, text.stderr
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         proc.stdout.close()
-    assert [e["status"] for e in _listed(workdir)] == ["crashed"]
+    assert [e["status"] for e in experiments_json(workdir)] == ["crashed"]

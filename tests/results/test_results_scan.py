@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import xpm_nb
+from support.run_folder import new_run_folder
 from xpm_nb.results import clear_caches, eventscan
 from xpm_nb.results.eventscan import scan_jobs, scan_parallel, state_tuple
 
@@ -21,10 +22,7 @@ KINDS = ("done", "done-nan", "done-no-events", "done-not-final", "failed", "neve
 
 def _write_workspace(ws, n: int) -> None:
     """A workspace of ``n`` job folders as xpm_nb leaves them, of every kind in KINDS."""
-    run = ws / "experiments" / "grid" / "20260101_000000"
-    run.mkdir(parents=True)
-    (ws / ".__experimaestro__").touch()
-    (ws / "experiments" / "grid" / "current").symlink_to(run.name)
+    run = new_run_folder(ws, "grid")
     lines = []
     for i in range(n):
         kind, job_id = KINDS[i % len(KINDS)], f"{i:064x}"

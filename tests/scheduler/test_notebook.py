@@ -14,9 +14,11 @@ import time
 
 import pytest
 
+from support.kernel import real_kernel
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
-jupyter_client = pytest.importorskip("jupyter_client")
+pytest.importorskip("jupyter_client")
 
 
 def _cell(code: str):
@@ -107,28 +109,9 @@ def test_kernel_restart_mid_run_reattaches_to_the_running_job(workdir, tmp_path)
         task.submit()
         job = task.__xpm__.job
     """)
-    km = jupyter_client.KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(tmp_path))
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
-
-        def run(code: str) -> str:
-            out: list[str] = []
-
-            def hook(msg):
-                if msg["msg_type"] == "stream":
-                    out.append(msg["content"]["text"])
-                elif msg["msg_type"] == "error":
-                    out.append("\n".join(msg["content"]["traceback"]))
-
-            reply = kc.execute_interactive(code, timeout=120, output_hook=hook)
-            assert reply["content"]["status"] == "ok", "".join(out)
-            return "".join(out)
-
-        run(setup)
-        run("""
+    with real_kernel(tmp_path) as kernel:
+        kernel.run(setup)
+        kernel.run("""
 for _ in range(400):
     if job.state.value == "running":
         break
@@ -137,16 +120,12 @@ print(job.state.value)
 """)
         pid_file = next((workdir / "jobs").glob("__main__.long/*/long.pid"))
         pid = json.loads(pid_file.read_text())["pid"]
-        km.restart_kernel(now=True)  # the kernel dies; the job (own session) goes on
-        kc.wait_for_ready(timeout=60)
-        run(setup)  # the same cells in the new kernel: the same job, found running
-        state = run("print(job.state.value)").strip()
+        kernel.restart()  # the kernel dies; the job (own session) goes on
+        kernel.run(setup)  # the same cells in the new kernel: the same job, found running
+        state = kernel.run("print(job.state.value)").strip()
         assert state in ("waiting", "ready", "running")
         flag.touch()
-        assert run("await task\nprint(job.state.value)\nxp.close()").strip() == "done"
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        assert kernel.run("await task\nprint(job.state.value)\nxp.close()").strip() == "done"
     assert runs.read_text().splitlines() == ["run"]  # one process ran it, once
     assert pid_file.with_name("long.done").exists() and not pid_file.exists()
     deadline = time.time() + 10

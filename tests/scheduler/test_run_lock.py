@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from support.experiments_cli import experiments_json, experiments_list
+from support.kernel import real_kernel
 from xpm_nb import experiment
 from xpm_nb.errors import WorkspaceError
 from xpm_nb.experiments.workspace_jobs import workspace_experiments
@@ -58,14 +60,6 @@ def listed_status(workdir: Path) -> str:
     return info.status
 
 
-def cli_experiments(workdir: Path) -> list[dict]:
-    proc = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
-                           "--workdir", str(workdir), "--json"],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
 class TestLockWhileOpen:
     def test_held_while_open_released_at_close(self, workdir, tmp_path):
         """Open: the run's lock is held (another process cannot take it) and listings
@@ -78,7 +72,7 @@ class TestLockWhileOpen:
             assert listed_status(workdir) == "running"
             # Listing from this process must not drop this process's own lock.
             assert held_elsewhere(lock)
-            assert [e["status"] for e in cli_experiments(workdir)] == ["running"]
+            assert [e["status"] for e in experiments_json(workdir)] == ["running"]
             Write.C(value=1, log=tmp_path / "log").submit()
             xp.wait()
         finally:
@@ -86,7 +80,7 @@ class TestLockWhileOpen:
         assert not held_elsewhere(lock)
         assert lock_is_held(lock) is False
         assert listed_status(workdir) == "done"
-        assert [e["status"] for e in cli_experiments(workdir)] == ["done"]
+        assert [e["status"] for e in experiments_json(workdir)] == ["done"]
 
     def test_failed_run_is_listed_failed(self, workdir):
         with pytest.raises(FailedExperiment), experiment(workdir, "bad", project_paths=[]) as xp:
@@ -154,9 +148,7 @@ class TestDeadDriver:
         assert json.loads((run / "status.json").read_text())["status"] == "running"
         assert not held_elsewhere(run / "lock")
         assert listed_status(workdir) == "crashed"
-        text = subprocess.run([sys.executable, "-m", "xpm_nb.cli", "experiments", "list",
-                               "--workdir", str(workdir)], capture_output=True, text=True,
-                              timeout=60).stdout
+        text = experiments_list(workdir).stdout
         assert "driver" in text and "crashed" in text, text
         # A new run of the experiment is running again, and done once closed.
         with experiment(workdir, "driver", project_paths=[]):
@@ -196,46 +188,22 @@ class TestNotebook:
     def test_kernel_holds_the_run_across_cells_until_close_or_restart(self, workdir):
         """In a real kernel: the run stays held between cells, is free once closed; an
         experiment left open is released by a kernel restart (listed crashed)."""
-        jupyter_client = pytest.importorskip("jupyter_client")
-        km = jupyter_client.KernelManager(kernel_name="python3")
-        km.start_kernel(cwd=str(workdir.parent))
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=60)
-
-            def run(code: str) -> str:
-                out: list[str] = []
-
-                def hook(msg):
-                    if msg["msg_type"] == "stream":
-                        out.append(msg["content"]["text"])
-                    elif msg["msg_type"] == "error":
-                        out.append("\n".join(msg["content"]["traceback"]))
-
-                reply = kc.execute_interactive(code, timeout=120, output_hook=hook)
-                assert reply["content"]["status"] == "ok", "".join(out)
-                return "".join(out)
-
-            first = Path(run(f"from xpm_nb import experiment\n"
-                             f"xp = experiment({str(workdir)!r}, 'nb', project_paths=[])\n"
-                             f"print(xp.run_path)").strip())
-            run("x = 1")  # another cell: the experiment stays open
+        with real_kernel(workdir.parent) as kernel:
+            first = Path(kernel.run(f"from xpm_nb import experiment\n"
+                                    f"xp = experiment({str(workdir)!r}, 'nb', project_paths=[])\n"
+                                    f"print(xp.run_path)").strip())
+            kernel.run("x = 1")  # another cell: the experiment stays open
             assert held_elsewhere(first / "lock")
             assert listed_status(workdir) == "running"
-            run("xp.close()")
+            kernel.run("xp.close()")
             assert not held_elsewhere(first / "lock")
             assert listed_status(workdir) == "done"
-            second = Path(run(f"xp = experiment({str(workdir)!r}, 'nb', project_paths=[])\n"
-                              f"print(xp.run_path)").strip())
+            second = Path(kernel.run(f"xp = experiment({str(workdir)!r}, 'nb', project_paths=[])\n"
+                                     f"print(xp.run_path)").strip())
             assert held_elsewhere(second / "lock")
-            km.restart_kernel(now=True)
-            kc.wait_for_ready(timeout=60)
+            kernel.restart()
             assert not held_elsewhere(second / "lock")
             assert listed_status(workdir) == "crashed"
-        finally:
-            kc.stop_channels()
-            km.shutdown_kernel(now=True)
 
 
 def _break_status_file(xp) -> Path:

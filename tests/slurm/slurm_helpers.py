@@ -1,9 +1,11 @@
-"""Helpers of the SLURM tests: waiting on an experiment, a busy node, jobs of a folder."""
+"""Helpers of the SLURM tests: waiting on an experiment, a busy node, jobs of a folder,
+the SLURM id of a job, the states jobs go through."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from pathlib import Path
 
@@ -51,3 +53,21 @@ def jobs_in(cluster, folder: Path) -> dict[str, str]:
         if workdir.startswith(str(folder)):
             out[jobid] = name
     return out
+
+
+def slurm_id(job) -> str:
+    """The SLURM job id recorded in the job folder."""
+    return json.loads((job.paths.meta / "slurm.json").read_text())["jobid"]
+
+
+def record_states(xp) -> dict[str, list[str]]:
+    """Every state each job of ``xp`` goes through, in order (no repeats)."""
+    states: dict[str, list[str]] = {}
+
+    def listener(job):
+        seen = states.setdefault(job.identifier, [])
+        if not seen or seen[-1] != job.state.value:
+            seen.append(job.state.value)
+
+    xp.scheduler.listeners.append(listener)
+    return states

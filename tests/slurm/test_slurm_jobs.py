@@ -13,7 +13,7 @@ import sys
 import textwrap
 
 import pytest
-from slurm_helpers import HERE, busy_node, jobs_in, until
+from slurm_helpers import HERE, busy_node, jobs_in, record_states, slurm_id, until
 from slurm_tasks import Exit, Produce, StopBeforeLimit, Sum, UntilTimeLimit, Wait
 
 from infra import pid_alive
@@ -21,22 +21,6 @@ from xpm_nb import experiment
 from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.jobs import JobState
 from xpm_nb.scheduler.submit import job_of
-
-
-def slurm_id(job) -> str:
-    return json.loads((job.paths.meta / "slurm.json").read_text())["jobid"]
-
-
-def record_states(xp) -> dict[str, list[str]]:
-    states: dict[str, list[str]] = {}
-
-    def listener(job):
-        seen = states.setdefault(job.identifier, [])
-        if not seen or seen[-1] != job.state.value:
-            seen.append(job.state.value)
-
-    xp.scheduler.listeners.append(listener)
-    return states
 
 
 def test_dag_with_job_options(slurm_cluster, launcher, workdir):

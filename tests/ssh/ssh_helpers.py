@@ -1,5 +1,6 @@
 """Helpers of the SSH tests: a guard against local access to the "remote" folder,
-and connectors to the test sshd (the fixtures are in ``conftest.py``).
+connectors to the test sshd and their ``ssh://`` URLs, a wait on the event loop (the
+fixtures are in ``conftest.py``).
 
 The "remote" host is this machine reached through the real sshd of
 ``tests/infra/sshd.py``; the remote workspace is a folder of its own. The
@@ -12,6 +13,7 @@ outside the guard. (``os.stat`` has no audit event: it is not seen.)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -93,3 +95,19 @@ def make_connector(server, **options):
     options.setdefault("python", sys.executable)
     options.setdefault("env", {"PYTHONPATH": str(HERE)})
     return SshConnector(HOST_ALIAS, **options)
+
+
+def ssh_url(connector, path) -> str:
+    """The ``ssh://`` URL of ``path`` on the connector's host."""
+    return f"ssh://{connector.spec}/{path}"
+
+
+async def wait_until(predicate, what: str, limit: float = 120.0) -> None:
+    """Wait on the running loop until ``predicate()`` holds; AssertionError naming
+    ``what`` after ``limit`` seconds (a guard against hangs)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -11,28 +11,15 @@ import textwrap
 
 import pytest
 from remote_tasks import Emit, Sum
-from ssh_helpers import HERE, no_guard
+from ssh_helpers import HERE, no_guard, ssh_url, wait_until
 
 from xpm_nb import experiment
 from xpm_nb.errors import JobFailedError
 from xpm_nb.scheduler.jobs import JobState
 
 
-def _url(connector, path) -> str:
-    return f"ssh://{connector.spec}/{path}"
-
-
 def _runs(log) -> list[list[str]]:
     return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
-
-
-async def _until(predicate, what: str, limit: float = 120.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class TestRemoteWorkspace:
@@ -40,7 +27,7 @@ class TestRemoteWorkspace:
             self, connector, remote_root, guard):
         ws, log = remote_root / "ws", remote_root / "log.txt"
         with guard:
-            with experiment(_url(connector, ws), "dag") as xp:
+            with experiment(ssh_url(connector, ws), "dag") as xp:
                 xp.setenv("XPM_NB_TEST_MARK", "from-the-workspace-env")
                 a = Emit.C(value=1, log=log).submit()
                 b = Emit.C(value=2, log=log).submit()
@@ -49,7 +36,7 @@ class TestRemoteWorkspace:
             emits = [j for j in xp.jobs if j.name == "emit"]
             out_tail = emits[0].log_tail(stream="out")
             progress = emits[0].progress
-            with experiment(_url(connector, ws), "dag") as again:
+            with experiment(ssh_url(connector, ws), "dag") as again:
                 a = Emit.C(value=1, log=log).submit()
                 b = Emit.C(value=2, log=log).submit()
                 Sum.C(inputs=[a, b]).submit()
@@ -75,7 +62,7 @@ class TestRemoteWorkspace:
         ws, log = remote_root / "ws", remote_root / "log.txt"
         with guard:
             with pytest.raises(JobFailedError) as info:
-                with experiment(_url(connector, ws), "fail") as xp:
+                with experiment(ssh_url(connector, ws), "fail") as xp:
                     a = Emit.C(value=1, log=log).submit()
                     Sum.C(inputs=[a], fail=True).submit()
             failed = next(j for j in xp.jobs if j.name == "sum")
@@ -93,10 +80,10 @@ class TestRemoteWorkspace:
         seen = {}
 
         async def main():
-            xp = experiment(_url(connector, ws), "cut")
+            xp = experiment(ssh_url(connector, ws), "cut")
             Emit.C(value=5, log=log, sleep=4).submit()
             job = xp.jobs[0]
-            await _until(lambda: job.state is JobState.RUNNING, "the job to run")
+            await wait_until(lambda: job.state is JobState.RUNNING, "the job to run")
             with no_guard():
                 seen["pid file"] = job.paths.pid.exists()
                 seen["done before"] = job.paths.done.exists()
@@ -129,10 +116,10 @@ class TestRemoteWorkspace:
         ws, log = remote_root / "ws", remote_root / "log.txt"
 
         async def main():
-            xp = experiment(_url(connector, ws), "hung")
+            xp = experiment(ssh_url(connector, ws), "hung")
             Emit.C(value=6, log=log, sleep=3).submit()
             job = xp.jobs[0]
-            await _until(lambda: job.state is JobState.RUNNING, "the job to run")
+            await wait_until(lambda: job.state is JobState.RUNNING, "the job to run")
             await asyncio.to_thread(sshd_running.pause)
             await asyncio.sleep(5.0)  # longer than op_timeout: the polls time out
             await asyncio.to_thread(sshd_running.resume)
@@ -154,12 +141,12 @@ class TestRemoteWorkspace:
         ws, log = remote_root / "ws", remote_root / "log.txt"
 
         async def main():
-            xp = experiment(_url(connector, ws), "cancel")
+            xp = experiment(ssh_url(connector, ws), "cancel")
             Emit.C(value=8, log=log, sleep=60).submit()
             job = xp.jobs[0]
-            await _until(lambda: job.state is JobState.RUNNING, "the job to run")
+            await wait_until(lambda: job.state is JobState.RUNNING, "the job to run")
             with no_guard():
-                await _until(job.paths.pid.exists, "the pid file")
+                await wait_until(job.paths.pid.exists, "the pid file")
                 pid = json.loads(job.paths.pid.read_text())["pid"]
             assert job.cancel()
             await asyncio.wait_for(asyncio.shield(job._future), 60)
@@ -264,7 +251,7 @@ class TestNotebookAndRestarts:
         assert r.returncode == 0, r.stderr
         assert _runs(log) == []  # still running
         with guard:
-            with experiment(_url(connector, ws), "second") as xp:
+            with experiment(ssh_url(connector, ws), "second") as xp:
                 Emit.C(value=9, log=log, sleep=4).submit()
         assert xp.jobs[0].state is JobState.DONE
         assert [r[0] for r in _runs(log)] == ["9"]  # followed, not started again
@@ -285,7 +272,7 @@ def test_a_local_launcher_on_a_remote_workspace_is_refused(connector, remote_roo
     ws, log = remote_root / "ws", remote_root / "log.txt"
     with guard:
         with pytest.raises(JobFailedError):
-            with experiment(_url(connector, ws), "mismatch", launcher=DirectLauncher()) as xp:
+            with experiment(ssh_url(connector, ws), "mismatch", launcher=DirectLauncher()) as xp:
                 Emit.C(value=1, log=log).submit()
     reason = xp.jobs[0].failure_reason
     assert "workspace is on xpmtest" in reason and "DirectLauncher(connector=" in reason
@@ -298,7 +285,7 @@ def test_a_remote_token_lets_one_job_run_at_a_time(connector, remote_root, guard
     connector._localpath = str(remote_root / "share")
     with guard:
         token = connector.createtoken("slot", 1)
-        with experiment(_url(connector, ws), "token"):
+        with experiment(ssh_url(connector, ws), "token"):
             for value in (1, 2):
                 task = Emit.C(value=value, log=log, sleep=1.0)
                 task.add_dependencies(token.dependency(1))
