@@ -118,8 +118,9 @@ def test_bad_limits_are_refused_with_the_fix(monkeypatch):
     assert default_max_jobs() == len(os.sched_getaffinity(0))
 
 
-def test_cancelling_a_job_queued_for_a_slot_gives_its_token_back(workdir, tmp_path):
-    """Tokens come before the slot: a queued job holds its token until cancelled."""
+def test_a_job_queued_for_a_slot_holds_no_token(workdir, tmp_path):
+    """Tokens are shared with other processes: a job waits for its slot without holding
+    one (it takes it with the slot), and cancelled there it leaves the token free."""
     import asyncio
 
     from xpm_nb.connectors.local import LocalConnector
@@ -132,18 +133,54 @@ def test_cancelling_a_job_queued_for_a_slot_gives_its_token_back(workdir, tmp_pa
             queued = Span.C(index=1, log=log, sleep=0.0)
             queued.add_dependencies(token.dependency(1))
             queued = queued.submit()
+            cancelled = Span.C(index=2, log=log, sleep=0.0)
+            cancelled.add_dependencies(token.dependency(1))
+            cancelled = cancelled.submit()
             first_job, queued_job = first.__xpm__.job, queued.__xpm__.job
+            cancelled_job = cancelled.__xpm__.job
 
             async def until_running():
                 while first_job.state is not JobState.RUNNING:
                     await asyncio.sleep(0.02)
 
             xp.loop.run_until_complete(until_running())
-            assert queued_job.state is JobState.READY and token.used() == 1
-            assert xp.scheduler.cancel(queued_job)
-            xp.loop.run_until_complete(asyncio.sleep(0.05))
-            assert token.used() == 0
-    assert first_job.state is JobState.DONE and queued_job.failure_reason == "cancelled"
+            xp.loop.run_until_complete(asyncio.sleep(0.3))  # the queued ones poll meanwhile
+            assert queued_job.state is JobState.READY and cancelled_job.state is JobState.READY
+            assert token.used() == 0  # nobody holds the token while queued for the slot
+            assert xp.scheduler.cancel(cancelled_job)
+    assert first_job.state is JobState.DONE and queued_job.state is JobState.DONE
+    assert cancelled_job.failure_reason == "cancelled"
+    assert token.used() == 0
+    assert sorted(i for i, _, _ in _spans(log)) == [0, 1]
+
+
+def test_a_job_waiting_for_a_token_gives_its_slot_to_others(workdir, tmp_path):
+    """A job whose token another process holds does not keep the only slot: jobs behind
+    it run meanwhile, and it runs once the token is free."""
+    from xpm_nb.connectors.local import LocalConnector
+
+    log = tmp_path / "spans.log"
+    token = LocalConnector(tmp_path / "connector").createtoken("gpu", 1)
+    assert token.try_acquire("held by another process", 1)
+    with experiment(workdir, "token-slot", launcher=DirectLauncher(max_jobs=1)) as xp:
+        blocked = Span.C(index=0, log=log, sleep=0.0)
+        blocked.add_dependencies(token.dependency(1))
+        blocked_job = blocked.submit().__xpm__.job
+        others = [Span.C(index=i, log=log, sleep=0.0).submit().__xpm__.job for i in (1, 2)]
+
+        async def until_others_done():
+            import asyncio
+
+            while not all(j.state.finished for j in others):
+                await asyncio.sleep(0.02)
+            return blocked_job.state
+
+        blocked_then = xp.loop.run_until_complete(until_others_done())
+        assert blocked_then is JobState.READY  # still waiting for its token
+        token.release("held by another process")
+    assert blocked_job.state is JobState.DONE
+    assert [i for i, _, _ in _spans(log)] == [1, 2, 0]
+    assert token.used() == 0
 
 
 class _SlowStartLauncher(DirectLauncher):

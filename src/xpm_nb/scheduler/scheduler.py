@@ -199,17 +199,11 @@ class Scheduler:
             return
         self._set_state(job, JobState.READY)
         tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
-        await self._acquire_tokens(job, tokens)
-        # A slot (the launcher's bound on jobs running at once) before anything
-        # slow: jobs reach it in submission order, and run in that order.
+        # A slot (the launcher's bound on jobs running at once), then the tokens,
+        # before anything slow: jobs reach it in submission order, and run in it.
         slots_of = getattr(job.launcher, "slots", None)
         slots = slots_of() if slots_of is not None and not running_elsewhere else None
-        if slots is not None:
-            try:
-                await slots.acquire()
-            except BaseException:
-                await self._release_tokens(job, tokens)
-                raise
+        await self._acquire_resources(job, tokens, slots)
         try:
             await self._run_in_slot(job, tokens)
         finally:
@@ -259,18 +253,44 @@ class Scheduler:
         job.failure_reason = info.get("reason") or f"exit code {code}"
         self._finish(job, JobState.ERROR)
 
-    async def _acquire_tokens(self, job: Job, tokens: list[TokenDependency]) -> None:
+    async def _acquire_resources(self, job: Job, tokens: list[TokenDependency],
+                                 slots) -> None:
+        """A slot, then all of the job's tokens at once.
+
+        Tokens are shared with other processes (a GPU), slots are this
+        process's: a job never holds a token while it queues for a slot, and a
+        job waiting for a token gives its slot back between tries.
+        """
         delay = POLL_MIN
+        while True:
+            if slots is not None:
+                await slots.acquire()
+            try:
+                if await self._try_tokens(job, tokens):
+                    return
+            except BaseException:
+                if slots is not None:
+                    slots.release()
+                raise
+            if slots is not None:
+                slots.release()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_MAX)
+
+    async def _try_tokens(self, job: Job, tokens: list[TokenDependency]) -> bool:
+        """All of the job's tokens, or none: holding one while waiting for another
+        could deadlock two processes that want both."""
         held: list[TokenDependency] = []
         try:
             for dep in tokens:
-                while not await job.io(dep.token.try_acquire, str(job.path), dep.count):
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, POLL_MAX)
+                if not await job.io(dep.token.try_acquire, str(job.path), dep.count):
+                    await self._release_tokens(job, held)
+                    return False
                 held.append(dep)
-        except BaseException:  # cancelled while waiting: give back what is held
+        except BaseException:
             await self._release_tokens(job, held)
             raise
+        return True
 
     async def _release_tokens(self, job: Job, tokens: list[TokenDependency]) -> None:
         for dep in tokens:
