@@ -8,13 +8,17 @@ longer changes: its summary is kept, in this process and on disk
 one ``stat`` per finished job. Its event file is read once, in bulk
 (:mod:`eventscan`, split between processes for a large first scan). Event
 files of other jobs are append-only, so each is cached with the offset read
-so far: a rebuild reads only the new lines of running jobs.
+so far: a rebuild reads only the new lines of running jobs. A job without
+an event file (queued, or finished without logging) is kept under the
+``stat`` of its folder, markers and files (:func:`_quiet_key`): a queued job
+has no folder until it starts, so a rebuild costs one ``stat`` for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +59,9 @@ _done: dict[str, tuple[int, JobSummary, tuple]] = {}
 _failed: dict[str, tuple[int, JobSummary]] = {}
 # Job folder -> disk cache entry not used yet in this process.
 _stored: dict[str, tuple] = {}
+# Job folder -> (key, summary) of a job without event file nor live process
+# (queued, or finished without logging): valid while _quiet_key() gives that key.
+_quiet: dict[str, tuple[tuple, JobSummary]] = {}
 # WS/jobs folder -> "<task id>/<job id>" -> entry: what the disk cache gets.
 _by_dir: dict[str, dict[str, tuple]] = {}
 _newly_complete = 0  # summaries completed since the disk cache was last written
@@ -68,6 +75,7 @@ def clear_caches() -> None:
     _done.clear()
     _failed.clear()
     _stored.clear()
+    _quiet.clear()
     _by_dir.clear()
     sources._jsonl_cache.clear()
     sources._runs_cache.clear()
@@ -119,6 +127,12 @@ def summarize_all(records: list[JobRecord], with_events: bool = True) -> list[Jo
         if known is None and path not in _events_cache:
             entry = stored.get(path)
             if entry is None:
+                quiet = _quiet.get(path)
+                if quiet is not None:
+                    if quiet[0] == _quiet_key(record):
+                        append(quiet[1])
+                        continue
+                    del _quiet[path]  # started, ended or changed: read it again
                 unread.append(n)
                 append(None)
                 continue
@@ -183,10 +197,8 @@ def _scan(records: list[JobRecord], unread: list[int], summaries: list) -> None:
 
 def _summary_of(record: JobRecord, result: tuple | None) -> JobSummary:
     """The summary of a job from its answer of :func:`eventscan.scan_jobs`."""
-    if result is None:
-        return _not_done(record)
-    if result[2] is None:  # done, without event file
-        return summarize(record, True)
+    if result is None or result[2] is None:  # not done, or done without event file
+        return _without_events(record, result is None)
     token, marker_time, values = result
     if type(values) is tuple:  # from a helper process
         inode, offset, started, ended, final, progress, metrics, step = values
@@ -201,6 +213,55 @@ def _summary_of(record: JobRecord, result: tuple | None) -> JobSummary:
     # Done, but its event file may still grow (a job writing its last lines).
     _events_cache[record.path] = events
     return summarize(record, True)
+
+
+def _without_events(record: JobRecord, not_done: bool) -> JobSummary:
+    """The summary of a job the scan found without ``.done`` or without event file;
+    kept in ``_quiet`` if it has no event file and no process that may end."""
+    path = record.path
+    key = _quiet_key(record)  # taken before reading: a change after it shows
+    summary = _not_done(record) if not_done else summarize(record, True)
+    # A .pid file (a process that may end unseen) is looked for only in a folder
+    # that existed at the key: one made since then changes the key anyway.
+    if (key is not None and path not in _events_cache and path not in _done
+            and (len(key) == 1 or not os.path.exists(f"{path}/{record.name}.pid"))):
+        _quiet[path] = (key, summary)
+    return summary
+
+
+# A file changed within this many ns of a stat may change again with the same
+# mtime (coarse file system clocks): such a job is not kept in _quiet.
+_SETTLE_NS = 2_000_000_000
+
+
+def _quiet_key(record: JobRecord) -> tuple | None:
+    """What changes when a job without event file starts, logs or ends: the
+    ``stat`` of its folder (no folder: a queued job), and then of its markers,
+    event file and ``status.json``. None: too recent to be trusted."""
+    path = record.path
+    try:
+        folder = os.stat(path)
+    except FileNotFoundError:
+        return (record.run_state,)  # one stat: the folder is made when the job starts
+    except OSError:
+        return None
+    done = _mtime(record.marker)
+    # Markers and files are created in the folder (a new mtime), but may be
+    # rewritten in place: their own mtimes are part of the key.
+    key = (record.run_state, folder.st_ino, folder.st_mtime_ns, done,
+           _mtime(f"{path}/{record.name}.failed") if done is None else None,
+           _mtime(path + EVENTS), _mtime(f"{path}/.experimaestro/status.json"))
+    recent = time.time_ns() - _SETTLE_NS
+    if any(t is not None and t > recent for t in key[2:]):
+        return None
+    return key
+
+
+def _mtime(file: str) -> int | None:
+    try:
+        return os.stat(file).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _store(jobs_dirs: set[str]) -> None:
