@@ -13,7 +13,8 @@ from pathlib import Path
 
 import fasteners
 
-from ..launchers import ProcessHandle
+from ..launchers import ProcessExit, ProcessHandle, ProcessState
+from ..launchers.pidwait import PidWatch
 from . import Connector
 
 __all__ = ["LocalConnector", "LocalProcess"]
@@ -187,14 +188,24 @@ class LocalConnector(Connector):
 
 
 class LocalProcess(ProcessHandle):
-    """A local process started by :meth:`LocalConnector.start`."""
+    """A local process started by :meth:`LocalConnector.start` or the direct launcher."""
 
     def __init__(self, popen: subprocess.Popen):
         self.popen = popen
         self.pid = popen.pid
+        # Its end wakes the loop at once (pidfd) instead of after a poll's delay,
+        # so the next queued job starts sooner. Watched now, before anything can
+        # reap the pid.
+        self._exit = PidWatch(popen.pid, ended=lambda: popen.poll() is not None)
 
     def poll(self) -> int | None:
         return self.popen.poll()
+
+    async def wait(self, on_state=None) -> ProcessExit:
+        if on_state is not None:
+            on_state(ProcessState.RUNNING)
+        await self._exit.wait()
+        return ProcessExit(self.popen.wait())
 
     def kill(self) -> None:
         # The whole process group: the task's own children end too.

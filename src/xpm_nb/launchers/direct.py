@@ -4,60 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 
-from . import Launcher, ProcessExit, ProcessHandle, ProcessState
+from ..connectors.local import LocalProcess
+from . import Launcher, ProcessHandle
 from .slots import JobSlots, default_max_jobs
 
 __all__ = ["DirectLauncher"]
-
-
-class _Popen(ProcessHandle):
-    def __init__(self, popen: subprocess.Popen):
-        self.popen = popen
-        self.pid = popen.pid
-        # A pidfd (Linux >= 5.3) becomes readable when the process ends: the
-        # loop wakes at once instead of polling, so the next queued job starts
-        # without a poll's delay. Opened now, before anything can reap the pid.
-        try:
-            self._pidfd: int | None = os.pidfd_open(popen.pid)
-        except (AttributeError, OSError):
-            self._pidfd = None
-
-    def poll(self):
-        return self.popen.poll()
-
-    async def wait(self, on_state=None) -> ProcessExit:
-        if self._pidfd is None:
-            return await super().wait(on_state)
-        if on_state is not None:
-            on_state(ProcessState.RUNNING)
-        loop = asyncio.get_running_loop()
-        ended = loop.create_future()
-        try:
-            loop.add_reader(self._pidfd, lambda: ended.done() or ended.set_result(None))
-        except (NotImplementedError, RuntimeError):  # a loop without add_reader
-            os.close(self._pidfd)
-            self._pidfd = None
-            return await super().wait(None)
-        try:
-            if self.popen.poll() is None:
-                await ended
-        finally:
-            loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
-        return ProcessExit(self.popen.wait())
-
-    def __del__(self):
-        if getattr(self, "_pidfd", None) is not None:
-            os.close(self._pidfd)
-
-    def kill(self):
-        # The whole process group: the task's own children end too.
-        os.killpg(os.getpgid(self.popen.pid), signal.SIGTERM)
 
 
 class ScriptBuilder:
@@ -149,4 +103,4 @@ class DirectLauncher(Launcher):
                 # Its own session: the job outlives a kernel restart.
                 start_new_session=True,
             )
-        return _Popen(popen)
+        return LocalProcess(popen)

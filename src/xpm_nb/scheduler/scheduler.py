@@ -16,6 +16,7 @@ import time
 
 from ..errors import XPMError
 from ..launchers import ProcessExit, ProcessHandle, ProcessState
+from ..launchers.pidwait import wait_exit
 from ..run import EXIT_GRACEFUL_TIMEOUT
 from .follow import JobFollower
 from .jobs import Job, JobState, pid_alive
@@ -414,7 +415,9 @@ class _PidHandle(ProcessHandle):
         return None if pid_alive(self.pid) else -1
 
     async def wait(self, on_state=None) -> ProcessExit:
-        await super().wait(on_state)
+        if on_state is not None:
+            on_state(ProcessState.RUNNING)
+        await wait_exit(self.pid)  # pidfd: woken at its end (polled where there is none)
         return ProcessExit(None)  # not our child: its exit code is unknown
 
     def kill(self) -> None:
