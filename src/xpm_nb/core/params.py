@@ -89,10 +89,11 @@ def _needs_shipping(cls: type) -> bool:
 
 # --- writing ---------------------------------------------------------------
 
-DataPathWriter = Callable[[list[str], Path, ConfigMixin], Any]
+DataPathWriter = Callable[[list[str], Path, ConfigMixin, int], Any]
 """Writes the value of a ``DataPath`` field: called with the value's path from the
-root (``["model", "weights"]``, ``["items", "1", "weights"]``), the path and the
-configuration holding the field; returns the JSON value to store."""
+root (``["model", "weights"]``, ``["items", "1", "weights"]``), the path, the
+configuration holding the field and that configuration's depth in the tree
+(root = 0); returns the JSON value to store."""
 
 
 class ObjectWriter:
@@ -101,8 +102,7 @@ class ObjectWriter:
     ``job_path``/``workspace_path``: plain paths under them are stored relative
     to them. ``data_path``: if given, the values of ``DataPath`` fields go
     through it (``save()`` copies the files), and the walk keeps each value's
-    path from the root for it; ``depth`` is then the depth of the configuration
-    being written (root = 0). ``file_of_unimportable``: record the source file
+    path from the root and depth for it. ``file_of_unimportable``: record the source file
     of every class shipped by value, not only of those of ``__main__``.
     """
 
@@ -117,8 +117,7 @@ class ObjectWriter:
         self.objects: list[dict] = []
         self.done: set[int] = set()
         self.shipped: dict[str, type] = {}
-        self.depth = 0
-        self._open = 0  # configurations whose fields are being written
+        self._open = 0  # configurations whose fields are being written (tracked walk)
 
     def config(self, config: ConfigMixin, at: list[str] | None = None) -> int:
         """Write ``config`` (after what it depends on); its id in the list.
@@ -138,7 +137,6 @@ class ObjectWriter:
             self.config(producer, [*at, "__task__"] if tracked else None)
         if tracked:
             self._open += 1
-            self.depth = self._open - 1
         try:
             fields = {}
             d = config.__dict__
@@ -169,7 +167,6 @@ class ObjectWriter:
         finally:
             if tracked:
                 self._open -= 1
-                self.depth = max(0, self._open - 1)
         obj = {
             "id": key,
             "module": cls.__module__,
@@ -206,7 +203,8 @@ class ObjectWriter:
                     "value": value.name}
         if isinstance(value, Path):
             if is_data and self.data_path is not None:
-                return self.data_path(at, value, owner)
+                # The owner's fields are being written: it is the innermost open config.
+                return self.data_path(at, value, owner, self._open - 1)
             return self.path(value)
         tracked = at is not None
         if isinstance(value, (list, tuple)):

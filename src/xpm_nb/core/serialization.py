@@ -133,22 +133,23 @@ class SerializationContext:
 def _writer(context: SerializationContext) -> ObjectWriter:
     """The params.json writer, the files of DataPath fields handed to ``context``."""
 
-    def data_path(at: list[str], path: Path, owner: ConfigMixin) -> dict:
-        context._depth = writer.depth
-        serialized = context.serialize(at, path, owner)
+    def data_path(at: list[str], path: Path, owner: ConfigMixin, depth: int) -> dict:
+        context._depth = depth  # what context.serialize() sees as context.depth
+        try:
+            serialized = context.serialize(at, path, owner)
+        finally:
+            context._depth = 0
         return {"type": "path.serialized", "value": str(serialized.path),
                 "is_folder": serialized.is_folder}
 
-    writer = ObjectWriter(data_path=data_path, file_of_unimportable=True,
-                          target="a saved configuration")
-    return writer
+    return ObjectWriter(data_path=data_path, file_of_unimportable=True,
+                        target="a saved configuration")
 
 
 def state_dict(context: SerializationContext, obj: Any) -> dict:
     """Convert an object to a state dictionary (``{"objects", "data"}``) for JSON."""
     writer = _writer(context)
     data = writer.value(obj, [])
-    context._depth = 0
     return {"objects": writer.objects, "data": data}
 
 
@@ -157,7 +158,6 @@ def _state_with_init_tasks(context: SerializationContext, obj: Any, init_tasks: 
     writer = _writer(context)
     root = writer.value(obj, [])
     tasks = [writer.value(t, ["__init__", str(i)]) for i, t in enumerate(init_tasks)]
-    context._depth = 0
     return {"objects": writer.objects, "data": [root, tasks]}
 
 

@@ -299,7 +299,7 @@ class SlurmJobHandle(ProcessHandle):
             done = self._exists(paths.done)
             return False, done, not done and self._exists(paths.failed)
 
-        return look() if self._local else await self._connector.call(look)
+        return await self._io(look)
 
     def _died_here(self) -> bool:
         """The job's pid file names a dead process of this host (killed before its marker)."""
