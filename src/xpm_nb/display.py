@@ -3,7 +3,9 @@
 Evaluating a configuration, a submitted task (or its outputs), a ``Job`` or
 an ``experiment`` in a notebook cell shows its live widget. The MIME bundle
 also carries ``text/html`` and ``text/plain`` fallbacks holding the same
-facts, for nbconvert's HTML, GitHub and terminal IPython.
+facts, for nbconvert's HTML, GitHub and terminal IPython. Workspaces,
+launchers, connectors, tokens, requirements, services and loaded runs show a
+static card only (:mod:`xpm_nb.widgets.object_views`).
 
 The core stays free of IPython and widgets: this module registers IPython
 formatters *by class name* (``for_type_by_name``), so registering imports
@@ -29,6 +31,22 @@ TARGETS = (
     ("xpm_nb.core.objects", "ConfigMixin"),
     ("xpm_nb.scheduler.jobs", "Job"),
     ("xpm_nb.scheduler.experiment", "experiment"),
+    # Static cards (no widget): xpm_nb.widgets.object_views.RENDERERS
+    ("xpm_nb.scheduler.workspace", "Workspace"),
+    ("xpm_nb.launchers.direct", "DirectLauncher"),
+    ("xpm_nb.launchers.slurm.launcher", "SlurmLauncher"),
+    ("xpm_nb.launchers.slurm.options", "SlurmOptions"),
+    ("xpm_nb.connectors.local", "LocalConnector"),
+    ("xpm_nb.connectors.ssh.connector", "SshConnector"),
+    ("xpm_nb.scheduler.tokens", "CounterToken"),
+    ("xpm_nb.launcherfinder.specs", "HostRequirement"),
+    ("xpm_nb.launcherfinder.specs", "HostSpecification"),
+    ("xpm_nb.launcherfinder.registry", "Host"),
+    ("xpm_nb.launcherfinder.registry", "LauncherEntry"),
+    ("xpm_nb.launcherfinder.registry", "LauncherRegistry"),
+    ("xpm_nb.services", "Service"),
+    ("xpm_nb.core.serialization", "ExperimentInfo"),
+    ("xpm_nb.experiments.workspace_jobs", "ExperimentInfo"),
 )
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -113,7 +131,12 @@ def _experiment_view(xp):
 
 
 def _parts(obj) -> tuple[str, str, Any]:
-    """(html, text, widget factory) for a displayed object."""
+    """(html, text, widget factory or None) for a displayed object."""
+    from .widgets import object_views
+
+    card = object_views.render(obj)
+    if card is not None:
+        return card[0], card[1], None
     from .core.objects import ConfigMixin
     from .widgets import static
 
@@ -139,9 +162,13 @@ def _config_view(config, job):
 
 def mimebundle(obj) -> dict:
     """The MIME bundle of ``obj``: widget view (in a kernel), ``text/html``, ``text/plain``."""
-    html, text, make_widget = _parts(obj)
+    try:
+        html, text, make_widget = _parts(obj)
+    except Exception:  # noqa: BLE001 - a display never breaks a cell: the plain repr shows
+        logger.warning("xpm_nb: could not render %s", type(obj).__qualname__, exc_info=True)
+        return {"text/plain": _plain_repr(obj)}
     data: dict[str, Any] = {"text/plain": text, "text/html": html}
-    if widgets_enabled():
+    if make_widget is not None and widgets_enabled():
         try:
             widget = make_widget()
             view, _ = widget._repr_mimebundle_()
@@ -149,3 +176,10 @@ def mimebundle(obj) -> dict:
         except Exception:  # noqa: BLE001 - no widget: the static parts still show
             logger.warning("xpm_nb: could not create the widget for %r", type(obj), exc_info=True)
     return data
+
+
+def _plain_repr(obj) -> str:
+    try:
+        return repr(obj)
+    except Exception:  # noqa: BLE001 - a broken __repr__ too
+        return f"<{type(obj).__qualname__} object>"

@@ -132,6 +132,11 @@ class LauncherRegistry:
         self.function = function  # a file's own find_launcher(requirement, tags)
         self.path = path
 
+    def __repr__(self) -> str:
+        names = ", ".join(e.name or type(e.launcher).__name__ for e in self.entries)
+        source = f"{str(self.path)!r}, " if self.path else ""
+        return f"LauncherRegistry({source}[{names}])"
+
     @classmethod
     def load(cls, path: Path | str) -> LauncherRegistry:
         """Read a launchers file (``.py``, or ``.yaml``/``.yml``)."""
