@@ -98,3 +98,19 @@ class Raise(Task):
     def execute(self):
         _run_line(self.runs, "run")
         raise ValueError(f"task {self.value} asked to fail")
+
+
+class Stubborn(Task):
+    """Logs its run, ignores SIGTERM (so SLURM must SIGKILL it: no marker is written), and
+    sleeps ``seconds``."""
+
+    value: Param[int]
+    seconds: Meta[float] = field(default=0.0)
+    runs: Meta[Path] = field(default_factory=PathGenerator("runs.log"))
+
+    def execute(self):
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _run_line(self.runs, "run")
+        time.sleep(self.seconds)

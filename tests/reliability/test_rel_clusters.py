@@ -23,7 +23,7 @@ import threading
 import time
 
 import pytest
-from clustertasks import Blob, HardExit, Raise, Sleep, Total, runs_of
+from clustertasks import Blob, HardExit, Raise, Sleep, Stubborn, Total, runs_of
 from relclusters import (
     assert_nothing_running_on_disk,
     busy_node,
@@ -137,6 +137,38 @@ def test_node_down_under_a_running_job_that_slurm_requeues(
     assert [r[2] for r in runs] == [sid, sid]  # run twice, by the same SLURM job
     info = slurm_cluster.job_info(sid)
     assert (info["JobState"], info["Restarts"]) == ("COMPLETED", "1")
+    assert states[job.identifier][-3:] == ["scheduled", "running", "done"]
+    assert "error" not in states[job.identifier]
+    assert_nothing_running_on_disk(job)
+
+
+def test_a_job_killed_by_sigkill_and_requeued_is_shown_queued(
+        slurm_cluster, slurm_launcher, workdir):
+    """The node set DOWN under a job that ignores SIGTERM: SLURM SIGKILLs it (no marker, its
+    pid file left behind) and requeues it. The stale pid file does not make the driver say
+    running: it shows the job queued, then runs it again to done."""
+    xp = experiment(workdir, "requeue-killed", launcher=slurm_launcher)
+    states = record_states(xp)
+    job = job_of(Stubborn.C(value=1, seconds=3).submit(launcher=slurm_launcher.config(
+        nodelist="localhost")))
+    try:
+        until(xp, lambda: runs_of(job.path) and job.state is JobState.RUNNING, "the job to run")
+        sid = slurm_id(job)
+        node_down(slurm_cluster)
+        restore_node(slurm_cluster)
+        until(xp, lambda: slurm_cluster.job_info(sid).get("Restarts") == "1"
+              and slurm_cluster.job_info(sid).get("JobState") == "PENDING", "SLURM's requeue")
+        until(xp, lambda: job.state is not JobState.RUNNING, "the driver to see it queued",
+              timeout=30)
+        seen_queued = (job.state, job.paths.failed.exists(), job.paths.pid.exists())
+        shell("scontrol", "update", f"JobId={sid}", "StartTime=now", env=slurm_cluster.env)
+        xp.wait()
+    finally:
+        restore_node(slurm_cluster)
+        xp.close()
+    assert seen_queued == (JobState.SCHEDULED, False, True)  # its stale pid file is there
+    assert job.state is JobState.DONE and job.paths.done.exists()
+    assert [r[2] for r in runs_of(job.path)] == [sid, sid]  # run twice, by the same SLURM job
     assert states[job.identifier][-3:] == ["scheduled", "running", "done"]
     assert "error" not in states[job.identifier]
     assert_nothing_running_on_disk(job)

@@ -169,6 +169,13 @@ class SlurmPoller:
                 self.missing.pop(jobid, None)
 
 
+def _read_or_none(connector, path) -> bytes | None:
+    try:
+        return connector.read_bytes(path)
+    except (FileNotFoundError, OSError):
+        return None
+
+
 class SlurmJobHandle(ProcessHandle):
     """A SLURM job running a task: its state from the poller and the job folder."""
 
@@ -242,6 +249,7 @@ class SlurmJobHandle(ProcessHandle):
         ended_at: float | None = None  # when SLURM said it ended (or forgot it) without a marker
         failed_at: float | None = None  # when the job's own .failed appeared
         failed_round = 0  # the poller's round count then
+        pid_seen: tuple[bytes | None, int] | None = None  # (pid file, round) while pending
         while True:
             started, done, failed = await self._markers()
             status = poller.statuses.get(jobid)
@@ -276,6 +284,17 @@ class SlurmJobHandle(ProcessHandle):
                         f"left no result in {paths.path}; see {paths.stderr}"))
             else:
                 ended_at = None
+                if started and status is not None and status.pending:
+                    # A pid file while SLURM says pending: the job was requeued after
+                    # its process was killed (no marker). Once an answer begun after
+                    # we saw this very pid file says pending, the file is stale.
+                    content = await self._io(_read_or_none, self._connector, paths.pid)
+                    if pid_seen is None or pid_seen[0] != content:
+                        pid_seen = (content, poller.rounds)
+                    elif poller.seen_in_round.get(jobid, -1) > pid_seen[1]:
+                        started = False
+                else:
+                    pid_seen = None
                 running = started or (status is not None and not status.pending)
                 state = ProcessState.RUNNING if running else ProcessState.SCHEDULED
                 if state is not last:
