@@ -29,7 +29,7 @@ from ..core.params import atomic_write
 __all__ = ["cache_dir", "load", "save", "flush"]
 
 ENV = "XPM_NB_CACHE_DIR"
-_FORMAT = 2
+_FORMAT = 3  # bumped when the entries change: files of other formats are ignored
 
 _loaded: set[str] = set()  # jobs folders whose file this process has read
 _counts: dict[str, int] = {}  # jobs folder -> entries in its file (read or written)

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..scheduler.jobs import JobPaths, JobState, read_disk_state
 from . import diskcache
 from .eventscan import EVENTS as _EVENTS_REL
-from .eventscan import EventState, read_from, scan_parts, state_from
+from .eventscan import EventState, read_from, scan_parts, state_from, state_tuple
 from .sources import JobRecord, parse_lines
 
 __all__ = ["JobSummary", "summarize", "summarize_all", "read_history", "clear_caches"]
@@ -51,14 +51,14 @@ class JobSummary:
 # Job folder -> what was read of its event file (jobs not complete, and jobs
 # read through summarize()).
 _events_cache: dict[str, EventState] = {}
-# Job folder -> (.done token, summary, disk cache entry) of a finished job whose
-# event file is complete: valid while the marker keeps that modification time.
-_done: dict[str, tuple[int, JobSummary, tuple]] = {}
+# Job folder -> (.done token, summary, entry) of a finished job whose event file
+# is complete: valid while the marker keeps that modification time. The entry,
+# ``(token, *state_tuple(events))``, is what the disk cache keeps; the summary is
+# None for an entry read from the disk cache and not used yet in this process.
+_done: dict[str, tuple[int, JobSummary | None, tuple]] = {}
 # Job folder -> (.failed token, summary) of a failed job whose event file is
 # complete (a new run removes the marker first).
 _failed: dict[str, tuple[int, JobSummary]] = {}
-# Job folder -> disk cache entry not used yet in this process.
-_stored: dict[str, tuple] = {}
 # Job folder -> (key, summary) of a job without event file nor live process
 # (queued, or finished without logging): valid while _quiet_key() gives that key.
 _quiet: dict[str, tuple[tuple, JobSummary]] = {}
@@ -74,7 +74,6 @@ def clear_caches() -> None:
     _events_cache.clear()
     _done.clear()
     _failed.clear()
-    _stored.clear()
     _quiet.clear()
     _by_dir.clear()
     sources._jsonl_cache.clear()
@@ -86,17 +85,13 @@ def clear_caches() -> None:
 def _complete(path: str, token: int, events: EventState, marker_time: float) -> JobSummary:
     """Keep the summary of a done job whose event file is complete."""
     events.complete_for = token
-    return _keep_done(path, token, marker_time, events.inode, events.offset, events.started,
-                      events.ended, events.progress, events.metrics, events.step)
+    return _keep_done(path, (token, *state_tuple(events)), marker_time)
 
 
-def _keep_done(path: str, token: int, marker_time: float, inode, offset, started, ended,
-               progress, metrics, step) -> JobSummary:
+def _keep_done(path: str, entry: tuple, marker_time: float) -> JobSummary:
+    """Keep a done job's entry ``(token, *state_tuple)``, for the disk cache too."""
     global _newly_complete
-    summary = JobSummary("done", None, started, ended or marker_time, 1.0, metrics, step,
-                         token)
-    entry = (token, inode, offset, started, ended, progress, metrics, step)
-    _done[path] = (token, summary, entry)
+    summary = _from_entry(path, entry, marker_time)
     jobs_dir, task_id, job_id = path.rsplit("/", 2)
     _by_dir.setdefault(jobs_dir, {})[f"{task_id}/{job_id}"] = entry
     _newly_complete += 1
@@ -113,11 +108,11 @@ def summarize_all(records: list[JobRecord], with_events: bool = True) -> list[Jo
         entries = diskcache.load(jobs_dir)
         if entries:
             for key, entry in entries.items():
-                _stored.setdefault(f"{jobs_dir}/{key}", entry)
+                _done.setdefault(f"{jobs_dir}/{key}", (entry[0], None, entry))
             _by_dir[jobs_dir] = {**entries, **_by_dir.get(jobs_dir, {})}
     summaries: list[JobSummary | None] = []
     unread: list[int] = []  # jobs of which nothing is known yet: scanned in bulk
-    append, stat, done, stored = summaries.append, os.stat, _done, _stored
+    append, stat, done = summaries.append, os.stat, _done
     for n, record in enumerate(records):
         path = record.path
         if record.job is not None:  # a job of this process: its Job completes the row
@@ -125,18 +120,15 @@ def summarize_all(records: list[JobRecord], with_events: bool = True) -> list[Jo
             continue
         known = done.get(path)
         if known is None and path not in _events_cache:
-            entry = stored.get(path)
-            if entry is None:
-                quiet = _quiet.get(path)
-                if quiet is not None:
-                    if quiet[0] == _quiet_key(record):
-                        append(quiet[1])
-                        continue
-                    del _quiet[path]  # started, ended or changed: read it again
-                unread.append(n)
-                append(None)
-                continue
-            known = (entry[0], None, entry)
+            quiet = _quiet.get(path)
+            if quiet is not None:
+                if quiet[0] == _quiet_key(record):
+                    append(quiet[1])
+                    continue
+                del _quiet[path]  # started, ended or changed: read it again
+            unread.append(n)
+            append(None)
+            continue
         # The common case: a done job whose summary is complete (one stat).
         try:
             st = stat(record.marker)
@@ -179,11 +171,11 @@ def _not_done(record: JobRecord) -> JobSummary:
 
 
 def _from_entry(path: str, entry: tuple, marker_time: float) -> JobSummary:
-    token, inode, offset, started, ended, progress, metrics, step = entry
+    """The summary of a done job from its entry ``(token, *state_tuple)``, kept."""
+    token, _inode, _offset, started, ended, _final, _progress, metrics, step = entry
     summary = JobSummary("done", None, started, ended or marker_time, 1.0, metrics, step,
                          token)
     _done[path] = (token, summary, entry)
-    _stored.pop(path, None)
     return summary
 
 
@@ -201,10 +193,8 @@ def _summary_of(record: JobRecord, result: tuple | None) -> JobSummary:
         return _without_events(record, result is None)
     token, marker_time, values = result
     if type(values) is tuple:  # from a helper process
-        inode, offset, started, ended, final, progress, metrics, step = values
-        if final:
-            return _keep_done(record.path, token, marker_time, inode, offset, started, ended,
-                              progress, metrics, step)
+        if values[4]:  # final: see state_tuple()
+            return _keep_done(record.path, (token, *values), marker_time)
         events = state_from(values)
     else:
         events = values
@@ -281,9 +271,9 @@ def _events(path: str, done_token: int | None, marker_time: float | None) -> Eve
             return entry  # a finished job: its file no longer changes
         entry = None  # it finished under another .done marker: read it all again
     if entry is None:
-        known = _done.get(path) or (None, None, _stored.get(path))
-        if known[2] is not None and known[2][0] == done_token:  # complete, kept
-            entry = state_from((*known[2][1:5], True, *known[2][5:]))
+        known = _done.get(path)
+        if known is not None and known[0] == done_token:  # complete, kept
+            entry = state_from(known[2][1:])
             entry.complete_for = done_token
             _events_cache[path] = entry
             return entry
