@@ -101,8 +101,8 @@ class Raise(Task):
 
 
 class Stubborn(Task):
-    """Logs its run, ignores SIGTERM (so SLURM must SIGKILL it: no marker is written), and
-    sleeps ``seconds``."""
+    """Logs its run and ignores SIGTERM (so SLURM must SIGKILL it: no marker is written).
+    Its first run sleeps ``seconds`` (long enough to be killed), later runs end at once."""
 
     value: Param[int]
     seconds: Meta[float] = field(default=0.0)
@@ -112,5 +112,7 @@ class Stubborn(Task):
         import signal
 
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        first = not self.runs.exists()
         _run_line(self.runs, "run")
-        time.sleep(self.seconds)
+        if first:
+            time.sleep(self.seconds)
