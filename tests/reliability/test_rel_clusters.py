@@ -104,6 +104,18 @@ def test_scancel_from_a_shell_of_a_pending_and_a_running_job(
     assert set(jobs_in(slurm_cluster, workdir)) == {slurm_id(running), slurm_id(pending)}
 
 
+def _requeued_under_node_down(xp, cluster, job) -> str:
+    """Once ``job`` runs, its node set DOWN and back: returns its SLURM id once SLURM has
+    requeued it (Restarts=1, PENDING)."""
+    until(xp, lambda: runs_of(job.path) and job.state is JobState.RUNNING, "the job to run")
+    sid = slurm_id(job)
+    node_down(cluster)
+    restore_node(cluster)
+    until(xp, lambda: cluster.job_info(sid).get("Restarts") == "1"
+          and cluster.job_info(sid).get("JobState") == "PENDING", "SLURM's requeue")
+    return sid
+
+
 def test_node_down_under_a_running_job_that_slurm_requeues(
         slurm_cluster, slurm_launcher, workdir):
     """The node set DOWN while a job runs: SLURM kills the job and requeues it (JobRequeue=1,
@@ -114,12 +126,7 @@ def test_node_down_under_a_running_job_that_slurm_requeues(
     job = job_of(Sleep.C(value=3, seconds=2).submit(launcher=slurm_launcher.config(
         nodelist="localhost")))
     try:
-        until(xp, lambda: runs_of(job.path) and job.state is JobState.RUNNING, "the job to run")
-        sid = slurm_id(job)
-        node_down(slurm_cluster)
-        restore_node(slurm_cluster)
-        until(xp, lambda: slurm_cluster.job_info(sid).get("Restarts") == "1"
-              and slurm_cluster.job_info(sid).get("JobState") == "PENDING", "SLURM's requeue")
+        sid = _requeued_under_node_down(xp, slurm_cluster, job)
         # SLURM holds a requeued job back for a while (BeginTime, about 2 minutes); the
         # driver must wait with it, longer than it waits for SLURM after a job's own marker.
         until(xp, lambda: job.state in (JobState.SCHEDULED, JobState.DONE, JobState.ERROR),
@@ -153,12 +160,7 @@ def test_a_job_killed_by_sigkill_and_requeued_is_shown_queued(
     job = job_of(Stubborn.C(value=1, seconds=120).submit(launcher=slurm_launcher.config(
         nodelist="localhost")))
     try:
-        until(xp, lambda: runs_of(job.path) and job.state is JobState.RUNNING, "the job to run")
-        sid = slurm_id(job)
-        node_down(slurm_cluster)
-        restore_node(slurm_cluster)
-        until(xp, lambda: slurm_cluster.job_info(sid).get("Restarts") == "1"
-              and slurm_cluster.job_info(sid).get("JobState") == "PENDING", "SLURM's requeue")
+        sid = _requeued_under_node_down(xp, slurm_cluster, job)
         until(xp, lambda: job.state is not JobState.RUNNING, "the driver to see it queued",
               timeout=30)
         seen_queued = (job.state, job.paths.failed.exists(), job.paths.pid.exists())

@@ -20,44 +20,20 @@ from support.experiments_cli import experiments_json, experiments_list
 from support.kernel import real_kernel
 from xpm_nb import experiment
 from xpm_nb.errors import WorkspaceError
-from xpm_nb.experiments.workspace_jobs import workspace_experiments
 from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.runlock import lock_is_held
-from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tasks import Add, Write  # noqa: E402
 
+from support.locks import held_elsewhere, listed_status  # noqa: E402
+
 HERE = Path(__file__).parent
-
-# Another process's view of a lock: fasteners (what the experiment uses), non-blocking.
-PROBE = """
-import sys, fasteners
-lock = fasteners.InterProcessLock(sys.argv[1])
-if lock.acquire(blocking=False):
-    lock.release()
-    print("free")
-else:
-    print("held")
-"""
-
 
 @pytest.fixture(autouse=True)
 def _importable(monkeypatch):
     # Job processes import the tasks module from this folder.
     monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-
-
-def held_elsewhere(path: Path) -> bool:
-    """Whether another process finds the lock file taken."""
-    out = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True,
-                         text=True, timeout=60, check=True).stdout.strip()
-    return out == "held"
-
-
-def listed_status(workdir: Path) -> str:
-    [info] = workspace_experiments(Workspace(WorkspaceSettings(workdir)))
-    return info.status
 
 
 class TestLockWhileOpen:

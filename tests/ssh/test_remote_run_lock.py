@@ -11,21 +11,9 @@ import time
 
 from ssh_helpers import no_guard, ssh_url
 
+from support.locks import held_elsewhere, listed_status
 from xpm_nb import experiment
 from xpm_nb.connectors.ssh import connector as ssh_connector
-from xpm_nb.experiments.workspace_jobs import workspace_experiments
-from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
-
-# A process of the host (the sshd is on this machine) trying the lock, without waiting.
-PROBE = """
-import sys, fasteners
-lock = fasteners.InterProcessLock(sys.argv[1])
-if lock.acquire(blocking=False):
-    lock.release()
-    print("free")
-else:
-    print("held")
-"""
 
 # A process of the host that takes the lock (waiting for it) and keeps it until stdin ends.
 TAKER = """
@@ -35,17 +23,6 @@ lock.acquire()
 print("taken", flush=True)
 sys.stdin.read()
 """
-
-
-def _held_on_host(path) -> bool:
-    out = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True,
-                         text=True, timeout=60, check=True).stdout.strip()
-    return out == "held"
-
-
-def _status(ws) -> str:
-    [info] = workspace_experiments(Workspace(WorkspaceSettings(ws)))
-    return info.status
 
 
 def _gone(pid: int) -> bool:
@@ -65,6 +42,13 @@ def _wait(predicate, what: str, limit: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+def _assert_released(lock, ws) -> None:
+    """After close: the lock is free on the host and the run listed done."""
+    with no_guard():
+        assert not held_elsewhere(lock)
+        assert listed_status(ws) == "done"
+
+
 def test_the_run_lock_is_held_on_the_host_while_open(connector, remote_root, guard):
     ws = remote_root / "ws"
     with guard:
@@ -72,13 +56,11 @@ def test_the_run_lock_is_held_on_the_host_while_open(connector, remote_root, gua
         try:
             lock = ws / "experiments" / "remote-lock" / xp.run_path.name / "lock"
             with no_guard():
-                assert _held_on_host(lock)
-                assert _status(ws) == "running"
+                assert held_elsewhere(lock)
+                assert listed_status(ws) == "running"
         finally:
             xp.close()
-        with no_guard():
-            assert not _held_on_host(lock)
-            assert _status(ws) == "done"
+        _assert_released(lock, ws)
 
 
 def test_the_run_lock_is_taken_again_after_the_link_is_cut(
@@ -99,13 +81,11 @@ def test_the_run_lock_is_taken_again_after_the_link_is_cut(
             # Served once the new agent holds the locks again.
             assert connector.keeper_pid() != old_agent
             with no_guard():
-                assert _held_on_host(lock)
-                assert _status(ws) == "running"
+                assert held_elsewhere(lock)
+                assert listed_status(ws) == "running"
         finally:
             xp.close()
-        with no_guard():
-            assert not _held_on_host(lock)
-            assert _status(ws) == "done"
+        _assert_released(lock, ws)
 
 
 def test_a_lock_taken_by_another_process_meanwhile_is_lost(
@@ -119,7 +99,7 @@ def test_a_lock_taken_by_another_process_meanwhile_is_lost(
         lock = connector.lock(path)
         lock.acquire()
         with no_guard():
-            assert _held_on_host(path)
+            assert held_elsewhere(path)
         sshd_running.stop()  # every connection cut (the agent with it), none accepted
         taker = subprocess.Popen([sys.executable, "-c", TAKER, str(path)],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -133,13 +113,13 @@ def test_a_lock_taken_by_another_process_meanwhile_is_lost(
                        for r in caplog.records)
             lock.release()
             with no_guard():
-                assert _held_on_host(path)  # still the other process's
+                assert held_elsewhere(path)  # still the other process's
         finally:
             taker.communicate("", timeout=60)
         with no_guard():
-            assert not _held_on_host(path)
+            assert not held_elsewhere(path)
         # Taken again normally afterwards.
         with connector.lock(path) as again:
             assert not again.lost
             with no_guard():
-                assert _held_on_host(path)
+                assert held_elsewhere(path)
