@@ -112,6 +112,12 @@ class Probe:
         return stalls[-1] * 1000, percentile(stalls, 0.99) * 1000
 
 
+async def ended(jobs) -> None:
+    """Await, on this loop, the end of every job's run (``job._done`` is a thread-safe
+    future: the scheduler runs on its own loop, in its own thread)."""
+    await asyncio.gather(*(asyncio.wrap_future(j._done) for j in jobs))
+
+
 async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
                    root: Path) -> dict:
     from xpm_load_tasks import Gate, Nop
@@ -166,13 +172,13 @@ async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
     for job in queued[run:]:
         job.cancel()
     cancel_cell_s = time.perf_counter() - start
-    await asyncio.gather(*(j._future for j in queued[run:]))
+    await ended(queued[run:])
     cancel_s = time.perf_counter() - start
 
     probe.enter("run")
     release.touch()
     start = time.perf_counter()
-    await asyncio.gather(*(j._future for j in queued), gate_job._future)
+    await ended([*queued, gate_job])
     run_s = time.perf_counter() - start
     probe.enter("end")
     xp.close()

@@ -8,12 +8,20 @@ such a skip is turned into a failure, so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Job slots are counted per host in a file shared by every process of the user
+# (launchers/slots.py): the test session gets a folder of its own, inherited by
+# the drivers, kernels and servers it starts, so that another run on the same
+# machine neither takes our slots nor finds ours.
+os.environ.setdefault("XPM_NB_SLOTS_DIR", tempfile.mkdtemp(prefix="xpm_nb-test-slots-"))
 
 # Real SLURM cluster and sshd fixtures (tests/infra), started once per session.
 pytest_plugins = ["infra.fixtures", "infra.browser_fixtures"]

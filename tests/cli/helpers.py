@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 PROJECT = Path(__file__).parent / "project"
@@ -36,18 +35,6 @@ def run_cli(*args, cwd: Path | None = None, env: dict | None = None,
     """``xpm-nb ARGS`` (through ``python -m xpm_nb.cli``), output captured as text."""
     return subprocess.run(cli_command(*args), cwd=cwd, env=env or cli_env(),
                           capture_output=True, text=True, timeout=timeout)
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    """Poll ``predicate()`` until it returns something true; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout} s")
-        time.sleep(0.05)
 
 
 def jobs_json(workdir: Path, *args) -> list[dict]:

@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
+from support.waiting import wait_until
 from xpm_nb.scheduler.jobs import pid_alive
 
-from .helpers import cli_command, cli_env, copy_project, jobs_json, run_cli, wait_for
+from .helpers import cli_command, cli_env, copy_project, jobs_json, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +122,8 @@ def test_kill_a_running_job(project, workdir):
                     "--workdir", workdir),
         env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        (job,) = wait_for(lambda: (workdir / ".__experimaestro__").exists()
-                          and jobs_json(workdir, "--state", "running"), 60, "a running job")
+        (job,) = wait_until(lambda: (workdir / ".__experimaestro__").exists()
+                            and jobs_json(workdir, "--state", "running"), 60, "a running job")
         pid = json.loads((workdir / "jobs" / job["task"] / job["id"] / "train.pid").read_text())["pid"]
         dry = run_cli("jobs", "kill", "--workdir", workdir, "--tag", "seed=21")
         assert dry.returncode == 0 and job["id"] in dry.stdout

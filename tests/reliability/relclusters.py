@@ -34,10 +34,9 @@ from slurm_helpers import (  # noqa: E402, F401 - re-exported
     until,
 )
 from ssh_helpers import HERE as SSH_TESTS  # noqa: E402
-from ssh_helpers import (  # noqa: E402, F401 - ssh_url, wait_until re-exported
+from ssh_helpers import (  # noqa: E402, F401 - ssh_url re-exported
     make_connector,
     ssh_url,
-    wait_until,
 )
 
 from infra.slurm import NODE, _which  # noqa: E402
@@ -88,13 +87,6 @@ def ssh_connector_fixture(sshd_running):
     c = connector_to(sshd_running)
     yield c
     c.close_registered()
-
-
-def pump(xp, seconds: float) -> None:
-    """Let the experiment's loop run (jobs followed, pollers asked) for a while."""
-    import asyncio
-
-    xp.loop.run_until_complete(asyncio.sleep(seconds))
 
 
 def assert_nothing_running_on_disk(job) -> None:

@@ -18,14 +18,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from support.integration import need  # noqa: F401 - re-exported for the test modules
+from support.waiting import wait_until  # noqa: F401 - re-exported for the test modules
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -63,34 +62,6 @@ def _kill_job_process(pid_file: Path) -> None:
         os.killpg(os.getpgid(pid), signal.SIGKILL)
     except (OSError, ValueError, KeyError, TypeError):
         pass
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str,
-               step: float = 0.02):
-    """Poll ``predicate`` until it returns a true value; fail after ``timeout`` s.
-
-    Not a timing assertion: the timeout only turns a hang into a failure.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
-
-
-def pump_until(xp, predicate: Callable[[], object], timeout: float, what: str):
-    """Run a script experiment's private loop (its jobs start, are followed) until
-    ``predicate`` holds; fail after ``timeout`` s."""
-    import asyncio
-
-    def step():
-        xp.loop.run_until_complete(asyncio.sleep(0.02))
-        return predicate()
-
-    return wait_until(step, timeout, what, step=0)
 
 
 PRELUDE = """
@@ -147,7 +118,10 @@ class Driver:
                                 f"{text!r}\n{self.output()}")
             return None
 
-        return wait_until(found, timeout, f"driver line {text!r}")
+        try:
+            return wait_until(found, timeout, f"driver line {text!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.output()}") from None
 
     def kill(self) -> None:
         """kill -9 of the driver (its job processes, in their own sessions, go on)."""

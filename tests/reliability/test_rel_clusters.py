@@ -22,7 +22,6 @@ import signal
 import threading
 import time
 
-import pytest
 from clustertasks import Blob, HardExit, Raise, Sleep, Stubborn, Total, runs_of
 from relclusters import (
     assert_nothing_running_on_disk,
@@ -30,7 +29,6 @@ from relclusters import (
     controller_down,
     jobs_in,
     node_down,
-    pump,
     record_states,
     restore_node,
     shell,
@@ -41,13 +39,13 @@ from relclusters import (
     start_slurmctld,
     stop_slurmctld,
     until,
-    wait_until,
 )
 from relhelpers import Driver, isolated_env  # noqa: F401 - autouse fixture
 
 from infra import pid_alive
+from support.failures import failed_experiment
+from support.waiting import ended, wait_until_async
 from xpm_nb import experiment
-from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.jobs import JobState, read_disk_state
 from xpm_nb.scheduler.submit import job_of
 
@@ -61,26 +59,26 @@ def test_scancel_from_a_shell_of_a_pending_and_a_running_job(
         slurm_cluster, slurm_launcher, workdir):
     """``scancel`` typed in a shell: both jobs failed "cancelled ... outside xpm_nb", their
     dependents failed without ever reaching SLURM, nothing left saying running."""
-    with pytest.raises(FailedExperiment) as info:
-        with experiment(workdir, "scancel", launcher=slurm_launcher) as xp:
-            states = record_states(xp)
-            out = Sleep.C(value=1, seconds=300).submit()
-            running = job_of(out)
-            after_running = job_of(Total.C(inputs=[out]).submit())
-            until(xp, lambda: runs_of(running.path) and running.state is JobState.RUNNING,
-                  "the first job to run")
-            with busy_node(slurm_cluster, slurm_cluster.cpus - 1):
-                out = Sleep.C(value=2, seconds=300).submit()
-                pending = job_of(out)
-                after_pending = job_of(Total.C(inputs=[out]).submit())
-                until(xp, lambda: (pending.paths.meta / "slurm.json").exists()
-                      and pending.state is JobState.SCHEDULED, "the second job to be queued")
-                until(xp, lambda: slurm_cluster.job_info(slurm_id(pending)).get("Reason")
-                      == "Resources", "SLURM to keep it pending")
-                for job in (pending, running):
-                    shell("scancel", slurm_id(job), env=slurm_cluster.env)
-                until(xp, lambda: pending.state.finished and running.state.finished,
-                      "the driver to see the cancellations")
+    with experiment(workdir, "scancel", launcher=slurm_launcher) as xp:
+        states = record_states(xp)
+        out = Sleep.C(value=1, seconds=300).submit()
+        running = job_of(out)
+        after_running = job_of(Total.C(inputs=[out]).submit())
+        until(lambda: runs_of(running.path) and running.state is JobState.RUNNING,
+              "the first job to run")
+        with busy_node(slurm_cluster, slurm_cluster.cpus - 1):
+            out = Sleep.C(value=2, seconds=300).submit()
+            pending = job_of(out)
+            after_pending = job_of(Total.C(inputs=[out]).submit())
+            until(lambda: (pending.paths.meta / "slurm.json").exists()
+                  and pending.state is JobState.SCHEDULED, "the second job to be queued")
+            until(lambda: slurm_cluster.job_info(slurm_id(pending)).get("Reason")
+                  == "Resources", "SLURM to keep it pending")
+            for job in (pending, running):
+                shell("scancel", slurm_id(job), env=slurm_cluster.env)
+            until(lambda: pending.state.finished and running.state.finished,
+                  "the driver to see the cancellations")
+    info = failed_experiment(xp)
     assert "4 job(s)" in str(info.value)
     for job in (pending, running):
         sid = slurm_id(job)
@@ -104,14 +102,14 @@ def test_scancel_from_a_shell_of_a_pending_and_a_running_job(
     assert set(jobs_in(slurm_cluster, workdir)) == {slurm_id(running), slurm_id(pending)}
 
 
-def _requeued_under_node_down(xp, cluster, job) -> str:
+def _requeued_under_node_down(cluster, job) -> str:
     """Once ``job`` runs, its node set DOWN and back: returns its SLURM id once SLURM has
     requeued it (Restarts=1, PENDING)."""
-    until(xp, lambda: runs_of(job.path) and job.state is JobState.RUNNING, "the job to run")
+    until(lambda: runs_of(job.path) and job.state is JobState.RUNNING, "the job to run")
     sid = slurm_id(job)
     node_down(cluster)
     restore_node(cluster)
-    until(xp, lambda: cluster.job_info(sid).get("Restarts") == "1"
+    until(lambda: cluster.job_info(sid).get("Restarts") == "1"
           and cluster.job_info(sid).get("JobState") == "PENDING", "SLURM's requeue")
     return sid
 
@@ -126,15 +124,15 @@ def test_node_down_under_a_running_job_that_slurm_requeues(
     job = job_of(Sleep.C(value=3, seconds=2).submit(launcher=slurm_launcher.config(
         nodelist="localhost")))
     try:
-        sid = _requeued_under_node_down(xp, slurm_cluster, job)
+        sid = _requeued_under_node_down(slurm_cluster, job)
         # SLURM holds a requeued job back for a while (BeginTime, about 2 minutes); the
         # driver must wait with it, longer than it waits for SLURM after a job's own marker.
-        until(xp, lambda: job.state in (JobState.SCHEDULED, JobState.DONE, JobState.ERROR),
+        until(lambda: job.state in (JobState.SCHEDULED, JobState.DONE, JobState.ERROR),
               "the driver to see it queued again")
-        pump(xp, 12)
+        time.sleep(12)
         seen_queued = (job.state, job.paths.failed.exists(), job.paths.pid.exists())
         shell("scontrol", "update", f"JobId={sid}", "StartTime=now", env=slurm_cluster.env)
-        until(xp, lambda: job.state.finished, "the job's second run to end", timeout=120)
+        until(lambda: job.state.finished, "the job's second run to end", timeout=120)
     finally:
         restore_node(slurm_cluster)
         xp.close()
@@ -142,7 +140,8 @@ def test_node_down_under_a_running_job_that_slurm_requeues(
     assert job.state is JobState.DONE and job.paths.done.exists()
     runs = runs_of(job.path)
     assert [r[2] for r in runs] == [sid, sid]  # run twice, by the same SLURM job
-    info = slurm_cluster.job_info(sid)
+    # The driver ends the job at its .done marker; SLURM may still be completing it.
+    info = slurm_cluster.wait_job(sid)
     assert (info["JobState"], info["Restarts"]) == ("COMPLETED", "1")
     assert states[job.identifier][-3:] == ["scheduled", "running", "done"]
     assert "error" not in states[job.identifier]
@@ -160,12 +159,12 @@ def test_a_job_killed_by_sigkill_and_requeued_is_shown_queued(
     job = job_of(Stubborn.C(value=1, seconds=120).submit(launcher=slurm_launcher.config(
         nodelist="localhost")))
     try:
-        sid = _requeued_under_node_down(xp, slurm_cluster, job)
-        until(xp, lambda: job.state is not JobState.RUNNING, "the driver to see it queued",
+        sid = _requeued_under_node_down(slurm_cluster, job)
+        until(lambda: job.state is not JobState.RUNNING, "the driver to see it queued",
               timeout=30)
         seen_queued = (job.state, job.paths.failed.exists(), job.paths.pid.exists())
         shell("scancel", sid, env=slurm_cluster.env)
-        until(xp, lambda: job.state.finished, "the driver to see the cancellation", timeout=60)
+        until(lambda: job.state.finished, "the driver to see the cancellation", timeout=60)
     finally:
         restore_node(slurm_cluster)
         xp.close()
@@ -181,20 +180,20 @@ def test_node_down_under_a_running_job_that_cannot_be_requeued(
         slurm_cluster, slurm_launcher, workdir):
     """The same with the job not requeueable: SLURM ends it NODE_FAIL; the driver says so,
     its dependent is not run, the folder says failed."""
-    with pytest.raises(FailedExperiment):
-        with experiment(workdir, "nodefail", launcher=slurm_launcher) as xp:
-            out = Sleep.C(value=4, seconds=300).submit()
-            job = job_of(out)
-            dependent = job_of(Total.C(inputs=[out]).submit())
-            try:
-                until(xp, lambda: runs_of(job.path) and job.state is JobState.RUNNING,
-                      "the job to run")
-                sid = slurm_id(job)
-                shell("scontrol", "update", f"JobId={sid}", "Requeue=0", env=slurm_cluster.env)
-                node_down(slurm_cluster)
-                until(xp, lambda: job.state.finished, "the driver to see the node failure")
-            finally:
-                restore_node(slurm_cluster)
+    with experiment(workdir, "nodefail", launcher=slurm_launcher) as xp:
+        out = Sleep.C(value=4, seconds=300).submit()
+        job = job_of(out)
+        dependent = job_of(Total.C(inputs=[out]).submit())
+        try:
+            until(lambda: runs_of(job.path) and job.state is JobState.RUNNING,
+                  "the job to run")
+            sid = slurm_id(job)
+            shell("scontrol", "update", f"JobId={sid}", "Requeue=0", env=slurm_cluster.env)
+            node_down(slurm_cluster)
+            until(lambda: job.state.finished, "the driver to see the node failure")
+        finally:
+            restore_node(slurm_cluster)
+    failed_experiment(xp)
     assert slurm_cluster.job_info(sid)["JobState"] == "NODE_FAIL"
     reason = f"node failure: a node of SLURM job {sid} failed (NODE_FAIL)"
     assert job.state is JobState.ERROR and job.failure_reason == reason
@@ -205,7 +204,6 @@ def test_node_down_under_a_running_job_that_cannot_be_requeued(
 
 
 NO_DRIVER = """
-import asyncio
 from clustertasks import HardExit, Sleep, Total
 from xpm_nb import experiment
 from xpm_nb.launchers.slurm import SlurmLauncher, SlurmOptions
@@ -221,11 +219,11 @@ b = HardExit.C(code=7).submit()
 Total.C(inputs=[a]).submit()
 jobs = [job_of(a), job_of(b)]
 while not all(j.state is JobState.SCHEDULED for j in jobs):
-    xp.loop.run_until_complete(asyncio.sleep(0.05))
+    time.sleep(0.05)
 ids = [json.loads((j.paths.meta / "slurm.json").read_text())["jobid"] for j in jobs]
 print("QUEUED", json.dumps(ids), flush=True)
 while True:
-    xp.loop.run_until_complete(asyncio.sleep(0.1))
+    time.sleep(0.1)
 """
 
 
@@ -244,12 +242,12 @@ def test_jobs_that_end_while_no_driver_runs(slurm_cluster, slurm_launcher, workd
     assert slurm_cluster.wait_job(done_id)["JobState"] == "COMPLETED"
     info = slurm_cluster.wait_job(failed_id)
     assert (info["JobState"], info["ExitCode"]) == ("FAILED", "7:0")
-    with pytest.raises(FailedExperiment) as raised:
-        with experiment(workdir, "nodriver", launcher=slurm_launcher) as xp:
-            states = record_states(xp)
-            a = Sleep.C(value=20).submit()
-            b = HardExit.C(code=7).submit()
-            total = Total.C(inputs=[a]).submit()
+    with experiment(workdir, "nodriver", launcher=slurm_launcher) as xp:
+        states = record_states(xp)
+        a = Sleep.C(value=20).submit()
+        b = HardExit.C(code=7).submit()
+        total = Total.C(inputs=[a]).submit()
+    raised = failed_experiment(xp)
     assert "1 job(s)" in str(raised.value)
     done, failed, summed = job_of(a), job_of(b), job_of(total)
     assert done.state is JobState.DONE and "running" not in states[done.identifier]
@@ -272,12 +270,12 @@ def test_controller_stopped_while_jobs_run_and_at_submission(
     nothing half-written; once the controller is back, submitting again runs it once."""
     with experiment(workdir, "ctld", launcher=slurm_launcher) as xp:
         first = job_of(Sleep.C(value=1, seconds=2).submit())
-        until(xp, lambda: runs_of(first.path) and first.state is JobState.RUNNING,
+        until(lambda: runs_of(first.path) and first.state is JobState.RUNNING,
               "the first job to run")
         stop_slurmctld(slurm_cluster)
         try:
             second = job_of(Sleep.C(value=2).submit())
-            until(xp, lambda: first.state.finished, "the first job to end", timeout=60)
+            until(lambda: first.state.finished, "the first job to end", timeout=60)
             seen_down = (first.state, second.state)
         finally:
             start_slurmctld(slurm_cluster)
@@ -288,11 +286,11 @@ def test_controller_stopped_while_jobs_run_and_at_submission(
     assert len(jobs_in(slurm_cluster, workdir)) == 2
 
     # Down for longer than sbatch retries (about 9 s here).
-    with pytest.raises(FailedExperiment) as info:
-        with controller_down(slurm_cluster):
-            with experiment(workdir, "ctld-long", launcher=slurm_launcher) as xp:
-                third = job_of(Sleep.C(value=3).submit())
-                until(xp, lambda: third.state.finished, "sbatch to give up", timeout=90)
+    with controller_down(slurm_cluster):
+        with experiment(workdir, "ctld-long", launcher=slurm_launcher) as xp:
+            third = job_of(Sleep.C(value=3).submit())
+            until(lambda: third.state.finished, "sbatch to give up", timeout=90)
+    info = failed_experiment(xp)
     assert third.state is JobState.ERROR
     reason = third.failure_reason
     assert "sbatch could not reach the SLURM controller" in reason
@@ -317,24 +315,24 @@ def test_a_job_failing_while_squeue_cannot_answer_keeps_its_own_failure(
     env = slurm_launcher.runner.launcherenv
     bad_conf = workdir.parent / "refused.conf"  # a missing file: squeue retries for 60 s
     bad_conf.write_text("NotASlurmKey=1\n")
-    with pytest.raises(FailedExperiment):
-        with experiment(workdir, "stale-pending", launcher=slurm_launcher) as xp:
-            with busy_node(slurm_cluster):
-                job = job_of(Raise.C(value=1).submit())
-                until(xp, lambda: job.state is JobState.SCHEDULED, "the job to be queued")
-                pump(xp, 1.5)  # the poller has seen it pending
-                assert job.state is JobState.SCHEDULED
-                good_conf, env["SLURM_CONF"] = env["SLURM_CONF"], str(bad_conf)
-            try:
-                # The blocker is gone: SLURM runs the job, which fails and writes .failed.
-                until(xp, lambda: runs_of(job.path) and job.paths.failed.exists(),
-                      "the job to fail on its own")
-                pump(xp, 4)  # eight rounds of failing squeue, the last status "pending"
-                assert job.paths.failed.exists(), "its own .failed was deleted"
-                assert "asked to fail" in json.loads(job.paths.failed.read_text())["reason"]
-            finally:
-                env["SLURM_CONF"] = good_conf
-            until(xp, lambda: job.state.finished, "the driver to see the end", timeout=60)
+    with experiment(workdir, "stale-pending", launcher=slurm_launcher) as xp:
+        with busy_node(slurm_cluster):
+            job = job_of(Raise.C(value=1).submit())
+            until(lambda: job.state is JobState.SCHEDULED, "the job to be queued")
+            time.sleep(1.5)  # the poller has seen it pending
+            assert job.state is JobState.SCHEDULED
+            good_conf, env["SLURM_CONF"] = env["SLURM_CONF"], str(bad_conf)
+        try:
+            # The blocker is gone: SLURM runs the job, which fails and writes .failed.
+            until(lambda: runs_of(job.path) and job.paths.failed.exists(),
+                  "the job to fail on its own")
+            time.sleep(4)  # eight rounds of failing squeue, the last status "pending"
+            assert job.paths.failed.exists(), "its own .failed was deleted"
+            assert "asked to fail" in json.loads(job.paths.failed.read_text())["reason"]
+        finally:
+            env["SLURM_CONF"] = good_conf
+        until(lambda: job.state.finished, "the driver to see the end", timeout=60)
+    failed_experiment(xp)
     assert job.state is JobState.ERROR and "asked to fail" in job.failure_reason
     assert len(runs_of(job.path)) == 1  # run once, never requeued or resubmitted
     assert read_disk_state(job.paths)[0] is JobState.ERROR
@@ -350,8 +348,8 @@ async def _remote_sleep_running(url: str, name: str, value: int):
     xp = experiment(url, name)
     Sleep.C(value=value, seconds=120).submit()
     job = xp.jobs[0]
-    await wait_until(lambda: job.state is JobState.RUNNING and runs_of(job.path),
-                     "the remote job to run")
+    await wait_until_async(lambda: job.state is JobState.RUNNING and runs_of(job.path), 120,
+                           "the remote job to run")
     return xp, job
 
 
@@ -410,7 +408,7 @@ def test_remote_job_killed_on_its_host(ssh_connector, tmp_path):
         xp, job = await _remote_sleep_running(url, "kill9", value=5)
         pid = int(json.loads(job.paths.pid.read_text())["pid"])
         os.kill(pid, signal.SIGKILL)  # on the host (this machine), not through xpm_nb
-        await asyncio.wait_for(asyncio.shield(job._future), 60)
+        await ended(job, 60)
         xp.close()
         return job, pid
 
@@ -444,8 +442,8 @@ def test_link_down_longer_than_the_reconnect_timeout(sshd_running, tmp_path):
         await asyncio.to_thread(sshd_running.stop)
         try:
             # Given up after 2 s without the link; 20 s is a guard against a hang.
-            await asyncio.wait([job._future], timeout=20)
-            seen["driver gave up"] = job._future.done()
+            await asyncio.wait([asyncio.shield(asyncio.wrap_future(job._done))], timeout=20)
+            seen["driver gave up"] = job._done.done()
         finally:
             seen["pid file while down"] = job.paths.pid.exists()
             seen["failed while down"] = job.paths.failed.exists()

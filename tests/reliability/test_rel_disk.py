@@ -22,14 +22,14 @@ from relhelpers import (
     isolated_env,  # noqa: F401 - autouse fixture
     log_lines,
     need,
-    pump_until,
+    wait_until,
 )
 from reltasks import Append, Gate, SizedWrite
 
+from support.failures import assert_failures_logged, failed_experiment
 from xpm_nb import experiment
-from xpm_nb.errors import JobFailedError
+from xpm_nb.errors import JobFailedError, WorkspaceError
 from xpm_nb.experiments.workspace_jobs import workspace_experiments, workspace_jobs
-from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.jobs import JobState, read_disk_state
 from xpm_nb.scheduler.runlock import lock_is_held
 from xpm_nb.scheduler.workspace import RunMode, Workspace, WorkspaceSettings
@@ -111,9 +111,9 @@ class TestReadOnlyFolder:
         [folder] = list((workdir / "jobs" / "reltasks.append").iterdir())
         before = _folder_files(folder)
         with read_only(folder):
-            with pytest.raises(FailedExperiment) as info:
-                with experiment(workdir, "ro"):
-                    Append.C(value=1, log=log).submit()
+            with experiment(workdir, "ro") as xp:
+                Append.C(value=1, log=log).submit()
+            info = failed_experiment(xp)
             assert _folder_files(folder) == before
         message = str(info.value)
         assert str(folder) in message and _denied(message), message
@@ -134,7 +134,7 @@ class TestReadOnlyFolder:
             task = Gate.C(name="g", log=log, release=release)
             task.submit()
             job = task.__xpm__.job
-            pump_until(xp, job.paths.pid.exists, 60, "the job running")
+            wait_until(job.paths.pid.exists, 60, "the job running")
             with read_only(job.path, tree=False) as how:
                 release.touch()
                 with pytest.raises(JobFailedError) as info:
@@ -218,55 +218,39 @@ class TestFullDisk:
         assert len(log_lines(log)) == 1
         assert_workspace_consistent(ws)
 
-    def test_closing_an_experiment_on_a_full_disk_reports_the_failed_jobs(self, small_disk,
-                                                                          tmp_path):
-        """The disk is full when the experiment closes: FailedExperiment lists the failed
-        job (the unwritten status.json noted on it); the experiment is closed all the
-        same (not current, its loop closed, its run's lock released)."""
+    def test_closing_an_experiment_on_a_full_disk_reports_the_failed_jobs(
+            self, small_disk, tmp_path, caplog):
+        """The disk is full when the experiment closes: the with block raises the
+        WorkspaceError naming the unwritten status.json and its OSError, the failed job
+        is logged and listed by FailedExperiment; the experiment is closed all the same
+        (not current, its run's lock released)."""
         ws = small_disk / "ws"
         size_file = tmp_path / "size"
         size_file.write_text(str(4 * 1024 * 1024))
         try:
-            with pytest.raises(FailedExperiment, match="No space left on device") as info:
+            with pytest.raises(WorkspaceError, match="No space left on device") as info:
                 with experiment(ws, "full-close") as xp:
                     SizedWrite.C(name="a", size_file=size_file).submit()
             # The job's partial output filled the disk: the final write found no space.
             status_written = json.loads((xp.run_path / "status.json").read_text())
             assert status_written["status"] == "running"
-            notes = "\n".join(getattr(info.value, "__notes__", []))
-            assert str(xp.run_path / "status.json") in notes, notes
-            assert "No space left on device" in notes, notes
+            message = str(info.value)
+            assert str(xp.run_path / "status.json") in message, message
+            assert isinstance(info.value.__cause__, OSError)
+            assert "No space left on device" in assert_failures_logged(caplog, xp)[0]
+            failed_experiment(xp, match="No space left on device")
         finally:
             left_open, experiment.CURRENT = experiment.CURRENT, None
             for out in ws.glob("jobs/*/*/data.bin"):
                 out.unlink()
         assert left_open is None
-        assert xp.closed and xp.loop.is_closed()
+        assert xp.closed
         assert lock_is_held(xp.run_path / "lock") is False
         [listed] = workspace_experiments(Workspace(WorkspaceSettings(ws)))
         assert listed.status == "crashed"  # "running" on disk, but nobody has it open
 
 
 class TestTruncatedFiles:
-    def test_truncated_params_json_fails_naming_the_file(self, workdir, tmp_path):
-        """A truncated params.json: the job fails with an error naming the file as
-        corrupt; the file is not touched; .failed is whole."""
-        log = tmp_path / "runs.log"
-        with experiment(workdir, "trunc", run_mode=RunMode.GENERATE_ONLY):
-            Append.C(value=1, log=log).submit()
-        [params] = list(workdir.glob("jobs/*/*/params.json"))
-        text = params.read_text()
-        params.write_text(text[: len(text) // 2])
-        with pytest.raises(FailedExperiment) as info:
-            with experiment(workdir, "trunc"):
-                Append.C(value=1, log=log).submit()
-        message = str(info.value)
-        assert "params.json" in message and "corrupt or truncated" in message, message
-        assert params.read_text() == text[: len(text) // 2]
-        assert not log.exists()
-        failed = json.loads(next(workdir.glob("jobs/*/*/append.failed")).read_text())
-        assert "SerializationError" in failed["reason"]
-
     def test_truncated_failed_marker_is_read_as_failed_and_rerun(self, workdir, tmp_path):
         """A truncated .failed marker: the job reads as failed (reason: unreadable);
         a new submission runs it again."""

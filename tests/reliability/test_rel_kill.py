@@ -17,7 +17,6 @@ from relhelpers import (
     assert_workspace_consistent,
     isolated_env,  # noqa: F401 - autouse fixture
     log_lines,
-    pump_until,
     wait_until,
 )
 from reltasks import Gate, KilledAtDone
@@ -44,7 +43,7 @@ class TestKillJob:
             task.submit()
             job = task.__xpm__.job
             # Killed once it runs the task (not while the process still starts).
-            pump_until(xp, lambda: log_lines(log), 60, "the task running")
+            wait_until(lambda: log_lines(log), 60, "the task running")
             pid = int(json.loads(job.paths.pid.read_text())["pid"])
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(JobFailedError, match="SIGKILL"):

@@ -20,6 +20,7 @@ from relhelpers import (
 )
 from reltasks import Append, Gate
 
+from support.waiting import all_ended, scheduler_tasks, wait_until_async
 from xpm_nb import experiment
 from xpm_nb.connectors.local import LocalConnector
 from xpm_nb.scheduler.jobs import JobState
@@ -33,6 +34,8 @@ def test_2000_queued_jobs_cancel_most_run_the_rest_once(workdir, tmp_path):
     than 2 at a time; no coroutine and no token unit is left behind."""
     log, release = tmp_path / "runs.log", tmp_path / "release"
     token = LocalConnector(tmp_path / "connector").createtoken("slots", 2)
+
+    before = scheduler_tasks()  # the scheduler's loop is shared by the process
 
     async def notebook():
         xp = experiment(workdir, "load", project_paths=[])
@@ -56,10 +59,16 @@ def test_2000_queued_jobs_cancel_most_run_the_rest_once(workdir, tmp_path):
         for job in jobs[RUN:]:
             assert job.cancel()
         release.touch()
-        await asyncio.gather(*(j._future for j in jobs), gate_job._future)
+        await all_ended([*jobs, gate_job], 600)
         xp.close()
         await asyncio.sleep(0)
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        # Every job coroutine ends with its job (a moment after its end is announced).
+        try:
+            await wait_until_async(lambda: not scheduler_tasks() - before, 30,
+                                   "the jobs' coroutines to end")
+        except AssertionError:
+            others += list(scheduler_tasks() - before)
         return xp, gate_job, jobs, holders, queued, others
 
     xp, gate_job, jobs, holders, queued, others = asyncio.run(notebook())

@@ -262,15 +262,18 @@ class TestWorkspaceFiles:
             folder = ws / "jobs" / "reltasks.nop" / config.__identifier__().hex()
             (folder / ".experimaestro").mkdir(parents=True)
             (folder / which).write_bytes(data)
+            with experiment(ws, "random", project_paths=[]) as xp:
+                task = Nop.C(i=7)
+                task.submit()
             try:
-                with experiment(ws, "random", project_paths=[]):
-                    task = Nop.C(i=7)
-                    task.submit()
+                xp.raise_if_failed()
             except FailedExperiment as exc:
+                assert xp.failed
                 assert which == "params.json", str(exc)
                 assert "params.json" in str(exc) or "SerializationError" in str(exc), str(exc)
                 assert task.__xpm__.job.state is JobState.ERROR
             else:
+                assert not xp.failed
                 assert task.__xpm__.job.state is JobState.DONE
                 assert task.__xpm__.job.paths.done.exists()
 

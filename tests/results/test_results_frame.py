@@ -21,14 +21,16 @@ LRS = (0.1, 0.2, 0.5)
 def grid(tmp_path_factory):
     """A 2 x 3 grid of Train jobs (plus one failing job), run for real."""
     workdir = tmp_path_factory.mktemp("grid") / "ws"
+    with experiment(workdir, "grid") as xp:
+        tasks = [
+            Train.C(model=Model.C(hidden=tag(h)), lr=tag(lr)).submit()
+            for h in HIDDEN
+            for lr in LRS
+        ]
+        bad = Train.C(model=Model.C(hidden=tag(8)), lr=tag(0.1), fail=True).submit()
+    assert xp.failed_jobs() == [bad.__xpm__.job]  # a grid with a failed run ends normally
     with pytest.raises(FailedExperiment):
-        with experiment(workdir, "grid") as xp:
-            tasks = [
-                Train.C(model=Model.C(hidden=tag(h)), lr=tag(lr)).submit()
-                for h in HIDDEN
-                for lr in LRS
-            ]
-            bad = Train.C(model=Model.C(hidden=tag(8)), lr=tag(0.1), fail=True).submit()
+        xp.raise_if_failed()
     return workdir, xp, tasks, bad
 
 

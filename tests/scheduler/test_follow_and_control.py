@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from support.waiting import wait_until_async
 from xpm_nb import experiment
 from xpm_nb.errors import DependencyFailedError, XPMError
 from xpm_nb.scheduler.follow import FileTail
@@ -24,16 +25,6 @@ HERE = Path(__file__).parent
 @pytest.fixture(autouse=True)
 def _importable(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-
-
-async def _until(predicate, timeout: float = 60.0) -> None:
-    """Let the loop run until ``predicate()`` holds (the kernel goes on meanwhile)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
 
 
 class TestFileTail:
@@ -64,8 +55,9 @@ class TestFollow:
             job.listeners.append(
                 lambda j: j.progress and seen_progress.append(j.progress[0]["progress"])
             )
-            await _until(lambda: job.state.finished or (job.state is JobState.RUNNING
-                                                         and checkpoints))
+            await wait_until_async(lambda: job.state.finished or (job.state is JobState.RUNNING
+                                                                   and checkpoints),
+                                   60, "the job running with a checkpoint")
             assert job.state is JobState.RUNNING  # seen before the end
             assert 0 < job.progress[0]["progress"] < 1
             assert job.progress[0]["desc"] == "train"
@@ -79,7 +71,7 @@ class TestFollow:
         assert job.progress == [{"level": 0, "progress": 1.0, "desc": "train"}]
 
     def test_watch_output_callbacks_in_a_script(self, workdir):
-        """The same callbacks run with the private loop of a plain script."""
+        """The same callbacks run in a plain script (no loop of its own)."""
         got = []
         with experiment(workdir, "follow-sync"):
             task = Train.C(steps=2, pause=0.0)
@@ -97,7 +89,7 @@ class TestCancel:
             blocker = WaitForFile.C(path=tmp_path / "never")
             blocker.submit()
             job = blocker.__xpm__.job
-            await _until(lambda: job.state is JobState.RUNNING)
+            await wait_until_async(lambda: job.state is JobState.RUNNING, 60, "the job to run")
             pid = json.loads(job.paths.pid.read_text())["pid"]
             assert job.cancel() is True
             with pytest.raises(XPMError, match="cancelled"):
@@ -127,7 +119,8 @@ class TestCancel:
             counter = gated.submit()
             total = Add.C(inputs=[counter]).submit()
             gated_job, total_job = gated.__xpm__.job, total.__xpm__.job
-            await _until(lambda: blocker.__xpm__.job.state is JobState.RUNNING)
+            await wait_until_async(lambda: blocker.__xpm__.job.state is JobState.RUNNING, 60,
+                                   "the blocker to run")
             assert gated_job.state is JobState.WAITING
             assert gated_job.cancel() is True
             with pytest.raises(DependencyFailedError, match="cancelled"):
@@ -155,7 +148,7 @@ class TestCancel:
             gated.add_dependencies(blocker)
             total = Add.C(inputs=[gated.submit()]).submit()
             first = blocker.__xpm__.job
-            await _until(lambda: first.state is JobState.RUNNING)
+            await wait_until_async(lambda: first.state is JobState.RUNNING, 60, "the blocker to run")
             first.cancel()
             with pytest.raises(XPMError):
                 await total

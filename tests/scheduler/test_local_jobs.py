@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from support.failures import assert_failures_logged, failed_experiment
+from support.waiting import wait_until
 from xpm_nb import experiment
 from xpm_nb.errors import DependencyFailedError, JobFailedError
-from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.jobs import JobState
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -65,14 +66,19 @@ class TestDag:
 
 
 class TestFailures:
-    def test_failed_job_and_its_dependents(self, workdir, tmp_path):
-        """A raising job is failed with its traceback; its dependents never run."""
+    def test_failed_job_and_its_dependents(self, workdir, tmp_path, caplog):
+        """A raising job is failed with its traceback; its dependents never run. The
+        experiment ends normally (logging the failure); raise_if_failed() lists it."""
         log = tmp_path / "runs.log"
-        with pytest.raises(FailedExperiment) as info:
-            with experiment(workdir, "fail"):
-                a = Write.C(value=1, log=log).submit()
-                bad = Add.C(inputs=[a], fail=True).submit()
-                after = Add.C(inputs=[a, a]).submit()  # independent of the failure
+        with experiment(workdir, "fail") as xp:
+            a = Write.C(value=1, log=log).submit()
+            bad = Add.C(inputs=[a], fail=True).submit()
+            after = Add.C(inputs=[a, a]).submit()  # independent of the failure
+        assert xp.closed and xp.failed
+        assert xp.failed_jobs() == [bad.__xpm__.job]
+        [warning] = assert_failures_logged(caplog, xp)
+        assert "asked to fail" in warning
+        info = failed_experiment(xp)
         text = str(info.value)
         assert "asked to fail" in text and "add" in text
         job = bad.__xpm__.job
@@ -108,9 +114,7 @@ class TestFailures:
         try:
             task = Sleep.C(seconds=30).submit()
             job = task.__xpm__.job
-            deadline = time.time() + 10
-            while not job.paths.pid.exists() and time.time() < deadline:
-                xp.loop.run_until_complete(asyncio.sleep(0.05))
+            wait_until(job.paths.pid.exists, 10, "the job's pid file")
             pid = json.loads(job.paths.pid.read_text())["pid"]
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(JobFailedError, match="SIGKILL"):
@@ -132,7 +136,7 @@ class TestLoops:
             out = Write.C(value=4, log=log, sleep=0.5).submit()
             submitted_in = time.perf_counter() - start
             ticks = 0
-            while not out.__xpm__.task.__xpm__.job._future.done():
+            while not out.__xpm__.task.__xpm__.job._done.done():
                 ticks += 1  # the loop stays free while the job runs
                 await asyncio.sleep(0.01)
             await out.__xpm__.task

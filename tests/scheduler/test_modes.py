@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from support.failures import failed_experiment
 from xpm_nb import TransientMode, experiment
 from xpm_nb.connectors.local import LocalConnector
-from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.jobs import JobState
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -86,10 +86,10 @@ class TestRetries:
         assert job.retry_count == 2
 
     def test_retries_are_bounded(self, workdir):
-        with pytest.raises(FailedExperiment, match="graceful timeout"):
-            with experiment(workdir, "resume-bounded"):
-                task = Resumable.C(steps=10)
-                task.submit(max_retries=1)
+        with experiment(workdir, "resume-bounded") as xp:
+            task = Resumable.C(steps=10)
+            task.submit(max_retries=1)
+        failed_experiment(xp, match="graceful timeout")
         job = task.__xpm__.job
         assert job.state is JobState.ERROR and job.retry_count == 1
         assert Path(task.checkpoint).read_text() == "2"  # first run + one retry

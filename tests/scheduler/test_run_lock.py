@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from support.experiments_cli import experiments_json, experiments_list
+from support.failures import assert_failures_logged, failed_experiment
 from support.kernel import real_kernel
 from xpm_nb import experiment
 from xpm_nb.errors import WorkspaceError
-from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.runlock import lock_is_held
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -59,8 +59,9 @@ class TestLockWhileOpen:
         assert [e["status"] for e in experiments_json(workdir)] == ["done"]
 
     def test_failed_run_is_listed_failed(self, workdir):
-        with pytest.raises(FailedExperiment), experiment(workdir, "bad", project_paths=[]) as xp:
+        with experiment(workdir, "bad", project_paths=[]) as xp:
             Add.C(inputs=[], fail=True).submit()
+        failed_experiment(xp)
         assert not held_elsewhere(xp.run_path / "lock")
         assert listed_status(workdir) == "failed"
 
@@ -202,21 +203,25 @@ class TestCloseWithUnwritableStatus:
         assert str(status) in str(info.value)
         assert isinstance(info.value.__cause__, OSError)
         assert str(status) in caplog.text  # the warning names the file too
-        assert xp.closed and experiment.CURRENT is None and xp.loop.is_closed()
+        assert xp.closed and experiment.CURRENT is None
         assert not held_elsewhere(xp.run_path / "lock")
         assert listed_status(workdir) is None  # no status.json to read, and not "running"
         xp.close()  # closed once: nothing more to report
 
-    def test_failed_jobs_stay_the_error_with_the_status_write_noted(self, workdir):
-        """A job failed and the status could not be written: FailedExperiment (the
-        failed job listed), with a note naming status.json; the experiment closed."""
-        with pytest.raises(FailedExperiment, match="asked to fail") as info:
+    def test_failed_jobs_and_the_unwritten_status_are_both_reported(self, workdir, caplog):
+        """A job failed and the status could not be written: the with block raises the
+        WorkspaceError naming status.json (failed jobs alone would not raise), the
+        failed job is logged and listed by FailedExperiment; the experiment closed."""
+        with pytest.raises(WorkspaceError, match="status.json") as info:
             with experiment(workdir, "both", project_paths=[]) as xp:
                 _break_status_file(xp)
                 Add.C(inputs=[], fail=True).submit()
-        notes = "\n".join(info.value.__notes__)
-        assert str(xp.run_path / "status.json") in notes and "Is a directory" in notes
-        assert xp.closed and experiment.CURRENT is None and xp.loop.is_closed()
+        message = str(info.value)
+        assert str(xp.run_path / "status.json") in message and "Is a directory" in message
+        assert isinstance(info.value.__cause__, OSError)
+        assert "asked to fail" in assert_failures_logged(caplog, xp)[0]
+        failed_experiment(xp, match="asked to fail")
+        assert xp.closed and experiment.CURRENT is None
         assert not held_elsewhere(xp.run_path / "lock")
 
     def test_user_error_in_the_block_is_kept(self, workdir):
@@ -226,5 +231,17 @@ class TestCloseWithUnwritableStatus:
                 _break_status_file(xp)
                 raise KeyError("mine")
         assert "status.json" in "\n".join(info.value.__notes__)
-        assert experiment.CURRENT is None and xp.loop.is_closed()
+        assert xp.closed and experiment.CURRENT is None
         shutil.rmtree(xp.run_path / "status.json")
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\\b", "nul\x00", "\x1b[31mred", "x" * 201])
+def test_experiment_names_that_are_not_one_folder_are_refused(workdir, name):
+    """A name is one folder of WS/experiments: never a path, nor control characters
+    a listing would print."""
+    from xpm_nb.errors import XPMError
+
+    with pytest.raises(XPMError, match="experiment name") as info:
+        experiment(workdir, name)
+    assert "Fix" in str(info.value) or "at most 200" in str(info.value)
+    assert not (workdir / "experiments").exists() or not any((workdir / "experiments").iterdir())

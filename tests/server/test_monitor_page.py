@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from cli.helpers import cli_command, cli_env, copy_project, wait_for
+from cli.helpers import cli_command, cli_env, copy_project
 from infra.browser_fixtures import SCREENSHOT_DIR
+from support.waiting import wait_until
 
 TOKEN = "page-test-token"
 
@@ -37,8 +38,8 @@ def test_live_job_table_in_chromium(browser_page, tmp_path):
     page = browser_page
     try:
         info_file = workdir / "experiments" / "cli-test" / "current" / "server.json"
-        info = json.loads(wait_for(lambda: info_file.exists() and info_file.read_text(), 60,
-                                   "server.json"))
+        info = json.loads(wait_until(lambda: info_file.exists() and info_file.read_text(), 60,
+                                     "server.json"))
         base = info["base_url"]
         assert base.startswith("http://127.0.0.1:")
 
@@ -48,7 +49,7 @@ def test_live_job_table_in_chromium(browser_page, tmp_path):
 
         assert page.goto(f"{base}?token={TOKEN}").status == 200
         page.locator("#xpm-title").filter(has_text="experiment cli-test").wait_for()
-        wait_for(lambda: _rows(page, "running") == 3, 60, "three running rows")
+        wait_until(lambda: _rows(page, "running") == 3, 60, "three running rows")
         headers = page.locator(".xpm-jt-head").inner_text()
         assert "seed" in headers and "kind" in headers and "lr" in headers
 
@@ -56,11 +57,11 @@ def test_live_job_table_in_chromium(browser_page, tmp_path):
         row = page.locator(".xpm-jt-row[data-state='running']:visible").filter(
             has=page.locator(".xpm-c-tag", has_text="3"))
         row.locator(".xpm-cancel").click()
-        wait_for(lambda: _rows(page, "error") == 1, 60, "the cancelled row")
+        wait_until(lambda: _rows(page, "error") == 1, 60, "the cancelled row")
         assert "3" in _tag_cell(page, "error")
 
         flag.touch()  # the other jobs end
-        wait_for(lambda: _rows(page, "done") == 2, 60, "two done rows")
+        wait_until(lambda: _rows(page, "done") == 2, 60, "two done rows")
         assert _rows(page, "running") == 0
         assert page.locator(".xpm-jt-row[data-state='error'] .xpm-state-text").inner_text() \
             == "cancelled"

@@ -1,30 +1,21 @@
-"""Helpers of the SLURM tests: waiting on an experiment, a busy node, jobs of a folder,
+"""Helpers of the SLURM tests: waiting for a condition, a busy node, jobs of a folder,
 the SLURM id of a job, the states jobs go through."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import time
 from pathlib import Path
 
-import pytest
+from support.waiting import wait_until
 
 HERE = Path(__file__).parent
 
 
-def until(xp, predicate, what: str, timeout: float = 90) -> None:
-    """Run the experiment's loop until ``predicate()`` holds (a guard against hangs)."""
-
-    async def wait():
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                pytest.fail(f"gave up waiting for {what} after {timeout} s")
-            await asyncio.sleep(0.05)
-
-    xp.loop.run_until_complete(wait())
+def until(predicate, what: str, timeout: float = 90) -> None:
+    """Block until ``predicate()`` holds (the scheduler goes on in its own thread); an
+    AssertionError naming ``what`` after ``timeout`` s (a guard against hangs)."""
+    wait_until(predicate, timeout, what, step=0.05)
 
 
 @contextlib.contextmanager

@@ -6,19 +6,18 @@ Each test works in its own workspace; the cluster (one node, partition
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
 import textwrap
+import time
 
-import pytest
 from slurm_helpers import HERE, busy_node, jobs_in, record_states, slurm_id, until
 from slurm_tasks import Exit, Produce, StopBeforeLimit, Sum, UntilTimeLimit, Wait
 
 from infra import pid_alive
+from support.failures import assert_failures_logged, failed_experiment
 from xpm_nb import experiment
-from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.scheduler.jobs import JobState
 from xpm_nb.scheduler.submit import job_of
 
@@ -38,7 +37,8 @@ def test_dag_with_job_options(slurm_cluster, launcher, workdir):
     for job, limit, mem in zip(jobs, ["00:05:00", "00:05:00", "00:10:00"], ["64M", "64M", "128M"]):
         assert job.state is JobState.DONE
         sid = slurm_id(job)
-        info = slurm_cluster.job_info(sid)
+        # Done from its own marker: SLURM may still be COMPLETING (its epilog) a moment.
+        info = slurm_cluster.wait_job(sid)
         assert info["JobState"] == "COMPLETED"
         assert (info["TimeLimit"], info["MinMemoryNode"]) == (limit, mem)
         assert (info["Partition"], info["NumNodes"], info["ReqNodeList"]) == (
@@ -59,12 +59,14 @@ def test_dag_with_job_options(slurm_cluster, launcher, workdir):
     assert int(slurm_id(jobs[2])) > max(int(slurm_id(jobs[0])), int(slurm_id(jobs[1])))
 
 
-def test_failing_jobs_report_their_exit_code(slurm_cluster, launcher, workdir):
-    """A failing job is failed with its exit code: written by the job, or taken from SLURM."""
-    with pytest.raises(FailedExperiment) as info:
-        with experiment(workdir, "fail", launcher=launcher):
-            soft = Exit.C(code=5).submit()  # SystemExit: the job writes its .failed
-            hard = Exit.C(code=7, hard=True).submit()  # os._exit: only SLURM knows
+def test_failing_jobs_report_their_exit_code(slurm_cluster, launcher, workdir, caplog):
+    """A failing job is failed with its exit code: written by the job, or taken from SLURM.
+    The experiment ends normally, each failure logged with its log."""
+    with experiment(workdir, "fail", launcher=launcher) as xp:
+        soft = Exit.C(code=5).submit()  # SystemExit: the job writes its .failed
+        hard = Exit.C(code=7, hard=True).submit()  # os._exit: only SLURM knows
+    assert len(assert_failures_logged(caplog, xp)) == 2
+    info = failed_experiment(xp)
     assert "2 job(s)" in str(info.value)
     soft_job, hard_job = job_of(soft), job_of(hard)
     assert soft_job.exit_code == 5 and json.loads(soft_job.paths.failed.read_text())["code"] == 5
@@ -81,9 +83,9 @@ def test_failing_jobs_report_their_exit_code(slurm_cluster, launcher, workdir):
 
 def test_bad_option_is_a_clear_error(slurm_cluster, launcher, workdir):
     """sbatch refusing a job fails it with sbatch's message and the fix."""
-    with pytest.raises(FailedExperiment) as info:
-        with experiment(workdir, "refused", launcher=launcher.config(partition="nosuch")):
-            Produce.C(value=1).submit()
+    with experiment(workdir, "refused", launcher=launcher.config(partition="nosuch")) as xp:
+        Produce.C(value=1).submit()
+    info = failed_experiment(xp)
     text = str(info.value)
     assert "sbatch refused job" in text and "invalid partition" in text.lower()
     assert "--partition=nosuch" in text and "SlurmOptions" in text
@@ -92,29 +94,29 @@ def test_bad_option_is_a_clear_error(slurm_cluster, launcher, workdir):
 def test_cancel_pending_running_and_outside(slurm_cluster, launcher, workdir):
     """Cancelling runs scancel: a pending job never starts, a running one stops; a job
     cancelled outside xpm_nb says so. A pending job is shown SCHEDULED, not running."""
-    with pytest.raises(FailedExperiment) as info:
-        with experiment(workdir, "cancel", launcher=launcher) as xp:
-            running = job_of(Wait.C(seconds=300, tag="running").submit())
-            until(xp, lambda: (running.path / "started.json").exists(), "the job to start")
-            until(xp, lambda: running.state is JobState.RUNNING, "the running state")
-            with busy_node(slurm_cluster, slurm_cluster.cpus - 1):
-                pending = job_of(Wait.C(seconds=300, tag="pending").submit())
-                until(xp, lambda: pending.paths.meta.joinpath("slurm.json").exists(),
-                      "the submission")
-                sid = slurm_id(pending)
-                # SLURM keeps it pending for lack of CPUs: we show it scheduled, not running.
-                until(xp, lambda: slurm_cluster.job_info(sid).get("Reason") == "Resources",
-                      "SLURM to keep it pending")
-                until(xp, lambda: pending.state is JobState.SCHEDULED, "the scheduled state")
-                xp.loop.run_until_complete(asyncio.sleep(1.5))  # three more poll rounds
-                assert pending.state is JobState.SCHEDULED
-                assert pending.started_time is None
-                assert pending.cancel() and running.cancel()
-                until(xp, lambda: pending.state.finished and running.state.finished,
-                      "the cancellations")
-            outside = job_of(Wait.C(seconds=300, tag="outside").submit())
-            until(xp, lambda: (outside.path / "started.json").exists(), "the third job")
-            slurm_cluster.run("scancel", slurm_id(outside))
+    with experiment(workdir, "cancel", launcher=launcher) as xp:
+        running = job_of(Wait.C(seconds=300, tag="running").submit())
+        until(lambda: (running.path / "started.json").exists(), "the job to start")
+        until(lambda: running.state is JobState.RUNNING, "the running state")
+        with busy_node(slurm_cluster, slurm_cluster.cpus - 1):
+            pending = job_of(Wait.C(seconds=300, tag="pending").submit())
+            until(lambda: pending.paths.meta.joinpath("slurm.json").exists(),
+                  "the submission")
+            sid = slurm_id(pending)
+            # SLURM keeps it pending for lack of CPUs: we show it scheduled, not running.
+            until(lambda: slurm_cluster.job_info(sid).get("Reason") == "Resources",
+                  "SLURM to keep it pending")
+            until(lambda: pending.state is JobState.SCHEDULED, "the scheduled state")
+            time.sleep(1.5)  # three more poll rounds
+            assert pending.state is JobState.SCHEDULED
+            assert pending.started_time is None
+            assert pending.cancel() and running.cancel()
+            until(lambda: pending.state.finished and running.state.finished,
+                  "the cancellations")
+        outside = job_of(Wait.C(seconds=300, tag="outside").submit())
+        until(lambda: (outside.path / "started.json").exists(), "the third job")
+        slurm_cluster.run("scancel", slurm_id(outside))
+    info = failed_experiment(xp)
     assert "3 job(s)" in str(info.value)
     for job in (pending, running):
         assert job.state is JobState.ERROR and job.failure_reason == "cancelled"
@@ -135,15 +137,15 @@ def test_time_limit_resubmits_a_resumable_job(slurm_cluster, launcher, workdir):
     # SLURM's shortest limit is a minute: start with it, then end it now
     # (scontrol update EndTime=now; SLURM enforces limits every 30 s at most).
     short = launcher.config(time="1")
-    with pytest.raises(FailedExperiment) as info:
-        with experiment(workdir, "timeout", launcher=short) as xp:
-            resumable = job_of(UntilTimeLimit.C(name="a").submit())
-            plain = job_of(Wait.C(seconds=600).submit())
-            until(xp, lambda: (resumable.path / "checkpoint.json").exists()
-                  and (plain.path / "started.json").exists(), "both jobs to start")
-            first = slurm_id(resumable)
-            for job in (resumable, plain):
-                slurm_cluster.run("scontrol", "update", f"JobId={slurm_id(job)}", "EndTime=now")
+    with experiment(workdir, "timeout", launcher=short) as xp:
+        resumable = job_of(UntilTimeLimit.C(name="a").submit())
+        plain = job_of(Wait.C(seconds=600).submit())
+        until(lambda: (resumable.path / "checkpoint.json").exists()
+              and (plain.path / "started.json").exists(), "both jobs to start")
+        first = slurm_id(resumable)
+        for job in (resumable, plain):
+            slurm_cluster.run("scontrol", "update", f"JobId={slurm_id(job)}", "EndTime=now")
+    info = failed_experiment(xp)
     assert "1 job(s)" in str(info.value)
     # The resumable job: TIMEOUT, resubmitted once, resumed from its checkpoint.
     assert resumable.state is JobState.DONE and resumable.retry_count == 1
@@ -177,7 +179,7 @@ def test_graceful_timeout_before_the_limit(slurm_cluster, launcher, workdir):
 
 
 RESTART_SCRIPT = """
-import asyncio, json, os, sys
+import json, os, sys, time
 sys.path.insert(0, {here!r})
 from xpm_nb import experiment
 from xpm_nb.launchers.slurm import SlurmLauncher, SlurmOptions
@@ -192,11 +194,10 @@ a, b = Produce.C(value=20).submit(), Produce.C(value=22).submit()
 Sum.C(inputs=[a, b]).submit()
 jobs = [job_of(a), job_of(b)]
 
-async def queued():
-    while not all(j.state is JobState.SCHEDULED for j in jobs):
-        await asyncio.sleep(0.05)
-
-xp.loop.run_until_complete(asyncio.wait_for(queued(), 60))
+deadline = time.monotonic() + 60
+while not all(j.state is JobState.SCHEDULED for j in jobs):
+    assert time.monotonic() < deadline, [j.state for j in jobs]
+    time.sleep(0.05)
 print(json.dumps([json.loads((j.paths.meta / "slurm.json").read_text())["jobid"] for j in jobs]))
 sys.stdout.flush()
 os._exit(0)  # the kernel dies: no clean-up at all
@@ -220,7 +221,7 @@ def test_restart_while_jobs_are_queued(slurm_cluster, launcher, workdir):
         a, b = Produce.C(value=20).submit(), Produce.C(value=22).submit()
         total = Sum.C(inputs=[a, b]).submit()
         jobs = [job_of(a), job_of(b)]
-        until(xp, lambda: all(j.state is JobState.SCHEDULED for j in jobs), "re-attachment")
+        until(lambda: all(j.state is JobState.SCHEDULED for j in jobs), "re-attachment")
         assert [slurm_id(j) for j in jobs] == queued
         assert set(jobs_in(slurm_cluster, workdir)) == set(queued)  # nothing submitted again
     # The blocker is gone: the queued jobs run, then the sum.

@@ -60,7 +60,7 @@ def test_submit_from_a_notebook_cell(slurm_cluster, workdir, tmp_path):
             await task
             print(job.state.value, task.out.read_text())
         """),
-        # A blocking wait in a cell (re-entering the kernel's loop) works too.
+        # A blocking wait in a cell works too (the scheduler goes on in its own thread).
         _cell("""
             other = Square.C(x=3)
             other.submit()

@@ -1,6 +1,6 @@
 """Helpers of the SSH tests: a guard against local access to the "remote" folder,
-connectors to the test sshd and their ``ssh://`` URLs, a wait on the event loop (the
-fixtures are in ``conftest.py``).
+connectors to the test sshd and their ``ssh://`` URLs (the fixtures are in
+``conftest.py``; waiting is ``support.waiting``).
 
 The "remote" host is this machine reached through the real sshd of
 ``tests/infra/sshd.py``; the remote workspace is a folder of its own. The
@@ -13,7 +13,6 @@ outside the guard. (``os.stat`` has no audit event: it is not seen.)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
@@ -100,14 +99,3 @@ def make_connector(server, **options):
 def ssh_url(connector, path) -> str:
     """The ``ssh://`` URL of ``path`` on the connector's host."""
     return f"ssh://{connector.spec}/{path}"
-
-
-async def wait_until(predicate, what: str, limit: float = 120.0) -> None:
-    """Wait on the running loop until ``predicate()`` holds; AssertionError naming
-    ``what`` after ``limit`` seconds (a guard against hangs)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.05)

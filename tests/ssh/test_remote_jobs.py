@@ -11,10 +11,11 @@ import textwrap
 
 import pytest
 from remote_tasks import Emit, Sum
-from ssh_helpers import HERE, no_guard, ssh_url, wait_until
+from ssh_helpers import HERE, no_guard, ssh_url
 
+from support.failures import assert_failures_logged, failed_experiment
+from support.waiting import ended, wait_until_async
 from xpm_nb import experiment
-from xpm_nb.errors import JobFailedError
 from xpm_nb.scheduler.jobs import JobState
 
 
@@ -58,13 +59,14 @@ class TestRemoteWorkspace:
         assert (ws / ".__experimaestro__").exists()
 
     def test_a_failure_on_the_remote_host_is_reported_with_its_log(
-            self, connector, remote_root, guard):
+            self, connector, remote_root, guard, caplog):
         ws, log = remote_root / "ws", remote_root / "log.txt"
         with guard:
-            with pytest.raises(JobFailedError) as info:
-                with experiment(ssh_url(connector, ws), "fail") as xp:
-                    a = Emit.C(value=1, log=log).submit()
-                    Sum.C(inputs=[a], fail=True).submit()
+            with experiment(ssh_url(connector, ws), "fail") as xp:
+                a = Emit.C(value=1, log=log).submit()
+                Sum.C(inputs=[a], fail=True).submit()
+            assert "asked to fail" in assert_failures_logged(caplog, xp)[0]
+            info = failed_experiment(xp)
             failed = next(j for j in xp.jobs if j.name == "sum")
             tail = failed.log_tail()
         assert "ValueError: asked to fail" in failed.failure_reason
@@ -83,7 +85,7 @@ class TestRemoteWorkspace:
             xp = experiment(ssh_url(connector, ws), "cut")
             Emit.C(value=5, log=log, sleep=4).submit()
             job = xp.jobs[0]
-            await wait_until(lambda: job.state is JobState.RUNNING, "the job to run")
+            await wait_until_async(lambda: job.state is JobState.RUNNING, 120, "the job to run")
             with no_guard():
                 seen["pid file"] = job.paths.pid.exists()
                 seen["done before"] = job.paths.done.exists()
@@ -119,7 +121,7 @@ class TestRemoteWorkspace:
             xp = experiment(ssh_url(connector, ws), "hung")
             Emit.C(value=6, log=log, sleep=3).submit()
             job = xp.jobs[0]
-            await wait_until(lambda: job.state is JobState.RUNNING, "the job to run")
+            await wait_until_async(lambda: job.state is JobState.RUNNING, 120, "the job to run")
             await asyncio.to_thread(sshd_running.pause)
             await asyncio.sleep(5.0)  # longer than op_timeout: the polls time out
             await asyncio.to_thread(sshd_running.resume)
@@ -144,12 +146,12 @@ class TestRemoteWorkspace:
             xp = experiment(ssh_url(connector, ws), "cancel")
             Emit.C(value=8, log=log, sleep=60).submit()
             job = xp.jobs[0]
-            await wait_until(lambda: job.state is JobState.RUNNING, "the job to run")
+            await wait_until_async(lambda: job.state is JobState.RUNNING, 120, "the job to run")
             with no_guard():
-                await wait_until(job.paths.pid.exists, "the pid file")
+                await wait_until_async(job.paths.pid.exists, 120, "the pid file")
                 pid = json.loads(job.paths.pid.read_text())["pid"]
             assert job.cancel()
-            await asyncio.wait_for(asyncio.shield(job._future), 60)
+            await ended(job, 60)
             xp.close()
             return job, pid
 
@@ -231,7 +233,7 @@ class TestNotebookAndRestarts:
         """The first driver dies while its job runs; the second finds it from the pid file."""
         ws, log = remote_root / "ws", remote_root / "log.txt"
         script = textwrap.dedent(f"""
-            import asyncio, os, sys
+            import os, sys, time
             sys.path.insert(0, {str(HERE)!r})
             from remote_tasks import Emit
             from xpm_nb import experiment
@@ -243,7 +245,7 @@ class TestNotebookAndRestarts:
             Emit.C(value=9, log="{log}", sleep=4).submit()
             job = xp.jobs[0]
             while not (job.state is JobState.RUNNING and job.paths.pid.exists()):
-                xp.loop.run_until_complete(asyncio.sleep(0.05))
+                time.sleep(0.05)
             os._exit(0)  # the kernel dies; the remote job goes on
         """)
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -271,9 +273,9 @@ def test_a_local_launcher_on_a_remote_workspace_is_refused(connector, remote_roo
 
     ws, log = remote_root / "ws", remote_root / "log.txt"
     with guard:
-        with pytest.raises(JobFailedError):
-            with experiment(ssh_url(connector, ws), "mismatch", launcher=DirectLauncher()) as xp:
-                Emit.C(value=1, log=log).submit()
+        with experiment(ssh_url(connector, ws), "mismatch", launcher=DirectLauncher()) as xp:
+            Emit.C(value=1, log=log).submit()
+    failed_experiment(xp)
     reason = xp.jobs[0].failure_reason
     assert "workspace is on xpmtest" in reason and "DirectLauncher(connector=" in reason
     assert _runs(log) == []

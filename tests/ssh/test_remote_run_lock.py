@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import time
 
 from ssh_helpers import no_guard, ssh_url
 
 from support.locks import held_elsewhere, listed_status
+from support.waiting import wait_until
 from xpm_nb import experiment
 from xpm_nb.connectors.ssh import connector as ssh_connector
 
@@ -32,14 +32,6 @@ def _gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
-
-
-def _wait(predicate, what: str, limit: float = 120.0) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 def _assert_released(lock, ws) -> None:
@@ -75,9 +67,10 @@ def test_the_run_lock_is_taken_again_after_the_link_is_cut(
             old_agent = connector.keeper_pid()
             generation = connector.session.generation
             sshd_running.kill_sessions()  # the agent goes with its session
-            _wait(lambda: _gone(old_agent), "the old agent to end")
+            wait_until(lambda: _gone(old_agent), 120, "the old agent to end", step=0.05)
             # No call of ours: the connector notices the drop and reconnects itself.
-            _wait(lambda: connector.session.generation > generation, "the reconnection")
+            wait_until(lambda: connector.session.generation > generation, 120, "the reconnection",
+                       step=0.05)
             # Served once the new agent holds the locks again.
             assert connector.keeper_pid() != old_agent
             with no_guard():

@@ -278,6 +278,7 @@ def run_experiment(yaml_file: Path | str, *overrides: str, workdir: Path | str |
     if wait:
         with xp:
             pass
+        xp.raise_if_failed()  # as on the command line: failed jobs make it fail (exit 1)
     return helper
 
 

@@ -3,11 +3,18 @@
 Opened when created, so that in a notebook ``xp = experiment(ws, "name")``
 stays open across cells (``xp.wait()``, ``await xp``, ``xp.close()``); in a
 script ``with experiment(...) as xp:`` waits for its jobs at the end.
+
+Its jobs run on the scheduler's loop, in its own thread (``loopthread.py``):
+waiting blocks the caller's thread or awaits on the caller's loop, and never
+re-enters a running loop. A grid where some runs failed is normal: waiting
+logs each failed job with its log and sets ``xp.failed``; ``raise_if_failed()``
+(or ``wait(check=True)``) raises ``FailedExperiment`` for those who want it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import enum
 import json
 import logging
@@ -20,9 +27,10 @@ from pathlib import Path
 
 from ..errors import JobFailedError, WorkspaceError, XPMError, add_note
 from .jobs import Job, JobState
+from .loopthread import ensure_not_on_loop, scheduler_loop
 from .runlock import RUN_LOCK_NAME, RunLock
 from .scheduler import Scheduler
-from .workspace import RunMode, Workspace, WorkspaceSettings
+from .workspace import RunMode, Workspace, WorkspaceSettings, experiment_name_problem
 
 __all__ = ["experiment", "FailedExperiment", "DirtyGitAction"]
 
@@ -39,14 +47,6 @@ class FailedExperiment(JobFailedError):
     """Some jobs of the experiment failed; the message lists them with their logs."""
 
 
-def _loop() -> tuple[asyncio.AbstractEventLoop, bool]:
-    """The running loop (notebook) or a private new one (script)."""
-    try:
-        return asyncio.get_running_loop(), True
-    except RuntimeError:
-        return asyncio.new_event_loop(), False
-
-
 class experiment:  # noqa: N801 - the reference's name
     """Context manager (or notebook object) for running experiments."""
 
@@ -57,9 +57,12 @@ class experiment:  # noqa: N801 - the reference's name
                  project_paths=None, wait_for_quit=False,
                  dirty_git: DirtyGitAction = DirtyGitAction.WARN, no_db=False,
                  no_environmental_impact=False):
-        if not isinstance(name, str) or not name or "/" in name:
-            msg = f"experiment name must be a non-empty str without '/' (got {name!r})"
+        if not isinstance(name, str):
+            msg = f"experiment name must be a str (got {name!r})"
             raise XPMError(msg)
+        problem = experiment_name_problem(name)
+        if problem is not None:
+            raise XPMError(f"experiment name: {problem}")
         settings = env if isinstance(env, WorkspaceSettings) else WorkspaceSettings(env)
         self.name = name
         self.run_mode = run_mode or RunMode.NORMAL
@@ -79,8 +82,9 @@ class experiment:  # noqa: N801 - the reference's name
                               else [caller_project_path()])
         self.git_states = project_states(self.project_paths)
         check_dirty(self.git_states, dirty_git)
-        self.loop, self.in_running_loop = _loop()
+        self.loop = scheduler_loop()  # shared by every experiment of the process
         self.scheduler = Scheduler(self.loop)
+        self._reported: set[str] = set()  # failed jobs already logged
         self.closed = False
         self.server = None
         self.run_lock: RunLock | None = None
@@ -88,7 +92,6 @@ class experiment:  # noqa: N801 - the reference's name
             self._open()
         except BaseException:
             self._release_run_lock()
-            self._close_private_loop()
             raise
         if port is not None:  # the monitoring page (xpm_nb.server)
             from ..server import MonitoringServer
@@ -216,7 +219,6 @@ class experiment:  # noqa: N801 - the reference's name
                 self._release_run_lock()
                 if experiment.CURRENT is self:
                     experiment.CURRENT = None
-                self._close_private_loop()
         return status_error
 
     def _write_final_status(self) -> OSError | None:
@@ -245,13 +247,6 @@ class experiment:  # noqa: N801 - the reference's name
             logger.warning("experiment %r: releasing %s: %s", self.name, self.run_lock.path,
                            exc)
 
-    def _close_private_loop(self) -> None:
-        if not self.in_running_loop and not self.loop.is_closed():
-            try:
-                self.loop.run_until_complete(asyncio.sleep(0))
-            finally:
-                self.loop.close()
-
     # --- jobs -------------------------------------------------------------
 
     @property
@@ -259,51 +254,81 @@ class experiment:  # noqa: N801 - the reference's name
         return list(self.scheduler.jobs.values())
 
     def add_job(self, job: Job) -> Job:
-        submitted = self.scheduler.submit(job)
-        if submitted is not job:  # already in this experiment: recorded once
-            return submitted
-        if self.run_mode is not RunMode.DRY_RUN:
-            record = {"job_id": job.identifier, "task_id": job.type_id, "tags": job.tags,
-                      "timestamp": time.time()}
-            fs = self.workspace.connector
-            fs.append(self.run_path / "jobs.jsonl", json.dumps(record, default=str) + "\n")
-            link = self.run_path / "jobs" / job.type_id / job.identifier
-            fs.mkdir(link.parent, parents=True, exist_ok=True)
-            try:
-                fs.symlink(job.path, link)
-            except FileExistsError:
-                pass
-        if not self.in_running_loop:
-            # Let the job's coroutine start its process now, not at the next wait.
-            self.loop.run_until_complete(asyncio.sleep(0))
-        return job
+        """Hand ``job`` to the scheduler (returns at once; no I/O on the caller's thread)."""
+        record = None if self.run_mode is RunMode.DRY_RUN else self._record_job
+        submitted = self.scheduler.submit(job, on_start=record)
+        return submitted
+
+    def _record_job(self, job: Job) -> None:
+        """The run's record of ``job`` (``jobs.jsonl`` line, link): on the job's I/O thread."""
+        record = {"job_id": job.identifier, "task_id": job.type_id, "tags": job.tags,
+                  "timestamp": job.submitted_time}
+        fs = self.workspace.connector
+        fs.append(self.run_path / "jobs.jsonl", json.dumps(record, default=str) + "\n")
+        link = self.run_path / "jobs" / job.type_id / job.identifier
+        fs.mkdir(link.parent, parents=True, exist_ok=True)
+        try:
+            fs.symlink(job.path, link)
+        except FileExistsError:
+            pass
 
     def failed_jobs(self) -> list[Job]:
         return [j for j in self.jobs if j.state is JobState.ERROR]
 
-    async def wait_async(self) -> None:
-        await self._wait_all()
-        self._raise_failures()
+    @property
+    def failed(self) -> bool:
+        """Whether a job of this experiment failed (``failed_jobs()`` lists them)."""
+        return any(j.state is JobState.ERROR for j in self.jobs)
 
-    def wait(self) -> None:
-        """Wait until every job is finished; raise FailedExperiment listing failures."""
-        from .submit import run_sync
+    def wait(self, timeout: float | None = None, *, check: bool = False) -> None:
+        """Wait until every job is finished (blocks this thread; jobs go on meanwhile).
 
-        run_sync(self.loop, self._wait_all())
-        self._raise_failures()
-
-    async def _wait_all(self):
+        Failed jobs are logged with their logs and ``xp.failed`` is set; with
+        ``check=True`` a ``FailedExperiment`` listing them is raised.
+        """
+        ensure_not_on_loop(f"experiment {self.name!r}.wait()")
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            pending = [j._future for j in self.jobs
-                       if not j._future.done() and self.scheduler.is_awaited(j)]
+            pending = self._pending()
             if not pending:
-                return
-            await asyncio.gather(*pending)
+                break
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            _, not_done = concurrent.futures.wait(pending, timeout=left)
+            if not_done and deadline is not None and time.monotonic() >= deadline:
+                msg = (f"experiment {self.name!r}: {len(not_done)} job(s) not finished after "
+                       f"{timeout} s (they go on)")
+                raise TimeoutError(msg)
+        self._report_failures()
+        if check:
+            self.raise_if_failed()
+
+    async def wait_async(self, *, check: bool = False) -> None:
+        """``await`` every job on the caller's loop (any loop); see ``wait``."""
+        while True:
+            pending = self._pending()
+            if not pending:
+                break
+            await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in pending))
+        self._report_failures()
+        if check:
+            self.raise_if_failed()
+
+    def _pending(self) -> list:
+        return [j._done for j in self.jobs
+                if not j._done.done() and self.scheduler.is_awaited(j)]
 
     def __await__(self):
         return self.wait_async().__await__()
 
-    def _raise_failures(self) -> None:
+    def _report_failures(self) -> None:
+        """Log each failed job once, with why and where its log is."""
+        for job in self.failed_jobs():
+            if job.identifier not in self._reported:
+                self._reported.add(job.identifier)
+                logger.warning("experiment %r: %s", self.name, job.failure_message())
+
+    def raise_if_failed(self) -> None:
+        """Raise ``FailedExperiment`` listing the failed jobs (with their logs), if any."""
         failed = self.failed_jobs()
         if failed:
             lines = [f"- {j.failure_message()}" for j in failed]

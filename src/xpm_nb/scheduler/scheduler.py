@@ -1,17 +1,26 @@
-"""The scheduler: one asyncio task per job, on the caller's event loop.
+"""The scheduler: one asyncio task per job, on the scheduler's own loop.
 
-In a notebook the loop is the kernel's own, so nothing blocks a cell; in a
-script it is a private loop run while the script waits. A job's coroutine
-waits for its dependencies, checks the job folder (a done job is never run
-again; a job another process runs is followed, not started twice), takes its
-tokens, launches the process and polls it, then reads the marker files.
+That loop runs in a daemon thread (``loopthread.py``), so jobs go on while a
+notebook cell blocks. A job's coroutine waits for its dependencies, checks
+the job folder (a done job is never run again; a job another process runs is
+followed, not started twice), takes a slot and its tokens, launches the
+process and waits for it, then reads the marker files. Every file access
+goes through the job's connector, off the loop (``job.io``).
+
+Thread rules: ``submit`` may be called from any thread (it hands the job to
+the loop); ``cancel``/``resubmit``/``kill`` run on the loop (called from
+elsewhere, they wait for it); each job's ``_done`` is a thread-safe
+``concurrent.futures.Future`` that waiters block on or await.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import logging
 import os
 import signal
+import threading
 import time
 
 from ..errors import XPMError
@@ -19,39 +28,61 @@ from ..launchers import ProcessExit, ProcessHandle, ProcessState
 from ..launchers.pidwait import wait_exit
 from ..run import EXIT_GRACEFUL_TIMEOUT
 from .follow import JobFollower
-from .jobs import Job, JobState, pid_alive
+from .jobs import Job, JobState, parse_time, pid_alive
+from .loopthread import call_on_loop, on_scheduler_thread, scheduler_loop
 from .tokens import TokenDependency
 
 __all__ = ["Scheduler"]
+
+logger = logging.getLogger("xpm_nb.scheduler")
 
 POLL_MIN, POLL_MAX = 0.01, 0.25  # seconds between two polls of a process
 
 
 class Scheduler:
-    """Runs jobs on an event loop; one per experiment."""
+    """Runs jobs on the scheduler's loop; one per experiment."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
+        self.loop = loop or scheduler_loop()
         self.jobs: dict[str, Job] = {}
         self.listeners: list = []
+        self._lock = threading.Lock()  # jobs are added from the caller's thread
+        self._intake = asyncio.Lock()  # FIFO: see _run_job
 
-    def submit(self, job: Job) -> Job:
-        """Schedule ``job`` (or return the job already scheduled for its folder)."""
+    def submit(self, job: Job, on_start=None) -> Job:
+        """Schedule ``job`` (or return the job already scheduled for its folder).
+
+        Returns at once, from any thread: the job's coroutine starts on the loop,
+        and first runs ``on_start(job)`` (the run's record) on the job's I/O thread.
+        """
         key = str(job.path)
-        existing = self.jobs.get(key)
-        if existing is not None:
-            return existing
-        self.jobs[key] = job
+        with self._lock:
+            existing = self.jobs.get(key)
+            if existing is not None:
+                return existing
+            self.jobs[key] = job
         job.scheduler = self
-        self._start(job)
+        job._on_start = on_start
+        self._arm(job)
+        self._set_state(job, JobState.WAITING)
+        if on_scheduler_thread():
+            self._start(job)
+        else:
+            self.loop.call_soon_threadsafe(self._start, job)
         return job
 
-    def _start(self, job: Job) -> None:
-        job._future = self.loop.create_future()
+    @staticmethod
+    def _arm(job: Job) -> None:
+        """A new run of ``job``: what waiters wait on, from any thread."""
+        job._done = concurrent.futures.Future()
         job._cancelled = False
         job._needed = asyncio.Event()  # set when a dependent needs a transient job
         job._launching = False  # its process is being started (cancel waits for the handle)
-        self._set_state(job, JobState.WAITING)
+        job._task = None
+
+    def _start(self, job: Job) -> None:
+        if job._done.done():  # ended before its coroutine started (dropped transient)
+            return
         job._task = self.loop.create_task(self._run(job), name=f"xpm_nb job {job.locator}")
 
     def _set_state(self, job: Job, state: JobState) -> None:
@@ -72,20 +103,34 @@ class Scheduler:
         its ``.failed`` marker when it has a folder; jobs depending on it fail.
         Returns False when the job was already finished.
         """
-        if job.state.finished or job._future is None or job._future.done():
+        return call_on_loop(self._cancel, job)
+
+    def _cancel(self, job: Job) -> bool:
+        if job.state.finished or job._done is None or job._done.done():
             return False
         job._cancelled = True
         job.failure_reason = "cancelled"
         started = job.state in (JobState.RUNNING, JobState.SCHEDULED) or job.process is not None
-        if started and self.kill(job):
-            return True  # the job's coroutine sees the process end and records it
         if job._launching:
             return True  # killed as soon as its launch returns a handle
+        if started:
+            # Killing may take a round trip (SSH, scancel): off the loop. The job's
+            # coroutine sees the process end and records it; if nothing was there
+            # to kill, the coroutine itself is stopped.
+            self.loop.create_task(self._kill_or_stop(job))
+            return True
         job._task.cancel()
         return True
 
+    async def _kill_or_stop(self, job: Job) -> None:
+        if not await self._kill_async(job) and not job._done.done() and job._task is not None:
+            job._task.cancel()
+
     def resubmit(self, job: Job) -> Job:
         """Run a failed (or cancelled) job again, with its failed dependencies first."""
+        return call_on_loop(self._resubmit, job)
+
+    def _resubmit(self, job: Job) -> Job:
         if job.state is JobState.DONE:
             msg = (f"job {job.locator} is done: it is not run again. Fix: delete its folder "
                    f"{job.path} to recompute it")
@@ -94,12 +139,14 @@ class Scheduler:
             return job  # still waiting or running: nothing to do
         for dep in job.dependencies:
             if dep.state is JobState.ERROR:
-                self.resubmit(dep)
+                self._resubmit(dep)
         job.failure_reason = None
         job.exit_code = None
         job.started_time = job.ended_time = None
         job.retry_count = 0
         job.progress = []
+        self._arm(job)
+        self._set_state(job, JobState.WAITING)
         self._start(job)
         return job
 
@@ -107,7 +154,7 @@ class Scheduler:
         try:
             await self._run_job(job)
         except asyncio.CancelledError:
-            if job._future.done():  # finished already (a transient job not needed)
+            if job._done.done():  # finished already (a transient job not needed)
                 return
             job.failure_reason = job.failure_reason or "cancelled"
             try:
@@ -115,49 +162,50 @@ class Scheduler:
                     await job.io(job.mark_failed, None, job.failure_reason)
             except (OSError, XPMError):
                 pass  # the host is gone: the driver still knows it failed
-            self._finish(job, JobState.ERROR)
+            await self._finish(job, JobState.ERROR)
             if not job._cancelled:
                 raise
         except Exception as exc:  # noqa: BLE001 - the job fails, the scheduler goes on
             job.failure_reason = f"scheduler error: {type(exc).__name__}: {exc}"
-            self._finish(job, JobState.ERROR)
+            await self._finish(job, JobState.ERROR)
         finally:
-            if not job._future.done():  # whatever went wrong, waiters hear of the end
-                job._future.set_result(job.state)
+            if not job._done.done():  # whatever went wrong, waiters hear of the end
+                job._done.set_result(job.state)
 
-    def _finish(self, job: Job, state: JobState) -> None:
+    async def _finish(self, job: Job, state: JobState) -> None:
         job.ended_time = job.ended_time or time.time()
         try:
             self._set_state(job, state)
             try:
-                if job.has_folder():
-                    job.write_status()
+                await job.io(job.write_status_if_folder)
+                if state is JobState.DONE:  # before waiters hear of the end
+                    await self._remove_transient_dependencies(job)
             except (OSError, XPMError):
                 pass  # the status file is a convenience; the markers are the truth
         finally:
             # Waiters must always hear of the end, even when the host is gone.
-            if not job._future.done():
-                job._future.set_result(state)
-        if state is JobState.DONE:
-            self._remove_transient_dependencies(job)
+            if not job._done.done():
+                job._done.set_result(state)
+
+    def _end_unscheduled(self, job: Job) -> None:
+        """End a job that never ran and has no folder to record it in."""
+        job.ended_time = job.ended_time or time.time()
+        self._set_state(job, JobState.UNSCHEDULED)
+        if not job._done.done():
+            job._done.set_result(JobState.UNSCHEDULED)
 
     # --- transient jobs ---------------------------------------------------
 
-    def _remove_transient_dependencies(self, job: Job) -> None:
+    async def _remove_transient_dependencies(self, job: Job) -> None:
         """Delete the folders of ``REMOVE`` transient jobs all of whose dependents are done."""
-        import shutil
-
         from .workspace import TransientMode
 
         for dep in job.dependencies:
             if dep.transient is not TransientMode.REMOVE or dep.state is not JobState.DONE:
                 continue
-            dependents = [j for j in self.jobs.values() if dep in j.dependencies]
+            dependents = [j for j in list(self.jobs.values()) if dep in j.dependencies]
             if all(j.state is JobState.DONE for j in dependents):
-                if dep.connector.is_local:
-                    shutil.rmtree(dep.path, ignore_errors=True)
-                else:
-                    dep.connector.rmtree(dep.path)
+                await dep.io(dep.connector.rmtree, dep.path)
 
     def is_awaited(self, job: Job) -> bool:
         """Whether waiting for the experiment waits for ``job`` (unneeded transient ones not)."""
@@ -167,28 +215,46 @@ class Scheduler:
 
     def drop_unneeded(self) -> None:
         """End the transient jobs no job needed: they are not run (state unscheduled)."""
+        call_on_loop(self._drop_unneeded)
+
+    def _drop_unneeded(self) -> None:
         for job in list(self.jobs.values()):
-            if not job._future.done() and not self.is_awaited(job):
+            if not job._done.done() and not self.is_awaited(job):
                 job.failure_reason = None
-                self._finish(job, JobState.UNSCHEDULED)
-                job._task.cancel()
+                self._end_unscheduled(job)
+                if job._task is not None:
+                    job._task.cancel()
 
     async def _run_job(self, job: Job) -> None:
+        on_start, job._on_start = getattr(job, "_on_start", None), None
+        if on_start is not None:
+            async with self._intake:  # jobs.jsonl lines in submission order
+                try:
+                    await job.io(on_start, job)
+                except (OSError, XPMError) as exc:  # the run's record only: the job goes on
+                    logger.warning("job %s: cannot record it in the run: %s", job.locator, exc)
         for dep in job.dependencies:
             dep._needed.set()
         for dep in job.dependencies:
-            await asyncio.shield(dep._future)
+            await _ended(dep)
             if dep.state is not JobState.DONE:
                 job.failure_reason = (
                     f"dependency failed: {dep.locator} ({dep.failure_reason}); log: {dep.stderr}"
                 )
-                self._finish(job, JobState.ERROR)
+                await self._finish(job, JobState.ERROR)
                 return
-        state, _ = await job.io(job.disk_state)
+        # One job at a time reads its folder (a fair lock): with no await between
+        # here and the slot, jobs queue for their slot in submission order.
+        async with self._intake:
+            state, info = await job.io(job.disk_state)
         if state is JobState.DONE:
-            self._finish(job, JobState.DONE)
+            # Done earlier: show when it ran, from its folder's record.
+            job.started_time, job.ended_time = await job.io(job.recorded_times)
+            await self._finish(job, JobState.DONE)
             return
         running_elsewhere = state is JobState.RUNNING  # another process runs it: followed
+        if running_elsewhere:
+            job.started_time = parse_time(info.get("started"))  # its real start
         if not self.is_awaited(job):
             await job._needed.wait()  # a transient job runs only for a dependent
         from .workspace import RunMode
@@ -196,28 +262,35 @@ class Scheduler:
         if job.run_mode in (RunMode.DRY_RUN, RunMode.GENERATE_ONLY):
             if job.run_mode is RunMode.GENERATE_ONLY:
                 await job.io(job.prepare)
-            self._finish(job, JobState.UNSCHEDULED)
+            await self._finish(job, JobState.UNSCHEDULED)
             return
         self._set_state(job, JobState.READY)
         tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
         # A slot (the launcher's bound on jobs running at once), then the tokens,
         # before anything slow: jobs reach it in submission order, and run in it.
         slots_of = getattr(job.launcher, "slots", None)
-        slots = slots_of() if slots_of is not None and not running_elsewhere else None
-        await self._acquire_resources(job, tokens, slots)
+        slots = slots_of() if slots_of is not None else None
+        followed = slots is not None and running_elsewhere
+        if followed:
+            # Already running (started by a kernel now dead, or by another
+            # process): it counts against the host's slots, without waiting.
+            slots.follow(job)
         try:
-            await self._run_in_slot(job, tokens)
+            await self._acquire_resources(job, tokens, None if running_elsewhere else slots)
+        except BaseException:
+            if followed:
+                slots.release(job)
+            raise
+        try:
+            await self._run_in_slot(job, tokens, slots)
         finally:
-            if slots is not None:
-                slots.release()
+            if slots is not None and not job._slot_released:
+                slots.release(job)
 
-    async def _run_in_slot(self, job: Job, tokens: list[TokenDependency]) -> None:
+    async def _run_in_slot(self, job: Job, tokens: list[TokenDependency], slots) -> None:
+        job._slot_released = False
         try:
-            if job.connector.is_local:
-                # Writing params.json walks the configuration: off the loop.
-                await asyncio.to_thread(job.prepare)
-            else:
-                await job.io(job.prepare)
+            await job.io(job.prepare_folder)  # params.json: at launch (_launch_and_wait)
         except BaseException:
             await self._release_tokens(job, tokens)
             raise
@@ -240,41 +313,46 @@ class Scheduler:
                 await self._release_tokens(job, tokens)
             finally:
                 await follower
+        if slots is not None:  # free before the end is announced: "ended" means "slot free"
+            job._slot_released = True
+            released = slots.release(job)  # None for an unlimited pool
+            if released is not None:
+                await released
         state, info = await job.io(job.disk_state)
         if state is JobState.DONE:  # even when cancelled too late: the folder says done
-            self._finish(job, JobState.DONE)
+            await self._finish(job, JobState.DONE)
             return
         if job._cancelled:
             job.exit_code = info.get("code", code)
             job.failure_reason = "cancelled"
             await job.io(job.mark_failed, job.exit_code, "cancelled")
-            self._finish(job, JobState.ERROR)
+            await self._finish(job, JobState.ERROR)
             return
         job.exit_code = info.get("code", code)
         job.failure_reason = info.get("reason") or f"exit code {code}"
-        self._finish(job, JobState.ERROR)
+        await self._finish(job, JobState.ERROR)
 
     async def _acquire_resources(self, job: Job, tokens: list[TokenDependency],
                                  slots) -> None:
         """A slot, then all of the job's tokens at once.
 
-        Tokens are shared with other processes (a GPU), slots are this
-        process's: a job never holds a token while it queues for a slot, and a
-        job waiting for a token gives its slot back between tries.
+        Tokens and slots are both shared by the processes of the host: a job
+        never holds a token while it queues for a slot, and a job waiting for a
+        token gives its slot back between tries.
         """
         delay = POLL_MIN
         while True:
             if slots is not None:
-                await slots.acquire()
+                await slots.acquire(job)
             try:
                 if await self._try_tokens(job, tokens):
                     return
             except BaseException:
                 if slots is not None:
-                    slots.release()
+                    slots.release(job)
                 raise
             if slots is not None:
-                slots.release()
+                slots.release(job)
             await asyncio.sleep(delay)
             delay = min(delay * 2, POLL_MAX)
 
@@ -313,6 +391,8 @@ class Scheduler:
                 handle = _follow_pid(job, int(info["pid"]))  # another process runs it
             if handle is None:
                 await job.io(job.clear_failure)
+                # Written at every launch (never for a job done or running elsewhere).
+                await job.io(job.prepare, True)  # walks the configuration: off the loop
                 env = dict(job.environ)  # a copy: these entries are per launch
                 env["XPM_NB_WORKSPACE"] = str(job.workspace.path)
                 env["XPM_NB_JOB_NAME"] = job.name
@@ -329,7 +409,7 @@ class Scheduler:
                 job.process = handle
                 if job._cancelled:  # cancelled while it was being started
                     try:
-                        handle.kill()
+                        await job.io(handle.kill)
                     except OSError:  # ProcessLookupError: it has ended already
                         pass
                 # Hold the launch lock until the start is on disk (the job's pid
@@ -374,18 +454,31 @@ class Scheduler:
 
     def kill(self, job: Job) -> bool:
         """Stop a started job: its process group, or its SLURM job (``scancel``)."""
+        return call_on_loop(self._cancel, job)
+
+    async def _kill_async(self, job: Job) -> bool:
         handle = job.process
         if handle is None:
-            pid = (job.process_state_dict() or {}).get("pid")
+            pid = ((await job.io(job.process_state_dict)) or {}).get("pid")
             if pid is None:
                 return False
             handle = _follow_pid(job, int(pid))
         try:
-            handle.kill()
+            await job.io(handle.kill)
         except (ProcessLookupError, PermissionError, OSError):
             return False
         job.failure_reason = "cancelled"
         return True
+
+async def _ended(job: Job) -> None:
+    """Wait for the current run of ``job`` to end (a resubmission starts a new run)."""
+    while True:
+        done = job._done
+        # shield: cancelling this waiter must not cancel the job's own future
+        await asyncio.shield(asyncio.wrap_future(done))
+        if job._done is done:
+            return
+
 
 def _is_resumable(job: Job) -> bool:
     from ..core.objects import ResumableTask

@@ -9,8 +9,9 @@ from ..core.objects import ConfigMixin
 from ..core.walk import iter_children, seal_tree
 from ..errors import DependencyFailedError, JobFailedError, XPMError
 from .jobs import Job, JobState
+from .loopthread import wait_future
 
-__all__ = ["submit", "wait", "wait_async", "run_sync", "job_of"]
+__all__ = ["submit", "wait", "wait_async", "job_of"]
 
 
 def submit(task, *, workspace=None, launcher=None, run_mode=None, init_tasks=(),
@@ -117,26 +118,25 @@ def _check(job: Job, obj):
     raise cls(job.failure_message())
 
 
-def run_sync(loop: asyncio.AbstractEventLoop, coro, timeout: float | None = None):
-    """Run ``coro`` to completion from synchronous code, even inside a running loop."""
-    if timeout is not None:
-        coro = asyncio.wait_for(coro, timeout)
-    if loop.is_running():
-        # A notebook cell: re-enter the kernel's loop (jobs and widgets go on).
-        import nest_asyncio
-
-        nest_asyncio.apply(loop)
-    return loop.run_until_complete(coro)
-
-
 def wait(obj, timeout: float | None = None):
-    """Block until the job of ``obj`` is finished; raise if it failed."""
+    """Block this thread until the job of ``obj`` is finished; raise if it failed.
+
+    The scheduler runs in its own thread, so this works the same in a script, in
+    a notebook cell (even in "Run All") and inside a running asyncio loop.
+    """
     job = job_of(obj)
-    run_sync(job._future.get_loop(), asyncio.shield(job._future), timeout)
-    return _check(job, obj)
+    while True:  # a resubmission while waiting starts a new run: wait for it
+        done = job._done
+        wait_future(done, timeout, f"waiting for job {job.locator}")
+        if job._done is done:
+            return _check(job, obj)
 
 
 async def wait_async(obj):
+    """Wait for the job of ``obj`` on the caller's loop (any loop); raise if it failed."""
     job = job_of(obj)
-    await asyncio.shield(job._future)
-    return _check(job, obj)
+    while True:
+        done = job._done
+        await asyncio.shield(asyncio.wrap_future(done))
+        if job._done is done:
+            return _check(job, obj)

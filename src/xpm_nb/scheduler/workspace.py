@@ -12,7 +12,8 @@ from typing import Any
 
 from ..errors import WorkspaceError
 
-__all__ = ["Workspace", "WorkspaceSettings", "RunMode", "TransientMode", "FolderSettings"]
+__all__ = ["Workspace", "WorkspaceSettings", "RunMode", "TransientMode", "FolderSettings",
+           "experiment_name_problem"]
 
 MARKER = ".__experimaestro__"
 
@@ -261,3 +262,23 @@ class Workspace:
             msg = "Workspace.set_launcher: no current workspace (open an experiment first)"
             raise WorkspaceError(msg)
         cls.CURRENT.launcher = launcher
+
+
+def experiment_name_problem(name) -> str | None:
+    """Why ``name`` cannot name an experiment (a folder of ``WS/experiments``), or None.
+
+    Refused: ``.``, ``..``, a ``/`` or ``\\``, NUL, control characters (ANSI
+    escapes a listing would print), and names of more than 200 characters.
+    """
+    if not isinstance(name, str):
+        return None  # the type check of the field says it
+    if name in ("", ".", ".."):
+        return f"{name!r} is not an experiment name. Fix: use letters, digits, - or _"
+    bad = sorted({c for c in name if c in "/\\" or not c.isprintable()})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return (f"{name!r} holds {shown}: an experiment name is one folder name, without "
+                "'/', '\\' or control characters. Fix: use letters, digits, - or _")
+    if len(name) > 200:
+        return f"{len(name)} characters: an experiment name has at most 200"
+    return None

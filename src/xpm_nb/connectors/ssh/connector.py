@@ -14,10 +14,8 @@ calls run on the connector's worker threads when the scheduler awaits
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-import queue
 import shlex
 import signal
 import stat as stat_module
@@ -32,6 +30,7 @@ import paramiko
 
 from ...errors import ConnectorError
 from .. import Connector
+from ..workers import Workers
 from .agent import Agent, AgentError
 from .path import SshPath
 from .session import SshSession, SshSettings
@@ -97,7 +96,7 @@ class SshConnector(Connector):
         self.python = python
         self.env: dict[str, str] = dict(env or {})
         self._localpath = localpath
-        self._workers = _Workers(f"xpm_nb-ssh-{self.settings.hostname}", workers)
+        self._workers = Workers(f"xpm_nb-ssh-{self.settings.hostname}", workers)
         self._hostname: str | None = None
         self._home: PurePosixPath | None = None
         self._has_proc: bool | None = None
@@ -591,55 +590,3 @@ class SshConnector(Connector):
         from .process import SshPidProcess
 
         return SshPidProcess(self, int(pid))
-
-
-class _Workers:
-    """Daemon threads running blocking SSH calls for the event loop.
-
-    Daemon threads (not a ThreadPoolExecutor): a call waiting for a lost link
-    never keeps the interpreter from exiting.
-    """
-
-    def __init__(self, name: str, count: int):
-        self.name = name
-        self.count = max(1, count)
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.threads: list[threading.Thread] = []
-        self.busy = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        with self._lock:
-            if len(self.threads) < self.count and self.busy >= len(self.threads):
-                t = threading.Thread(target=self._run, name=f"{self.name}-{len(self.threads)}",
-                                     daemon=True)
-                self.threads.append(t)
-                t.start()
-            self.busy += 1
-        self.queue.put((loop, future, fn, args))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            loop, future, fn, args = self.queue.get()
-            try:
-                result, error = fn(*args), None
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-                result, error = None, exc
-            with self._lock:
-                self.busy -= 1
-            try:
-                loop.call_soon_threadsafe(_resolve, future, result, error)
-            except RuntimeError:  # the loop is closed: nobody waits any more
-                pass
-
-
-def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
