@@ -155,9 +155,11 @@ class Launcher(ABC):
     def slots(self):
         """The pool of job slots this launcher's jobs take while they run.
 
-        None (the default) means no limit: a cluster queues jobs itself. The
-        scheduler takes a slot before starting (or following) a job's process
-        and gives it back when the process ends.
+        None (the default) means no limit: a cluster queues jobs itself. Else a
+        :class:`~xpm_nb.launchers.slots.JobSlots` counted per host: the
+        scheduler awaits ``acquire(job)`` before starting a job's process (or
+        calls ``follow(job)`` for one found running elsewhere) and calls
+        ``release(job)`` when the process has ended.
         """
         return None
 

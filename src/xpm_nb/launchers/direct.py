@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 
 from ..connectors.local import LocalProcess
 from . import Launcher, ProcessHandle
-from .slots import JobSlots, default_max_jobs
+from .slots import JobSlots, default_max_jobs, host_slots
 
 __all__ = ["DirectLauncher"]
 
@@ -24,26 +23,15 @@ class ScriptBuilder:
         return [self.python, "-m", "xpm_nb.run", str(job.path)]
 
 
-_HOST_POOLS: dict[int | None, JobSlots] = {}  # by size: the host's shared pools
-
-
-def host_slots() -> JobSlots:
-    """The pool shared by the local launchers without a ``max_jobs`` of their own."""
-    size = default_max_jobs()
-    pool = _HOST_POOLS.get(size)
-    if pool is None:
-        pool = _HOST_POOLS[size] = JobSlots(size)
-    return pool
-
-
 class DirectLauncher(Launcher):
     """Runs tasks directly as processes of the connector's host.
 
-    ``max_jobs`` bounds how many of this launcher's jobs run at once (the
-    others wait, READY, in submission order). By default local jobs share one
-    pool of as many slots as the machine has cores (``$XPM_NB_MAX_JOBS``
+    A job starts only while fewer than ``max_jobs`` jobs run on the host, all
+    drivers counted (other notebooks, a dead kernel's jobs still running: see
+    ``launchers/slots.py``); the others wait, READY, in submission order. By
+    default ``max_jobs`` is the machine's cores (``$XPM_NB_MAX_JOBS``
     overrides it, 0 meaning no limit); on a remote host there is no limit
-    unless ``max_jobs`` is given.
+    unless ``max_jobs`` is given, and then the count is that host's.
     """
 
     def __init__(self, connector=None, *, priority: float = 0, python: str | None = None,
@@ -55,15 +43,18 @@ class DirectLauncher(Launcher):
                    "Fix: give max_jobs=4 (for example), or leave it out for the default")
             raise ValueError(msg)
         self.max_jobs = max_jobs
-        self._own_slots = JobSlots(max_jobs) if max_jobs is not None else None
 
     def __repr__(self) -> str:
         return f"DirectLauncher(max_jobs={self.max_jobs})" if self.max_jobs else "DirectLauncher()"
 
     def slots(self) -> JobSlots | None:
-        if self._own_slots is not None:
-            return self._own_slots
-        return host_slots() if self.connector.is_local else None
+        """The host's pool, of this launcher's size (None: no limit)."""
+        if self.max_jobs is not None:
+            return host_slots(self.max_jobs, self.connector)
+        if self.connector.is_local:
+            size = default_max_jobs()
+            return None if size is None else host_slots(size, self.connector)
+        return None
 
     @staticmethod
     def get_cli():
@@ -78,9 +69,9 @@ class DirectLauncher(Launcher):
         return ScriptBuilder(python)
 
     async def launch_async(self, job, env: dict[str, str]) -> ProcessHandle:
-        if self.connector.is_local:
-            # fork/exec takes tens of ms on a loaded machine: not on the loop.
-            return await asyncio.to_thread(self.launch, job, env)
+        # On the connector's worker threads, local or remote: fork/exec takes tens
+        # of ms on a loaded machine, a remote start round trips (or waits for a
+        # cut link): never on the loop.
         return await self.connector.call(self.launch, job, env)
 
     def launch(self, job, env: dict[str, str]) -> ProcessHandle:

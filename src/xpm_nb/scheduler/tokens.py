@@ -13,6 +13,12 @@ unchanged since the last full read said "no room" answers from that read
 (one ``stat``, no lock) for up to ``RECHECK`` seconds, so that the notebook's
 loop is not spent re-reading the same file. The cache can only delay a
 grant (dead holders are found at the next full read), never over-commit.
+
+The file lock (``lockf``) excludes other processes only: the threads of one
+process take a thread lock per token file first (two ``CounterToken`` objects
+on one file included), so the scheduler's worker threads never interleave
+their changes. The host's job slots (``launchers/slots.py``) are a token file
+of the same format.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 import fasteners
 
 from ..core.params import atomic_write
-from .jobs import pid_alive
+from .jobs import pid_alive, same_process
 
 __all__ = ["CounterToken", "TokenDependency"]
 
@@ -44,7 +51,7 @@ class CounterToken:
         self.path = Path(path)
         self.total = total
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = fasteners.InterProcessLock(str(self.path) + ".lock")
+        self._lock = _FileLock(str(self.path) + ".lock")
         # The last full read that found no room: (file signature, time, units used, holders).
         self._full: tuple | None = None
 
@@ -103,16 +110,66 @@ class CounterToken:
             self._full = None
             return True
 
-    def release(self, key: str) -> None:
+    def hold(self, key: str, count: int, pid: int | None = None) -> bool:
+        """Record ``key`` as a holder of ``count`` units even beyond ``total`` (the
+        resource is in use already, e.g. by a job found running): True when recorded
+        now, False when ``key`` already held (its entry is left as it is)."""
+        with self._lock:
+            holders = self._holders()
+            if key in holders:
+                return False
+            holders[key] = [count, pid or os.getpid()]
+            atomic_write(self.path, json.dumps(holders))
+            self._full = None
+            return True
+
+    def release(self, key: str, pid: int | None = None) -> None:
+        """Drop the holder ``key``; with ``pid``, only if that process recorded it
+        (a process then leaves the entries of other processes alone)."""
         self._full = None
         with self._lock:
             holders = self._holders()
-            if holders.pop(key, None) is not None:
+            entry = holders.get(key)
+            if entry is not None and (pid is None or entry[1] == pid):
+                del holders[key]
                 atomic_write(self.path, json.dumps(holders))
 
     def used(self) -> int:
         with self._lock:
             return sum(v[0] for v in self._holders().values())
+
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}  # by lock file: one per process
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+class _FileLock:
+    """The token file's lock: a thread lock of this process, then the file lock.
+
+    ``lockf`` locks belong to the process, so two threads would both "hold" the
+    file lock (and the first to let go would release it for both).
+    """
+
+    def __init__(self, path: str):
+        with _THREAD_LOCKS_GUARD:
+            self._thread_lock = _THREAD_LOCKS.setdefault(os.path.abspath(path),
+                                                         threading.Lock())
+        self._file_lock = fasteners.InterProcessLock(path)
+
+    def __enter__(self) -> _FileLock:
+        self._thread_lock.acquire()
+        try:
+            self._file_lock.acquire()
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._file_lock.release()
+        finally:
+            self._thread_lock.release()
 
 
 def _entry(entry) -> list[int] | None:
@@ -149,7 +206,7 @@ def _job_running(key: str) -> bool:
             continue
         if info.get("host", socket.gethostname()) != socket.gethostname():
             return True  # another host's process cannot be checked: assume it runs
-        if _live(pid):
+        if _live(pid) and same_process(info, pid):  # not a reused pid
             return True
     return False
 
