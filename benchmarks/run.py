@@ -273,6 +273,56 @@ BENCHMARKS: list[Benchmark] = [
             ),
         ],
     ),
+    Benchmark(
+        name="busy_kernel",
+        script="bench_busy_kernel.py",
+        single_run_args=["--repeat", "1"],
+        runs=1,
+        packages=(OURS,),
+        metrics=[
+            Metric(
+                "done_during_block",
+                "10 jobs of 2 s (max_jobs=2): done while the main thread blocks 20 s",
+                "jobs",
+                True,
+                fmt="{:.0f}",
+                target=lambda ours, ref: ours >= 10,
+                target_text="all 10",
+            ),
+            Metric(
+                "busy_stall_ms",
+                "scheduler loop: longest stall meanwhile",
+                "ms",
+                False,
+                fmt="{:.1f}",
+                target=_below(20),
+                target_text="< 20 ms",
+            ),
+            Metric(
+                "remote_stall_ms",
+                "scheduler loop: longest stall, remote jobs, SSH link cut 10 s",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+            Metric(
+                "remote_own_stall_ms",
+                "the same, its own part (not when the driver's loop stalled too)",
+                "ms",
+                False,
+                fmt="{:.1f}",
+                target=_below(20),
+                target_text="< 20 ms",
+            ),
+            Metric(
+                "control_stall_ms",
+                "the driver's own loop meanwhile (OS and other threads alone)",
+                "ms",
+                False,
+                fmt="{:.1f}",
+            ),
+        ],
+    ),
 ]
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +18,7 @@ import fasteners
 from ..launchers import ProcessExit, ProcessHandle, ProcessState
 from ..launchers.pidwait import PidWatch
 from . import Connector
+from .workers import Workers
 
 __all__ = ["LocalConnector", "LocalProcess"]
 
@@ -43,6 +46,10 @@ class LocalConnector(Connector):
     def hostname(self) -> str:
         return socket.gethostname()
 
+    async def call(self, fn, *args):
+        """``fn(*args)`` on a worker thread: a slow disk (NFS) never stalls the loop."""
+        return await _workers().submit(fn, *args)
+
     # --- locks and tokens -----------------------------------------------------
 
     def lock(self, path: Path, max_delay: int = -1):
@@ -68,8 +75,17 @@ class LocalConnector(Connector):
         return os.path.isdir(path)
 
     def read_bytes(self, path: Path) -> bytes:
-        with open(path, "rb") as f:
-            return f.read()
+        # Non-blocking open and a regular-file check: a FIFO or a link to
+        # /dev/zero planted in a workspace must not hang or exhaust a reader.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", str(path))
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                return f.read()
+        finally:
+            os.close(fd)
 
     def write_atomic(self, path: Path, data: bytes | str) -> None:
         from ..core.params import atomic_write
@@ -187,6 +203,24 @@ class LocalConnector(Connector):
         return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
+_WORKERS: Workers | None = None
+
+
+def _workers() -> Workers:
+    global _WORKERS
+    if _WORKERS is None:
+        _WORKERS = Workers("xpm_nb-io", 8)
+    return _WORKERS
+
+
+def _forget_workers() -> None:  # a forked child has none of the parent's threads
+    global _WORKERS
+    _WORKERS = None
+
+
+os.register_at_fork(after_in_child=_forget_workers)
+
+
 class LocalProcess(ProcessHandle):
     """A local process started by :meth:`LocalConnector.start` or the direct launcher."""
 
@@ -200,6 +234,23 @@ class LocalProcess(ProcessHandle):
 
     def poll(self) -> int | None:
         return self.popen.poll()
+
+    async def recorded(self, job) -> None:
+        """Return once the job's pid file (or a result) exists, or the process ended.
+
+        The folder is looked at through the job's connector, off the loop.
+        """
+        paths, connector = job.paths, job.connector
+
+        def seen() -> bool:
+            return any(connector.exists(p) for p in (paths.pid, paths.done, paths.failed))
+
+        delay = 0.01
+        while not await connector.call(seen):
+            if self.poll() is not None:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.1)
 
     async def wait(self, on_state=None) -> ProcessExit:
         if on_state is not None:
@@ -229,16 +280,23 @@ class _SyncLock:
 
 
 class _AsyncLock:
+    """A fasteners lock taken from a coroutine: every try (open, ``lockf``) and
+    the release run on the worker threads, the waits between tries on the loop."""
+
     def __init__(self, path: Path, max_delay: int):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.lock = fasteners.InterProcessLock(str(path))
         self.max_delay = max_delay
+
+    def _try(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self.lock.acquire(blocking=False)
 
     async def __aenter__(self):
         loop = asyncio.get_running_loop()
         start = loop.time()
         delay = 0.005
-        while not self.lock.acquire(blocking=False):
+        while not await self._try_off_loop():
             if 0 <= self.max_delay < loop.time() - start:
                 msg = f"could not lock {self.lock.path} within {self.max_delay} s"
                 raise TimeoutError(msg)
@@ -246,5 +304,18 @@ class _AsyncLock:
             delay = min(delay * 2, 0.2)
         return self
 
+    async def _try_off_loop(self) -> bool:
+        attempt = _workers().submit(self._try)
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            # Cancelled while a try runs: a lock it takes is given back at once.
+            attempt.add_done_callback(self._release_if_taken)
+            raise
+
+    def _release_if_taken(self, attempt: asyncio.Future) -> None:
+        if not attempt.cancelled() and attempt.exception() is None and attempt.result():
+            self.lock.release()
+
     async def __aexit__(self, *exc):
-        self.lock.release()
+        await _workers().submit(self.lock.release)

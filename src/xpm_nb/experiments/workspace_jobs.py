@@ -18,7 +18,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.params import atomic_write
-from ..scheduler.jobs import JobPaths, JobState, pid_alive, read_disk_state
+from ..results import safeio
+from ..results.eventscan import EVENTS_LIMIT, BadFile, parse_lines
+from ..scheduler.jobs import JobPaths, JobState, pid_alive
 from ..scheduler.runlock import CRASHED, RUN_LOCK_NAME, lock_is_held
 from ..scheduler.workspace import Workspace
 
@@ -74,37 +76,74 @@ class ExperimentInfo:
     last_updated: float | None = None
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+# Every file of the workspace is read as untrusted input (results/safeio.py):
+# bounded, never blocking on a FIFO, never following a last symbolic link; a
+# bad file is noted (the command line prints the notes) and its job listed
+# without what it holds.
+_read_json = safeio.read_json
 
 
 def _run_records(run: Path) -> list[dict]:
+    """The lines of a run's ``jobs.jsonl`` naming a job (ids that are folder names)."""
+    path = run / "jobs.jsonl"
     try:
-        lines = (run / "jobs.jsonl").read_text().splitlines()
+        blob = safeio.read_small(str(path), EVENTS_LIMIT)
+    except BadFile as exc:
+        safeio.bad(path, exc)
+        return []
     except OSError:
         return []
     records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a torn line of a run that was killed
-        if isinstance(record, dict) and record.get("job_id") and record.get("task_id"):
-            records.append(record)
+    for record in parse_lines(blob or b""):  # a torn or corrupt line is skipped
+        task_id, job_id = record.get("task_id"), record.get("job_id")
+        if type(task_id) is not str or type(job_id) is not str:
+            continue
+        if not (safeio.safe_name(task_id) and safeio.safe_name(job_id)):
+            safeio.note(f"{path}: job {task_id!r}/{job_id!r} is not a folder name of the "
+                        "workspace (a '/', '..' or NUL): ignored, never followed. "
+                        "Fix: remove that line")
+            continue
+        tags = record.get("tags")
+        record["tags"] = tags if type(tags) is dict else {}
+        records.append(record)
     return records
+
+
+def _folders(path: Path) -> list[Path]:
+    """The sub-folders of ``path`` (not links to folders); none if it cannot be listed."""
+    try:
+        return sorted(p for p in path.iterdir() if safeio.job_folder(p))
+    except OSError as exc:
+        safeio.note(f"{path}: cannot be listed ({exc.strerror or exc}): skipped. "
+                    "Fix: its permissions")
+        return []
 
 
 def _current_run(xp_path: Path) -> Path | None:
     current = xp_path / "current"
-    if current.is_symlink() or current.is_dir():
-        run = xp_path / os.readlink(current) if current.is_symlink() else current
-        if run.is_dir():
-            return run
-    runs = sorted(p for p in xp_path.iterdir() if p.is_dir() and p.name != "current")
+    try:
+        if current.is_symlink() or current.is_dir():
+            run = xp_path / os.readlink(current) if current.is_symlink() else current
+            if run.is_dir():
+                return run
+    except OSError:
+        pass
+    runs = [p for p in _folders(xp_path) if p.name != "current"]
     return runs[-1] if runs else None
+
+
+def _number(value) -> float | None:
+    """Seconds: a number (not a bool, not huge), else None."""
+    if type(value) is float or (type(value) is int and abs(value) < 1 << 63):
+        return float(value)
+    return None
+
+
+def _text(value) -> str | None:
+    """A value to show as text: a string as it is, None, or anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)[:200]
 
 
 def workspace_experiments(ws: Workspace) -> list[ExperimentInfo]:
@@ -113,33 +152,31 @@ def workspace_experiments(ws: Workspace) -> list[ExperimentInfo]:
     root = ws.experimentspath
     if not root.is_dir():
         return out
-    for xp_path in sorted(p for p in root.iterdir() if p.is_dir()):
+    for xp_path in _folders(root):
         run = _current_run(xp_path)
-        runs = sum(1 for p in xp_path.iterdir() if p.is_dir() and not p.is_symlink())
+        runs = len(_folders(xp_path))
         status = _read_json(run / "status.json") if run else None
         records = _run_records(run) if run else []
         jobs = list(dict.fromkeys(f"{r['task_id']}/{r['job_id']}" for r in records))
         if not isinstance(status, dict):  # a damaged status file is ignored, not fatal
             status = {}
-        recorded = status.get("status")
+        recorded = _text(status.get("status"))
         if recorded == "running" and not _run_is_live(xp_path, run):
             recorded = CRASHED
         out.append(ExperimentInfo(
             xp_path.name, xp_path, run.name if run else None, recorded, runs, jobs,
-            status.get("hostname"), _timestamp(status.get("last_updated"))))
+            _text(status.get("hostname")), _timestamp(status.get("last_updated"))))
     return out
 
 
 def _timestamp(value) -> float | None:
     """Seconds since the epoch: ours are numbers, the reference's ISO 8601 strings."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value).timestamp()
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             return None
-    return None
+    return _number(value)
 
 
 def _run_is_live(xp_path: Path, run: Path) -> bool:
@@ -160,15 +197,16 @@ def workspace_jobs(ws: Workspace, experiment: str | None = None) -> list[JobInfo
     wanted: set[str] | None = None
     root = ws.experimentspath
     if root.is_dir():
-        for xp_path in (p for p in root.iterdir() if p.is_dir()):
+        for xp_path in _folders(root):
             current = _current_run(xp_path)
-            for run in (p for p in xp_path.iterdir() if p.is_dir() and not p.is_symlink()):
+            for run in _folders(xp_path):
                 for r in _run_records(run):
                     locator = f"{r['task_id']}/{r['job_id']}"
-                    tags.setdefault(locator, {}).update(r.get("tags") or {})
+                    tags.setdefault(locator, {}).update(r["tags"])
                     owners.setdefault(locator, set()).add(xp_path.name)
-                    if isinstance(r.get("timestamp"), (int, float)):
-                        submitted[locator] = max(submitted.get(locator, 0), r["timestamp"])
+                    when = _number(r.get("timestamp"))
+                    if when is not None:
+                        submitted[locator] = max(submitted.get(locator, 0), when)
                     if experiment == xp_path.name and current is not None and run == current:
                         wanted = (wanted or set()) | {locator}
     if experiment is not None and wanted is None:
@@ -176,8 +214,8 @@ def workspace_jobs(ws: Workspace, experiment: str | None = None) -> list[JobInfo
     jobs = []
     if not ws.jobspath.is_dir():
         return jobs
-    for task_dir in sorted(p for p in ws.jobspath.iterdir() if p.is_dir()):
-        for job_dir in sorted(p for p in task_dir.iterdir() if p.is_dir()):
+    for task_dir in _folders(ws.jobspath):
+        for job_dir in _folders(task_dir):
             locator = f"{task_dir.name}/{job_dir.name}"
             if wanted is not None and locator not in wanted:
                 continue
@@ -189,7 +227,7 @@ def workspace_jobs(ws: Workspace, experiment: str | None = None) -> list[JobInfo
 
 def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float | None) -> JobInfo:
     paths = JobPaths(path, task.rsplit(".", 1)[-1])
-    state, info = read_disk_state(paths)
+    state, info = safeio.disk_state(paths)
     status = _read_json(paths.status)
     if not isinstance(status, dict):  # a damaged status file is ignored, not fatal
         status = {}
@@ -198,7 +236,8 @@ def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float |
     reason = None
     pid = None
     if state is JobState.ERROR:
-        reason = info.get("reason") or (f"exit code {info['code']}" if "code" in info else None)
+        reason = _text(info.get("reason") or (
+            f"exit code {_text(info['code'])}" if "code" in info else None))
     elif state is JobState.RUNNING:
         pid = info.get("pid")
     if state is None:
@@ -208,7 +247,7 @@ def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float |
     else:
         value = state.value
     if submitted is None:
-        submitted = status.get("submitted_time")
+        submitted = _number(status.get("submitted_time"))
     if submitted is None:
         try:
             submitted = path.stat().st_mtime
@@ -219,12 +258,19 @@ def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float |
 
 def kill_job(job: JobInfo, grace: float = 5.0) -> str:
     """Stop a running job (its process group), then record it as failed; returns what happened."""
-    info = _read_json(job.paths.pid) or {}
-    pid = info.get("pid")
-    if pid is None:
+    info = _read_json(job.paths.pid)
+    pid = info.get("pid") if isinstance(info, dict) else None
+    if type(pid) is str and pid.isdigit():
+        pid = int(pid)
+    if type(pid) is not int or not 0 < pid < 1 << 31:
         return "not running"
     if info.get("host", socket.gethostname()) != socket.gethostname():
         return f"runs on {info.get('host')}: kill it from there"
+    from ..scheduler.jobs import live_pid
+
+    if live_pid(info) is None:  # never signal a pid now used by another process
+        return ("not running (stale pid file: its process is gone or its pid is now "
+                "another process's)")
     try:
         os.killpg(os.getpgid(int(pid)), signal.SIGTERM)
     except (ProcessLookupError, PermissionError) as exc:
@@ -247,7 +293,9 @@ def kill_job(job: JobInfo, grace: float = 5.0) -> str:
 
 def clean_job(job: JobInfo, ws: Workspace | None = None) -> str:
     """Delete a finished job's folder (and the experiments' links to it)."""
-    state, _ = read_disk_state(job.paths)
+    state, _ = safeio.disk_state(job.paths)
+    if job.path.is_symlink() or job.path.parent.is_symlink():
+        return "a symbolic link: not followed, not cleaned"
     if state not in (JobState.DONE, JobState.ERROR):
         return f"{job.state}: not cleaned (only finished jobs are)"
     shutil.rmtree(job.path)

@@ -44,7 +44,7 @@ def run_job(job_path: Path) -> int:
     from ..core import taskglobals
     from ..core.params import atomic_write, read_params
     from ..errors import GracefulTimeout
-    from ..scheduler.jobs import JobPaths
+    from ..scheduler.jobs import JobPaths, process_identity
 
     job_path = Path(job_path).absolute()
     name = os.environ.get("XPM_NB_JOB_NAME") or _name_from_params(job_path)
@@ -65,7 +65,12 @@ def run_job(job_path: Path) -> int:
             return 0
         if paths.failed.exists():
             paths.failed.unlink()
-        pid = {"type": "local", "pid": os.getpid(), "host": socket.gethostname()}
+        # "started": a driver that follows this run (after a kernel restart) shows
+        # its real start time. "starttime" (ticks since boot) and "boot_id": who
+        # this process is, so that a reader never takes another process given the
+        # same pid later (a stale pid file) for this job.
+        pid = {"type": "local", "pid": os.getpid(), "host": socket.gethostname(),
+               "started": time.time(), **process_identity()}
         atomic_write(paths.pid, json.dumps(pid))
         job_id, task_id = job_path.name, job_path.parent.name
         base = {"job_id": job_id, "task_id": task_id}

@@ -4,6 +4,14 @@ The job process appends JSON lines to ``.experimaestro/events/event-0.jsonl``
 (progress, metrics, state) and ``.experimaestro/task-outputs.jsonl``
 (``register_task_output``). A follower reads only the bytes added since its
 last read, so following hundreds of jobs costs one ``stat`` per file and poll.
+Files are read through the job's connector (one code path for local and
+remote folders), on its worker threads when followed from the scheduler's loop
+(:meth:`JobFollower.apoll`): a slow disk or a cut SSH link never stalls the loop.
+Events are input the job process wrote, never trusted: each record is checked
+(types and bounds: a progress level of at most :data:`MAX_LEVEL`, a progress
+between 0 and 1, a short description, lines of at most :data:`MAX_LINE`
+bytes); a bad one is skipped with one warning per job, and nothing a job
+writes there can fail the job or stall the driver.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from pathlib import Path
 
 __all__ = ["FileTail", "JobFollower"]
@@ -19,6 +28,14 @@ logger = logging.getLogger(__name__)
 
 FOLLOW_INTERVAL = 0.25  # seconds: progress seen in the notebook within this delay
 FOLLOW_INTERVAL_REMOTE = 1.0  # the same for a job on a remote host (SFTP round trips)
+MAX_LEVEL = 32  # deepest progress level (nested loops) kept; deeper events are skipped
+MAX_DESC = 1000  # characters of a progress description kept
+MAX_LINE = 64 * 1024  # bytes: a longer event line is skipped (never held in memory)
+READ_CHUNK = 4 * 1024 * 1024  # bytes read at once from an event file
+
+
+class BadEvent(ValueError):
+    """An event record of the wrong shape (skipped)."""
 
 
 class FileTail:
@@ -28,39 +45,84 @@ class FileTail:
         self.path = path
         self.offset = 0
         self._partial = b""
-        # A remote host's connector (SFTP); None reads the local file directly.
-        self.connector = None if connector is None or connector.is_local else connector
+        self._skipping = False  # inside a line longer than MAX_LINE: dropped to its end
+        self.skipped = 0  # lines skipped (too long, not JSON, not an object)
+        if connector is None:
+            from ..connectors.local import LocalConnector
+
+            connector = LocalConnector.instance()
+        self.connector = connector
 
     def read(self) -> list[dict]:
-        if self.connector is not None:
-            data = self.connector.read_range(self.path, self.offset)
+        """New records (blocking I/O: call it off the event loop)."""
+        records: list[dict] = []
+        while True:
+            data = self.connector.read_range(self.path, self.offset, READ_CHUNK)
             if not data:
-                return []
-        else:
-            try:
-                size = self.path.stat().st_size
-            except OSError:
-                return []
-            if size <= self.offset:
-                return []
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read(size - self.offset)
-        self.offset += len(data)
-        data = self._partial + data
+                return records
+            self.offset += len(data)
+            self._lines(data, records)
+            if len(data) < READ_CHUNK:
+                return records
+
+    def _lines(self, data: bytes, records: list[dict]) -> None:
         lines = data.split(b"\n")
-        self._partial = lines.pop()  # an unfinished last line waits for its end
-        records = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn line is skipped, never fatal
-            if isinstance(record, dict):
-                records.append(record)
-        return records
+        last = lines.pop()  # an unfinished last line waits for its end
+        for i, line in enumerate(lines):
+            if i == 0:
+                if self._skipping:  # the end of an over-long line
+                    self._skipping = False
+                    continue
+                line = self._partial + line
+                self._partial = b""
+            self._record(line, records)
+        if lines:
+            self._partial = b""
+        if self._skipping:
+            return
+        self._partial += last
+        if len(self._partial) > MAX_LINE:
+            self._partial = b""
+            self._skipping = True
+            self.skipped += 1
+
+    def _record(self, line: bytes, records: list[dict]) -> None:
+        if not line.strip():
+            return
+        if len(line) > MAX_LINE:
+            self.skipped += 1
+            return
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            self.skipped += 1  # a torn line is skipped, never fatal
+            return
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            self.skipped += 1
+
+
+def _number(value, what: str) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise BadEvent(f"{what} is {value!r}, expected a finite number")
+    return float(value)
+
+
+def check_progress(record: dict) -> dict:
+    """The ``job.progress`` entry of a progress event; :class:`BadEvent` if it is bad."""
+    level = record.get("level", 0)
+    if type(level) is not int or not 0 <= level <= MAX_LEVEL:
+        raise BadEvent(f"progress level {level!r:.80}: expected an integer from 0 to {MAX_LEVEL}")
+    value = _number(record.get("progress", 0.0), "progress")
+    if value < 0:
+        raise BadEvent(f"progress {value!r}: expected a number from 0 to 1")
+    desc = record.get("desc")
+    if desc is not None and not isinstance(desc, str):
+        raise BadEvent(f"progress description {type(desc).__name__}: expected a string")
+    if desc is not None and len(desc) > MAX_DESC:
+        desc = desc[:MAX_DESC] + "…"
+    return {"level": level, "progress": min(value, 1.0), "desc": desc}
 
 
 class JobFollower:
@@ -70,7 +132,8 @@ class JobFollower:
         self.job = job
         self.notify = notify
         connector = job.connector
-        self.remote = None if connector.is_local else connector
+        self.connector = connector
+        self.remote = not connector.is_local
         self.events = FileTail(job.paths.events, connector)
         self.outputs = FileTail(job.paths.meta / "task-outputs.jsonl", connector)
 
@@ -78,31 +141,50 @@ class JobFollower:
         return self.events.read(), self.outputs.read()
 
     def poll(self) -> None:
+        """Read and apply the new records here (blocking: not on an event loop)."""
         self._apply(*self._read())
 
     def _apply(self, events: list[dict], outputs: list[dict]) -> None:
         changed = False
         for record in events:
             if record.get("event_type") == "JobProgressEvent":
-                self._progress(record)
-                changed = True
+                try:
+                    self._progress(record)
+                    changed = True
+                except BadEvent as exc:
+                    self._bad(f"{self.events.path}: {exc}")
+                except Exception as exc:  # noqa: BLE001 - a job's events never fail it
+                    self._bad(f"{self.events.path}: {type(exc).__name__}: {exc}")
         for record in outputs:
-            self._output(record)
+            try:
+                self._output(record)
+            except Exception as exc:  # noqa: BLE001
+                self._bad(f"{self.outputs.path}: {type(exc).__name__}: {exc}")
+        for tail in (self.events, self.outputs):
+            if tail.skipped:
+                self._bad(f"{tail.path}: {tail.skipped} line(s) skipped (not a JSON object, "
+                          f"or longer than {MAX_LINE} bytes)")
+                tail.skipped = 0
         if changed:
             self.notify(self.job)
 
+    def _bad(self, what: str) -> None:
+        """One warning per job for the events it wrote that are skipped."""
+        job = self.job
+        if getattr(job, "_bad_events_warned", False):
+            return
+        job._bad_events_warned = True
+        logger.warning("job %s: skipping bad events (only this warning is given for this "
+                       "job): %s", getattr(job, "locator", job), what)
+
     async def apoll(self) -> None:
-        """:meth:`poll`, reading a remote job's files off the event loop."""
-        if self.remote is None:
-            self.poll()
-        else:
-            self._apply(*await self.remote.call(self._read))
+        """:meth:`poll`, reading the job's files on the connector's worker threads."""
+        self._apply(*await self.connector.call(self._read))
 
     def _progress(self, record: dict) -> None:
-        level = int(record.get("level", 0))
+        entry = check_progress(record)
+        level = entry["level"]
         levels = self.job.progress
-        entry = {"level": level, "progress": float(record.get("progress", 0.0)),
-                 "desc": record.get("desc")}
         # Reporting at a level drops the deeper levels (a new inner loop starts).
         del levels[level:]
         while len(levels) < level:
@@ -111,21 +193,33 @@ class JobFollower:
 
     def _output(self, record: dict) -> None:
         method = record.get("method")
+        if not self.job.watched_outputs:
+            return
+        args, kwargs = record.get("args", ()), record.get("kwargs", {})
+        if (not isinstance(method, str) or not isinstance(args, (list, tuple))
+                or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs)):
+            raise BadEvent(f"task output record {str(record)[:200]}: expected a method name "
+                           "(string), args (list) and kwargs (object)")
         for watched in self.job.watched_outputs:
             if watched.method_name != method:
                 continue
             try:
-                value = getattr(watched.config, method)(
-                    *record.get("args", ()), **record.get("kwargs", {})
-                )
+                value = getattr(watched.config, method)(*args, **kwargs)
                 watched.callback(value)
             except Exception:  # a user's callback must not stop the job's follower
                 logger.exception("watch_output callback for %s failed", method)
 
     async def run(self, finished: asyncio.Future) -> None:
         """Poll until ``finished`` is done, then read what was left."""
-        interval = FOLLOW_INTERVAL if self.remote is None else FOLLOW_INTERVAL_REMOTE
+        interval = FOLLOW_INTERVAL_REMOTE if self.remote else FOLLOW_INTERVAL
         while not finished.done():
-            await self.apoll()
+            await self._safe_poll()
             await asyncio.wait([finished], timeout=interval)
-        await self.apoll()
+        await self._safe_poll()
+
+    async def _safe_poll(self) -> None:
+        """:meth:`apoll`; an error (an unreadable file) is logged: following never fails the job."""
+        try:
+            await self.apoll()
+        except Exception as exc:  # noqa: BLE001
+            self._bad(f"cannot read its event files: {type(exc).__name__}: {exc}")

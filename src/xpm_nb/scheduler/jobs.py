@@ -10,14 +10,12 @@ from __future__ import annotations
 import enum
 import json
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from ..core.params import atomic_write
-
-__all__ = ["JobState", "JobPaths", "Job", "read_disk_state"]
+__all__ = ["JobState", "JobPaths", "Job", "read_disk_state", "live_pid", "same_process",
+           "process_identity"]
 
 
 class JobState(enum.Enum):
@@ -106,42 +104,134 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+# --- the identity of a job's process ------------------------------------------
+#
+# A pid is reused once its process is gone: a stale pid file (a machine crash, a
+# ``kill -9`` of the job) may name an unrelated live process. The job process
+# records who it is ("boot_id", and "starttime": field 22 of /proc/<pid>/stat,
+# clock ticks since boot) next to its pid; a reader trusts "running", or signals
+# the pid, only when the live process still has that identity. Pid files of the
+# reference (no identity fields) keep today's check (a live pid).
+
+_BOOT_ID: str | None = None
+
+
+def boot_id() -> str | None:
+    """This machine's boot id (a new one at each boot), None where there is none."""
+    global _BOOT_ID
+    if _BOOT_ID is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as f:
+                _BOOT_ID = f.read().strip()
+        except OSError:
+            _BOOT_ID = ""
+    return _BOOT_ID or None
+
+
+def process_starttime(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (None: unknown)."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])  # field 22 of stat(5); fields[0] is field 3
+    except (OSError, IndexError, ValueError, OverflowError):
+        return None
+
+
+def process_identity(pid: int | None = None) -> dict:
+    """The identity fields a pid file records for process ``pid`` (default: this one)."""
+    identity: dict = {}
+    start = process_starttime(os.getpid() if pid is None else pid)
+    if start is not None:
+        identity["starttime"] = start
+    boot = boot_id()
+    if boot:
+        identity["boot_id"] = boot
+    return identity
+
+
+def _process_start_epoch(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since the epoch (None: unknown)."""
+    start = process_starttime(pid)
+    if start is None:
+        return None
+    try:
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return btime + start / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
+def same_process(info: dict, pid: int) -> bool:
+    """Whether live local process ``pid`` is the one its pid file ``info`` recorded.
+
+    Compared: the boot id, the start time in ticks (xpm_nb's pid files); for pid
+    files with only a "started" time, a process started after it cannot have
+    written it. Without identity fields (the reference's) or without /proc: True.
+    """
+    recorded_boot = info.get("boot_id")
+    if isinstance(recorded_boot, str) and recorded_boot:
+        boot = boot_id()
+        if boot and boot != recorded_boot:
+            return False  # written before the last boot
+    recorded = info.get("starttime")
+    if recorded is not None:
+        if type(recorded) is not int:
+            return False  # a damaged identity is no identity
+        start = process_starttime(pid)
+        return start is None or start == recorded
+    started = info.get("started")
+    if isinstance(started, (int, float)) and not isinstance(started, bool):
+        begun = _process_start_epoch(pid)
+        # The writer existed before it wrote "started" (2 s of slack: btime is rounded).
+        return begun is None or begun <= started + 2
+    return True
+
+
+def live_pid(info, connector=None) -> int | None:
+    """The pid a pid file's content names if that process runs (this host), else None.
+
+    For a pid file of another host, the pid (it cannot be checked from here).
+    The check every reader of a pid file should make before trusting "running"
+    or signalling the pid (``xpm-nb jobs kill``, listings).
+    """
+    if not isinstance(info, dict):
+        return None
+    pid = info.get("pid")
+    if type(pid) is str and pid.isdigit():
+        pid = int(pid)
+    if type(pid) is not int or not 0 < pid < 2**31:
+        return None
+    if connector is None:
+        from ..connectors.local import LocalConnector
+
+        connector = LocalConnector.instance()
+    if info.get("host", connector.hostname) != connector.hostname:
+        return pid
+    if not connector.pid_alive(pid):
+        return None
+    if connector.is_local and not same_process(info, pid):
+        return None  # the pid was reused: the pid file is stale
+    return pid
+
+
 def read_disk_state(paths: JobPaths, connector=None) -> tuple[JobState | None, dict]:
     """The state the job folder says: DONE, ERROR, RUNNING (live pid) or None.
 
-    ``connector``: the host of a remote job folder (None: this machine).
+    One path for every host: ``connector`` (None: this machine) reads the
+    folder (2-4 calls; round trips for a remote host).
     """
-    if connector is not None and not connector.is_local:
-        return _remote_disk_state(paths, connector)
-    if paths.done.exists():
-        return JobState.DONE, {}
-    if paths.failed.exists():
-        try:
-            info = json.loads(paths.failed.read_bytes() or b"{}")
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            info = {"reason": "failed (unreadable .failed file)"}
-        if not isinstance(info, dict):
-            info = {"code": info}
-        return JobState.ERROR, info
-    if paths.pid.exists():
-        try:
-            info = json.loads(paths.pid.read_text())
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None, {}
-        if info.get("host", socket.gethostname()) != socket.gethostname():
-            return JobState.RUNNING, info  # cannot check another host's pid
-        if pid_alive(pid):
-            return JobState.RUNNING, info
-        return None, {"stale_pid": pid}
-    return None, {}
+    if connector is None:
+        from ..connectors.local import LocalConnector
 
-
-def _remote_disk_state(paths: JobPaths, connector) -> tuple[JobState | None, dict]:
-    """:func:`read_disk_state` through a remote host's connector (2-4 round trips)."""
+        connector = LocalConnector.instance()
     if connector.exists(paths.done):
         return JobState.DONE, {}
-    data = connector.read_optional(paths.failed)
+    try:
+        data = connector.read_optional(paths.failed)
+    except OSError:  # there, but unreadable (a folder, no permission)
+        data = b"\xff"
     if data is not None:
         try:
             info = json.loads(data or b"{}")
@@ -150,7 +240,10 @@ def _remote_disk_state(paths: JobPaths, connector) -> tuple[JobState | None, dic
         if not isinstance(info, dict):
             info = {"code": info}
         return JobState.ERROR, info
-    data = connector.read_optional(paths.pid)
+    try:
+        data = connector.read_optional(paths.pid)
+    except OSError:
+        return None, {}
     if data is None:
         return None, {}
     try:
@@ -160,9 +253,25 @@ def _remote_disk_state(paths: JobPaths, connector) -> tuple[JobState | None, dic
         return None, {}
     if info.get("host", connector.hostname) != connector.hostname:
         return JobState.RUNNING, info  # cannot check another host's pid
-    if connector.pid_alive(pid):
+    if connector.pid_alive(pid) and (not connector.is_local or same_process(info, pid)):
         return JobState.RUNNING, info
     return None, {"stale_pid": pid}
+
+
+def parse_time(value) -> float | None:
+    """A time of ``status.json``: seconds (ours) or an ISO string (the reference's)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None
+    return None
 
 
 class _JobEnviron(dict):
@@ -226,7 +335,9 @@ class Job:
         self.process = None
         self.environ_extra: dict[str, str] = {}
         self.listeners: list = []
-        self._future = None  # asyncio future resolved when the job is finished
+        # Resolved (with the final state) when the current run ends: a thread-safe
+        # future, so that any thread can block on it and any loop await it.
+        self._done = None
         self._task = None  # the scheduler's asyncio task running this job
         self._cancelled = False
         self.scheduler = None  # set when submitted
@@ -319,30 +430,22 @@ class Job:
     async def io(self, fn, *args):
         """``fn(*args)`` (file access of this job) without blocking the event loop.
 
-        Called directly for a local folder; on the connector's threads for a
-        remote one (where a dropped link makes it wait, never fail).
+        One path for every host: the connector runs it on its worker threads
+        (for a remote host a dropped link makes it wait, never fail).
         """
-        c = self.connector
-        if c.is_local:
-            return fn(*args)
-        return await c.call(fn, *args)
+        return await self.connector.call(fn, *args)
 
     def disk_state(self) -> tuple[JobState | None, dict]:
         """:func:`read_disk_state` of this job's folder, on its host."""
         return read_disk_state(self.paths, self.connector)
 
     def has_folder(self) -> bool:
-        c = self.connector
-        return self.path.exists() if c.is_local else c.exists(self.path)
+        return self.connector.exists(self.path)
 
     def clear_failure(self) -> None:
         """Before a new run: remove the ``.failed`` marker and keep the old logs."""
         c = self.connector
-        if c.is_local:
-            if self.paths.failed.exists():
-                self.paths.failed.unlink()
-                self.rotate_logs()
-        elif c.exists(self.paths.failed):
+        if c.exists(self.paths.failed):
             c.unlink(self.paths.failed)
             self.rotate_logs()
 
@@ -350,47 +453,50 @@ class Job:
         """Keep the logs of an earlier run as ``<name>.<time>.out`` / ``.err``."""
         stamp = time.strftime("%Y%m%d%H%M%S")
         c = self.connector
-        if not c.is_local:
-            for path in (self.paths.stdout, self.paths.stderr):
-                if c.size(path):
-                    c.rename(path, path.with_name(f"{self.name}.{stamp}{path.suffix}"))
-            return
         for path in (self.paths.stdout, self.paths.stderr):
-            if path.exists() and path.stat().st_size > 0:
-                path.rename(path.with_name(f"{self.name}.{stamp}{path.suffix}"))
+            if c.size(path):
+                c.rename(path, path.with_name(f"{self.name}.{stamp}{path.suffix}"))
 
-    def prepare(self, overwrite: bool = False) -> None:
-        """Write the job folder's files before the job starts."""
-        from ..core.params import write_params
-
+    def prepare_folder(self) -> None:
+        """Check the job's host and create its folder; writes no job file (blocking)."""
         c = self.connector
-        if not c.is_local:
-            _check_same_host(self, c)
-            c.mkdir(self.paths.meta, parents=True, exist_ok=True)
-            if overwrite or not c.exists(self.paths.params):
-                write_params(self.config, self.path, self.workspace.path, write=c.write_atomic)
-            return
         if getattr(self.launcher, "connector", c) is not c:
             _check_same_host(self, c)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.paths.meta.mkdir(exist_ok=True)
-        if overwrite or not self.paths.params.exists():
-            write_params(self.config, self.path, self.workspace.path)
+        c.mkdir(self.paths.meta, parents=True, exist_ok=True)
+
+    def prepare(self, overwrite: bool = False) -> None:
+        """Write the job folder's files (blocking: ``await job.io(job.prepare, True)``).
+
+        ``overwrite``: what a launch does (the reference rewrites them at every
+        launch): ``params.json`` is written again (atomically) from the
+        configuration, so a changed ``Meta`` value, a truncated file or files
+        planted in the folder are never what runs, and a ``classes.pkl`` the
+        configuration does not need is removed. Without it, only a missing
+        ``params.json`` is written (generate-only mode). Never call it for a job
+        found done or running elsewhere.
+        """
+        from ..core.params import CLASSES_FILE, write_params
+
+        self.prepare_folder()
+        c = self.connector
+        if overwrite or not c.exists(self.paths.params):
+            # A stale classes.pkl (an earlier run's, or planted) would be loaded by
+            # the job process: removed first, written again if the classes need it.
+            c.unlink(self.path / CLASSES_FILE, missing_ok=True)
+            write_params(self.config, self.path, self.workspace.path, write=c.write_atomic)
 
     def process_state_dict(self) -> dict | None:
-        c = self.connector
-        if not c.is_local:
-            data = c.read_optional(self.paths.pid)
-            try:
-                return json.loads(data) if data is not None else None
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                return None
-        if not self.paths.pid.exists():
-            return None
+        """The pid file's content if it names this job's live process, else None.
+
+        A stale pid file (its process gone, or its pid now another process's) gives None:
+        nothing is ever signalled on its word.
+        """
         try:
-            return json.loads(self.paths.pid.read_text())
-        except (OSError, json.JSONDecodeError):
+            data = self.connector.read_optional(self.paths.pid)
+            info = json.loads(data) if data is not None else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return None
+        return info if live_pid(info, self.connector) is not None else None
 
     def watch_output(self, watched) -> None:
         self.watched_outputs.append(watched)
@@ -403,15 +509,15 @@ class Job:
 
     async def aio_run(self):
         """Prepare the folder and start the job's process; returns its handle."""
-        self.prepare()
-        self.process = self.launcher.launch(self, self.environ)
+        await self.io(self.prepare)
+        self.process = await self.launcher.launch_async(self, self.environ)
         return self.process
 
     async def aio_done_handler(self) -> None:
         """Deliver the outputs the job registered and progress not read yet."""
         from .follow import JobFollower
 
-        JobFollower(self, lambda job: None).poll()
+        await JobFollower(self, lambda job: None).apoll()
 
     # --- acting through the scheduler ------------------------------------
 
@@ -451,27 +557,30 @@ class Job:
             "tags": self.tags,
         }
 
+    def recorded_times(self) -> tuple[float | None, float | None]:
+        """Start and end of the last run as its folder records them (``status.json``)."""
+        try:
+            data = json.loads(self.connector.read_optional(self.paths.status) or b"{}")
+        except (OSError, ValueError):
+            return None, None
+        if not isinstance(data, dict):
+            return None, None
+        return parse_time(data.get("started_time")), parse_time(data.get("ended_time"))
+
+    def write_status_if_folder(self) -> None:
+        if self.has_folder():
+            self.write_status()
+
     def write_status(self) -> None:
         c = self.connector
-        if not c.is_local:
-            c.mkdir(self.paths.meta, parents=True, exist_ok=True)
-            c.write_atomic(self.paths.status, json.dumps(self.status_dict()))
-            return
-        self.paths.meta.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.paths.status, json.dumps(self.status_dict()))
+        c.mkdir(self.paths.meta, parents=True, exist_ok=True)
+        c.write_atomic(self.paths.status, json.dumps(self.status_dict()))
 
     def mark_failed(self, code: int | None, reason: str) -> None:
         """Write the ``.failed`` marker (for a job that cannot write it itself)."""
         c = self.connector
-        if not c.is_local:
-            c.write_atomic(self.paths.failed, json.dumps({"code": code, "reason": reason}))
-            c.unlink(self.paths.pid, missing_ok=True)
-            return
-        atomic_write(self.paths.failed, json.dumps({"code": code, "reason": reason}))
-        try:  # the process is gone: its pid file would only mislead
-            self.paths.pid.unlink()
-        except FileNotFoundError:
-            pass
+        c.write_atomic(self.paths.failed, json.dumps({"code": code, "reason": reason}))
+        c.unlink(self.paths.pid, missing_ok=True)  # the process is gone: it would mislead
 
     # --- waiting ------------------------------------------------------------
 
@@ -486,17 +595,10 @@ class Job:
         return wait_async(self).__await__()
 
     def log_tail(self, lines: int = 20, stream: str = "err") -> str:
+        """The last ``lines`` of the job's log (blocking: from a coroutine, ``await job.io(job.log_tail)``)."""
         path = self.paths.stderr if stream == "err" else self.paths.stdout
-        c = self.connector
-        if not c.is_local:
-            data = c.read_tail(path, 64 * 1024).decode("utf-8", "replace")
-            return "\n".join(data.splitlines()[-lines:])
         try:
-            with open(path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - 64 * 1024))
-                data = f.read().decode("utf-8", "replace")
+            data = self.connector.read_tail(path, 64 * 1024).decode("utf-8", "replace")
         except OSError:
             return ""
         return "\n".join(data.splitlines()[-lines:])

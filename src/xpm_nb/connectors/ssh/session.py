@@ -34,6 +34,7 @@ from typing import TypeVar
 import paramiko
 
 from ...errors import ConnectorError, HostKeyError
+from ..blocking import note
 
 __all__ = ["SshSettings", "SshSession", "fingerprint"]
 
@@ -200,6 +201,7 @@ class SshSession:
 
     def client(self) -> paramiko.SSHClient:
         """The connected client (connecting if needed)."""
+        note("connecting")
         c = self._client
         if c is not None:
             t = c.get_transport()
@@ -309,6 +311,7 @@ class SshSession:
 
     def retrying(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()``, reconnecting and trying again while the link is down."""
+        note(what)
         delay = 0.1
         start = None
         while True:
@@ -361,6 +364,7 @@ class SshSession:
     def exec(self, command: str, *, input: bytes | None = None,
              timeout: float | None = None) -> tuple[int, bytes, bytes]:
         """Run ``command`` in the remote shell: (exit status, stdout, stderr). Not retried."""
+        note(f"running {command[:60]!r}")
         channel = self.client().get_transport().open_session(timeout=self.op_timeout)
         try:
             channel.settimeout(timeout if timeout is not None else self.op_timeout)

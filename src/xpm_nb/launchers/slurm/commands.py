@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 
 __all__ = ["CommandRunner", "CommandResult", "SlurmStatus", "parse_squeue", "parse_sacct",
-           "FINAL_STATES", "PENDING_STATES", "exit_of"]
+           "FINAL_STATES", "PENDING_STATES", "exit_of", "is_jobid", "check_jobid"]
 
 # States after which a SLURM job never changes again.
 FINAL_STATES = frozenset({
@@ -27,6 +28,30 @@ PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"
 
 # One squeue line per job: id, state, reason, raw wait status ("exit_code"), time left.
 SQUEUE_FORMAT = "JobID:|,State:|,Reason:|,exit_code:|,TimeLeft:|"
+
+# A SLURM job id: digits, or an array task ``<digits>_<digits>``. Anything else read
+# from a file (``slurm.json``) is refused: it goes to scancel/squeue/sacct.
+_JOBID = re.compile(r"[0-9]+(?:_[0-9]+)?")
+
+
+def is_jobid(value) -> bool:
+    """Whether ``value`` is a SLURM job id (a string of digits, optional ``_<digits>``)."""
+    return type(value) is str and len(value) <= 40 and _JOBID.fullmatch(value) is not None
+
+
+def check_jobid(value, where) -> str:
+    """``value`` if it is a SLURM job id, else an ``XPMError`` naming ``where`` (a file)."""
+    if type(value) is int and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not is_jobid(value):
+        from ...errors import XPMError
+
+        msg = (f"{where}: the SLURM job id {str(value)[:80]!r} is not a job id (expected "
+               "digits, or <digits>_<digits> for an array task); it is never passed to "
+               "scancel/squeue. Fix: delete the file (the job is then submitted again) "
+               "or write the right id in it")
+        raise XPMError(msg)
+    return value
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ...errors import XPMError
 from .. import Launcher, ProcessHandle
-from .commands import CommandRunner
+from .commands import CommandRunner, check_jobid
 from .options import SlurmOptions
 from .poller import SlurmJobHandle, SlurmPoller
 
@@ -111,8 +111,14 @@ class SlurmLauncher(Launcher):
         return self._submitted(job, argv, r)
 
     async def launch_async(self, job, env: dict[str, str]) -> ProcessHandle:
-        """Submit the job with ``sbatch`` without blocking the event loop."""
-        argv = self.processbuilder().sbatch_args(job, self.scriptbuilder().write(job, env))
+        """Submit the job with ``sbatch`` without blocking the event loop.
+
+        The script is written, ``sbatch`` run and the job record written on
+        the connector's worker threads (round trips on a remote host).
+        """
+        connector = self.connector
+        argv = await connector.call(
+            lambda: self.processbuilder().sbatch_args(job, self.scriptbuilder().write(job, env)))
         submission = asyncio.ensure_future(self.runner.run("sbatch", *argv, cwd=str(job.path)))
         try:
             r = await asyncio.shield(submission)
@@ -120,9 +126,10 @@ class SlurmLauncher(Launcher):
             # Cancelled while sbatch runs: do not leave an unfollowed job in the queue.
             r = await submission
             if r.returncode == 0:
-                self._submitted(job, argv, r).kill()
+                handle = await connector.call(self._submitted, job, argv, r)
+                await connector.call(handle.kill)
             raise
-        handle = self._submitted(job, argv, r)
+        handle = await connector.call(self._submitted, job, argv, r)
         handle.poller.kick()
         return handle
 
@@ -139,7 +146,9 @@ class SlurmLauncher(Launcher):
                    f"{shlex.join([self.binpath + '/sbatch', *argv])}. Fix the launcher's "
                    "SlurmOptions (partition, account, qos, time...)")
             raise XPMError(msg)
-        jobid = r.stdout.strip().splitlines()[-1].split(";")[0].strip()
+        lines = r.stdout.strip().splitlines()
+        jobid = check_jobid(lines[-1].split(";")[0].strip() if lines else "",
+                            f"the output of sbatch for job {job.locator}")
         record = {"jobid": jobid, "submitted": time.time(), "host": self.connector.hostname,
                   "binpath": self.binpath, "args": argv}
         self.connector.write_atomic(record_path(job), json.dumps(record))
@@ -147,10 +156,10 @@ class SlurmLauncher(Launcher):
 
     async def attach(self, job) -> ProcessHandle | None:
         """Follow the SLURM job recorded in the job folder (e.g. before a kernel restart)."""
-        record = read_record(job, self.connector)
+        record = await self.connector.call(read_record, job, self.connector)
         if record is None:
             return None
-        return SlurmJobHandle(self, str(record["jobid"]), job.paths)
+        return SlurmJobHandle(self, record["jobid"], job.paths)
 
 
 def record_path(job) -> Path:
@@ -158,12 +167,19 @@ def record_path(job) -> Path:
 
 
 def read_record(job, connector) -> dict | None:
-    """The SLURM job record of a job folder, or None."""
+    """The SLURM job record of a job folder, or None.
+
+    Its job id is checked (an ``XPMError`` naming the file if it is not one): it
+    is passed to scancel, squeue and sacct.
+    """
+    path = record_path(job)
     try:
-        record = json.loads(connector.read_text(record_path(job)))
+        record = json.loads(connector.read_text(path))
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and record.get("jobid") else None
+    if not isinstance(record, dict) or not record.get("jobid"):
+        return None
+    return {**record, "jobid": check_jobid(record["jobid"], path)}
 
 
 class SlurmScriptBuilder:

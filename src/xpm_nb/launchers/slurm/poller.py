@@ -20,7 +20,15 @@ import weakref
 from collections.abc import Callable
 
 from .. import ProcessExit, ProcessHandle, ProcessState
-from .commands import SQUEUE_FORMAT, CommandRunner, SlurmStatus, exit_of, parse_sacct, parse_squeue
+from .commands import (
+    SQUEUE_FORMAT,
+    CommandRunner,
+    SlurmStatus,
+    check_jobid,
+    exit_of,
+    parse_sacct,
+    parse_squeue,
+)
 
 __all__ = ["SlurmPoller", "SlurmJobHandle"]
 
@@ -96,8 +104,21 @@ class SlurmPoller:
             self._task.cancel()
 
     def kick(self) -> None:
-        """Poll soon (after a submission or a cancellation)."""
+        """Poll soon (after a submission or a cancellation); on the poller's loop."""
         self._wake.set()
+
+    def kick_threadsafe(self) -> None:
+        """:meth:`kick` from any thread (a worker thread that ran ``scancel``)."""
+        try:
+            if asyncio.get_running_loop() is self.loop:
+                self.kick()
+                return
+        except RuntimeError:
+            pass
+        try:
+            self.loop.call_soon_threadsafe(self.kick)
+        except RuntimeError:  # the loop is closed: nobody polls any more
+            pass
 
     async def next_round(self, timeout: float) -> None:
         """Return after the next poll round, or after ``timeout`` seconds."""
@@ -139,7 +160,7 @@ class SlurmPoller:
         unknown: list[str] = []
         for i in range(0, len(jobids), CHUNK):
             chunk = jobids[i:i + CHUNK]
-            r = await self.runner.run("squeue", "-h", "-t", "all", "-j", ",".join(chunk),
+            r = await self.runner.run("squeue", "-h", "-t", "all", f"--jobs={','.join(chunk)}",
                                       "-O", SQUEUE_FORMAT)
             if r.returncode != 0 and "Invalid job id" not in r.stderr:
                 # The controller cannot be reached: keep what we knew, mark nothing failed.
@@ -152,7 +173,7 @@ class SlurmPoller:
             unknown += [j for j in chunk if j not in found]
         self.error = None
         if unknown and self._sacct is not False:
-            r = await self.runner.run("sacct", "-n", "-P", "-X", "-j", ",".join(unknown),
+            r = await self.runner.run("sacct", "-n", "-P", "-X", f"--jobs={','.join(unknown)}",
                                       "-o", "JobIDRaw,State,ExitCode,Reason")
             if r.returncode == 0:
                 self._sacct = True
@@ -181,7 +202,7 @@ class SlurmJobHandle(ProcessHandle):
 
     def __init__(self, launcher, jobid: str, paths):
         self.launcher = launcher
-        self.jobid = jobid
+        self.jobid = check_jobid(jobid, paths.meta / "slurm.json")
         self.paths = paths
         self.cancelled = False
         self._poller: SlurmPoller | None = None
@@ -227,12 +248,14 @@ class SlurmJobHandle(ProcessHandle):
         return  # the launcher wrote the job record before returning the handle
 
     def kill(self) -> None:
+        """``scancel`` the job (blocking: the scheduler calls it through ``job.io``)."""
         self.cancelled = True
-        r = self.launcher.runner.run_sync("scancel", self.jobid, timeout=30)
+        # "--": whatever the id, never an option (the id was checked when read).
+        r = self.launcher.runner.run_sync("scancel", "--", self.jobid, timeout=30)
         if r.returncode != 0:
             logger.warning("scancel %s exited %s: %s", self.jobid, r.returncode, r.stderr.strip())
         if self._poller is not None:
-            self._poller.kick()
+            self._poller.kick_threadsafe()
 
     async def wait(self, on_state: Callable[[ProcessState], None] | None = None) -> ProcessExit:
         poller = self.poller
@@ -269,12 +292,12 @@ class SlurmJobHandle(ProcessHandle):
                     failed_at = None
                     continue
                 if final or time.monotonic() - failed_at >= FINAL_WAIT:
-                    return self._exit_after_marker(status)
+                    return await self._io(self._exit_after_marker, status)
                 poller.kick()
             elif final or poller.missing.get(jobid, 0) >= MISSING_ROUNDS:
                 ended_at = ended_at or time.monotonic()
                 grace = MARKER_GRACE.get(status.state, 0.0) if final else GONE_GRACE
-                if self._died_here():
+                if await self._io(self._died_here):
                     grace = 0.0  # its process is gone from this very host: no marker comes
                 if time.monotonic() - ended_at >= grace:
                     if final:
@@ -305,8 +328,8 @@ class SlurmJobHandle(ProcessHandle):
             delay = min(delay * 1.5, FILE_POLL_MAX if self._local else REMOTE_FILE_POLL_MAX)
 
     async def _io(self, fn, *args):
-        """``fn(*args)`` on the job folder's host (off the loop for a remote host)."""
-        return fn(*args) if self._local else await self._connector.call(fn, *args)
+        """``fn(*args)`` on the job folder's host, on the connector's worker threads."""
+        return await self._connector.call(fn, *args)
 
     async def _markers(self) -> tuple[bool, bool, bool]:
         """Whether the pid, done and failed files exist (read off the loop on a remote host)."""
@@ -324,10 +347,16 @@ class SlurmJobHandle(ProcessHandle):
         """The job's pid file names a dead process of this host (killed before its marker)."""
         try:
             info = json.loads(self._connector.read_text(self.paths.pid))
-            pid, host = int(info["pid"]), info.get("host")
+            int(info["pid"])
+            host = info.get("host")
         except (OSError, ValueError, KeyError, TypeError):
             return False
-        return host == self._connector.hostname and not self._connector.pid_alive(pid)
+        if host != self._connector.hostname:
+            return False
+        from ...scheduler.jobs import live_pid  # late: the scheduler imports the launchers
+
+        # Dead, or its pid now another process's (a stale pid file).
+        return live_pid(info, self._connector) is None
 
     def _exit_after_marker(self, status: SlurmStatus | None) -> ProcessExit:
         """The end of a job that wrote its ``.failed`` marker itself."""
