@@ -158,7 +158,213 @@ export function copyButton(getText, label = "copy") {
   return button;
 }
 
-const STYLE_ID = "xpm-nb-style-v1";
+// --- a view whose kernel is gone --------------------------------------------------
+//
+// On a kernel restart @jupyter-widgets' manager sets every model's `comm_live` to
+// false, and the model triggers "comm_live_update" (anywidget's model proxy passes
+// `on("comm_live_update", ...)` through, calling the listener with the view as
+// `this`; `comm_live` itself is not on the proxy). A model restored from the
+// notebook file has no comm from the start: its DOMWidgetView puts the class
+// "jupyter-widgets-disconnected" on the view's element when it is created. (The
+// view's own listener that would toggle that class later is removed by anywidget,
+// which clears every listener of the view before rendering: so the class tells
+// the state at the start, the event the change.) Elsewhere (the monitoring page)
+// neither happens: always live.
+const DISCONNECTED = "jupyter-widgets-disconnected";
+
+/**
+ * Follow whether `el`'s widget still has a kernel. `watch.listeners` are called
+ * with `live` at each change (not at the start: read `watch.live`).
+ * `watch.frozenAt`: when it stopped (epoch seconds), for durations that must
+ * stop moving.
+ */
+export function watchLive(model, el, onChange = null) {
+  let commLive = true;
+  const isLive = () => commLive && !(el.closest && el.closest(`.${DISCONNECTED}`));
+  const watch = {
+    live: isLive(),
+    frozenAt: null,
+    listeners: new Set(onChange ? [onChange] : []),
+    stop() {},
+  };
+  if (!watch.live) watch.frozenAt = Date.now() / 1000;
+  const check = () => {
+    const live = isLive();
+    if (live === watch.live) return;
+    watch.live = live;
+    watch.frozenAt = live ? null : Date.now() / 1000;
+    for (const fn of [...watch.listeners]) fn(live);
+  };
+  // After its creation a model's `comm_live` only changes to false (the manager's
+  // `disconnect()`); read it where the listener's `this` (the view) gives it.
+  const onCommLive = function onCommLive() {
+    const widget = this && this.model;
+    commLive = widget && typeof widget.comm_live === "boolean" ? widget.comm_live : false;
+    check();
+  };
+  model.on("comm_live_update", onCommLive);
+  const observer = typeof MutationObserver === "function" ? new MutationObserver(check) : null;
+  if (observer) observer.observe(el, { attributes: true, attributeFilter: ["class"] });
+  watch.stop = () => {
+    if (model.off) model.off("comm_live_update", onCommLive);
+    if (observer) observer.disconnect();
+  };
+  return watch;
+}
+
+/**
+ * `model.send(message)` unless the kernel is gone: false when not sent. (A model
+ * whose comm died throws "Cannot send"; between that and "comm_live_update" a
+ * click must not end in an uncaught error.)
+ */
+export function sendIfLive(model, watch, message) {
+  if (watch && !watch.live) return false;
+  try {
+    model.send(message);
+    return true;
+  } catch (error) {
+    console.debug("xpm_nb: request not sent, the widget has no kernel", message);
+    return false;
+  }
+}
+
+/** The note an inert view shows: why it no longer moves, and what to do. */
+export function inertNote(record) {
+  return record && record.seenLive
+    ? "kernel restarted: re-run this cell for a live view (this one shows the jobs as last seen)"
+    : "saved view, no kernel behind it: re-run this cell for a live view";
+}
+
+// --- the notebook's saved copy of the views ----------------------------------------
+//
+// JupyterLab saves no widget state by default, so a reopened notebook would show
+// "Error displaying widget: model not found" where a table was. When the notebook
+// is saved (`context.saveState` "started", the moment @jupyter-widgets' own
+// "save widget state" setting uses), the state of this page's xpm_nb views goes
+// into the notebook's "widgets" metadata, where @jupyter-widgets' manager restores
+// models from when the notebook is opened again: the views then render from it
+// (complete tables, inert). Only xpm_nb's entries are written, for the views still
+// in an output (a job table's `snapshot` holds its current rows; the `layout`
+// reference to another model is left out); anything else in the metadata is kept.
+// The models' state is read from the widget manager's own models (`get_model`,
+// `get_state`, `serialize`: public @jupyter-widgets API), so views whose kernel
+// restarted are saved too. Elsewhere (no `widget_manager.context`) nothing is done.
+const STATE_MIME = "application/vnd.jupyter.widget-state+json";
+const VIEW_MIME = "application/vnd.jupyter.widget-view+json";
+const REGISTRY = Symbol.for("xpm_nb.views");
+
+/** Models of xpm_nb views in this page (every widget module shares it): model id -> record. */
+export function registry() {
+  if (!globalThis[REGISTRY]) globalThis[REGISTRY] = { models: new Map(), hooked: new WeakSet() };
+  return globalThis[REGISTRY];
+}
+
+/** The record of a model registered by `registerModel`, or undefined. */
+export function modelRecord(model) {
+  const id = model && typeof model.get === "function" ? model.get("_xpm_id") : null;
+  return id ? registry().models.get(id) : undefined;
+}
+
+/**
+ * Register a model (from a widget's `initialize`): `extra.snapshot()` gives its
+ * current rows for the saved copy. Returns the unregistering function.
+ */
+export function registerModel(model, extra = {}) {
+  const id = model.get("_xpm_id");
+  if (!id) return () => {};
+  const reg = registry();
+  const record = { id, model, widget: null, seenLive: false, ...extra };
+  reg.models.set(id, record);
+  const manager = model.widget_manager;
+  try {
+    if (manager && typeof manager.get_model === "function") {
+      Promise.resolve(manager.get_model(id)).then((widget) => { record.widget = widget; }, () => {});
+    }
+    installSaveHook(manager);
+  } catch (error) {
+    console.warn("xpm_nb: the views will not be saved with the notebook", error);
+  }
+  return () => {
+    if (reg.models.get(id) === record) reg.models.delete(id);
+  };
+}
+
+function installSaveHook(manager) {
+  const context = manager && manager.context; // @jupyter-widgets/jupyterlab-manager's WidgetManager
+  if (!context || !context.saveState || typeof context.saveState.connect !== "function" || !context.model) return;
+  const reg = registry();
+  if (reg.hooked.has(context)) return;
+  reg.hooked.add(context);
+  context.saveState.connect((_sender, state) => {
+    if (state !== "started") return;
+    try {
+      saveViews(context.model);
+    } catch (error) {
+      console.warn("xpm_nb: could not save the views in the notebook", error);
+    }
+  });
+}
+
+function isOurs(entry) {
+  const id = entry && entry.state && entry.state._anywidget_id;
+  return !!entry && entry.model_module === "anywidget" && typeof id === "string" && id.startsWith("xpm_nb.");
+}
+
+function referencedModels(notebook) {
+  const ids = new Set();
+  for (const cell of notebook.cells) {
+    if (cell.type !== "code" || !cell.outputs) continue;
+    for (const output of cell.outputs.toJSON()) {
+      const view = output.data && output.data[VIEW_MIME];
+      if (view && view.model_id) ids.add(view.model_id);
+    }
+  }
+  return ids;
+}
+
+/** The saved-state entry of a registered model (@jupyter-widgets' `serialize_state` form). */
+function savedEntry(record) {
+  const widget = record.widget;
+  const state = JSON.parse(JSON.stringify(widget.serialize(widget.get_state(true))));
+  delete state.layout; // a reference to another model, not saved: the default does
+  if (record.snapshot) {
+    state.snapshot = record.snapshot();
+    delete state.patch;
+  }
+  return {
+    model_name: widget.get("_model_name"),
+    model_module: widget.get("_model_module"),
+    model_module_version: widget.get("_model_module_version"),
+    state,
+  };
+}
+
+/** Write the state of this page's xpm_nb views into `notebook`'s "widgets" metadata. */
+export function saveViews(notebook) {
+  const reg = registry();
+  const getMeta = (key) => (notebook.getMetadata ? notebook.getMetadata(key) : notebook.metadata.get(key));
+  const meta = getMeta("widgets") || {};
+  const state = { ...((meta[STATE_MIME] && meta[STATE_MIME].state) || {}) };
+  const referenced = referencedModels(notebook);
+  let changed = false;
+  for (const [id, record] of reg.models) {
+    if (!referenced.has(id) || !record.widget) continue;
+    state[id] = savedEntry(record);
+    changed = true;
+  }
+  for (const id of Object.keys(state)) {
+    if (isOurs(state[id]) && !referenced.has(id)) {
+      delete state[id];
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  const value = { ...meta, [STATE_MIME]: { version_major: 2, version_minor: 0, state } };
+  if (notebook.setMetadata) notebook.setMetadata("widgets", value);
+  else notebook.metadata.set("widgets", value);
+}
+
+const STYLE_ID = "xpm-nb-style-v2";
 
 /** Add the views' stylesheet once to the document (or the shadow root holding `el`). */
 export function ensureStyle(el) {
@@ -262,6 +468,16 @@ export const CSS = `
   background: var(--jp-cell-editor-background, #f6f8fa); border: 1px solid var(--jp-border-color2, #d0d7de);
   white-space: pre-wrap; word-break: break-all; font-size: 11.5px; }
 .xpm-reason { color: #c92a2a; white-space: pre-wrap; }
+
+/* a view without a kernel (restarted, or a saved copy): nothing moves, no action */
+.xpm-note { display: none; padding: 4px 8px; margin: 0 0 6px; border-radius: 4px; font-size: 12px;
+  background: #fff3bf; border: 1px solid #ffe066; color: #5c3c00; }
+.xpm-inert .xpm-note { display: block; }
+.xpm-jt > .xpm-note { margin: 6px 8px 0; }
+.xpm-inert .xpm-state-running .xpm-dot { animation: none; box-shadow: none; }
+.xpm-inert .xpm-jt-row:not([data-state="done"]):not([data-state="error"]) .xpm-state,
+.xpm-inert .xpm-cv-job .xpm-state:not(.xpm-state-done):not(.xpm-state-error) { opacity: .55; }
+.xpm-inert .xpm-bar-fill { transition: none; }
 
 /* experiment header */
 .xpm-xp-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 8px; margin-bottom: 6px; }

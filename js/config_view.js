@@ -3,8 +3,11 @@
  *
  * Keys read: "tree" (xpm_nb.widgets.config_tree.config_tree), "identifier"
  * (hex), "job" (a job-table row, see ./job_table.js, or {} when the
- * configuration was not submitted). Requests sent: {type: "log" | "cancel" |
- * "resubmit", k: 0, ...}; messages handled: {type: "log"} and {type: "action"}.
+ * configuration was not submitted), "_xpm_id" (the model id). Requests sent:
+ * {type: "log" | "cancel" | "resubmit", k: 0, ...}; messages handled:
+ * {type: "log"} and {type: "action"}. Without a kernel (restarted, or a copy
+ * restored from the notebook file) the job's part is inert: a note, no
+ * action, nothing sent (see `watchLive` in ./common.js).
  */
 import {
   FINISHED,
@@ -13,9 +16,14 @@ import {
   ensureStyle,
   formatDuration,
   h,
+  inertNote,
   jobDuration,
+  modelRecord,
   progressBars,
+  registerModel,
+  sendIfLive,
   stateBadge,
+  watchLive,
 } from "./common.js";
 
 const SHORT_ID = 12;
@@ -124,17 +132,27 @@ function fieldNode(field, depth) {
   return li;
 }
 
+/** anywidget's `initialize`: known to the notebook's saved copy of the views. */
+function initialize({ model }) {
+  return registerModel(model);
+}
+
 function render({ model, el }) {
   ensureStyle(el);
+  const record = modelRecord(model);
+  const watch = watchLive(model, el);
   const head = h("div", { class: "xpm-cv-head" });
+  const note = h("div", { class: "xpm-note xpm-inert-note" });
   const jobBox = h("div", { class: "xpm-cv-job", style: { display: "none" } });
   const treeBox = h("ul", { class: "xpm-tree" });
   const log = h("pre", { class: "xpm-log xpm-mono", style: { display: "none" } });
-  const root = h("div", { class: "xpm-root xpm-cv" }, head, jobBox, log, treeBox);
+  const root = h("div", { class: "xpm-root xpm-cv" }, head, note, jobBox, log, treeBox);
   el.appendChild(root);
   let logStream = null;
   let pending = false;
   let message = "";
+  // Every request goes through here: none once the kernel is gone.
+  const send = (msg) => sendIfLive(model, watch, msg);
 
   function renderTree() {
     const tree = model.get("tree") || {};
@@ -165,26 +183,26 @@ function render({ model, el }) {
     jobBox.style.display = "";
     clear(jobBox);
     const finished = FINISHED.has(row.state);
+    const off = !watch.live;
     const buttons = h("div", { style: { display: "flex", gap: "4px", alignItems: "center" } });
     const button = (label, cls, disabled, onClick) => {
       const b = h("button", { type: "button", class: cls, disabled }, label);
       b.addEventListener("click", onClick);
       buttons.appendChild(b);
     };
-    button("cancel", "xpm-danger xpm-cv-cancel", finished || pending, () => {
-      pending = true;
-      model.send({ type: "cancel", k: 0 });
+    button("cancel", "xpm-danger xpm-cv-cancel", finished || pending || off, () => {
+      pending = send({ type: "cancel", k: 0 });
       renderJob();
     });
-    button("resubmit", "xpm-cv-resubmit", row.state !== "error" || pending, () => {
-      pending = true;
-      model.send({ type: "resubmit", k: 0 });
+    button("resubmit", "xpm-cv-resubmit", row.state !== "error" || pending || off, () => {
+      pending = send({ type: "resubmit", k: 0 });
       renderJob();
     });
-    button(logStream === "err" ? "hide log" : "stderr", "", false, () => toggleLog("err"));
-    button(logStream === "out" ? "hide out" : "stdout", "", false, () => toggleLog("out"));
+    button(logStream === "err" ? "hide log" : "stderr", "", off, () => toggleLog("err"));
+    button(logStream === "out" ? "hide out" : "stdout", "", off, () => toggleLog("out"));
     if (message) buttons.appendChild(h("span", { class: "xpm-muted" }, message));
-    const duration = formatDuration(jobDuration(row, Date.now() / 1000));
+    const now = off && watch.frozenAt ? watch.frozenAt : Date.now() / 1000;
+    const duration = formatDuration(jobDuration(row, now));
     jobBox.append(
       stateBadge(row.state, row.reason),
       progressBars(row.progress, { compact: false, state: row.state }),
@@ -197,7 +215,7 @@ function render({ model, el }) {
       jobBox.append(h("span", { class: "xpm-muted" }, "reason"),
         h("span", { class: "xpm-reason", style: { gridColumn: "2 / 4" } }, row.reason));
     }
-    if (logStream && !finished) requestLog();
+    if (logStream && !finished && !off) requestLog();
   }
 
   let lastLogRequest = 0;
@@ -205,7 +223,7 @@ function render({ model, el }) {
     // While the log is open it follows the job, at most once a second.
     if (!logStream || (!force && Date.now() - lastLogRequest < 1000)) return;
     lastLogRequest = Date.now();
-    model.send({ type: "log", k: 0, stream: logStream, lines: 40 });
+    send({ type: "log", k: 0, stream: logStream, lines: 40 });
   }
   function toggleLog(stream) {
     logStream = logStream === stream ? null : stream;
@@ -226,15 +244,31 @@ function render({ model, el }) {
     }
   }
 
+  function applyLive() {
+    if (watch.live && record) record.seenLive = true;
+    root.classList.toggle("xpm-inert", !watch.live);
+    // Only a submitted configuration has something live to lose.
+    note.textContent = !watch.live && (model.get("job") || {}).state ? inertNote(record) : "";
+    note.style.display = note.textContent ? "" : "none";
+    if (!watch.live) {
+      pending = false;
+      logStream = null;
+      log.style.display = "none";
+    }
+    renderJob();
+  }
+  watch.listeners.add(applyLive);
+
   renderTree();
-  renderJob();
+  applyLive();
   const handlers = [["change:tree", renderTree], ["change:identifier", renderTree],
     ["change:job", renderJob], ["msg:custom", onMessage]];
   for (const [event, fn] of handlers) model.on(event, fn);
   return () => {
     for (const [event, fn] of handlers) if (model.off) model.off(event, fn);
+    watch.stop();
     root.remove();
   };
 }
 
-export default { render };
+export default { initialize, render };

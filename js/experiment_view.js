@@ -5,9 +5,22 @@
  * Keys read, besides the job table's: "name", "run_id", "workspace",
  * "status" ("running" | "closed"), "counts" ({state: n}),
  * "services" ([{id, description, state, url, error}]).
+ *
+ * Without a kernel (restarted, or a copy restored from the notebook file) the
+ * view is inert, with one note above the table (see ./job_table.js).
  */
-import { STATES, STATE_LABELS, clear, copyButton, ensureStyle, h } from "./common.js";
-import jobTable from "./job_table.js";
+// common.js's helpers come through job_table.js: one copy of common.js in the bundle.
+import jobTable, {
+  STATES,
+  STATE_LABELS,
+  clear,
+  copyButton,
+  ensureStyle,
+  h,
+  inertNote,
+  modelRecord,
+  watchLive,
+} from "./job_table.js";
 
 const STACK_COLORS = {
   done: "#2f9e44", error: "#e03131", running: "#1c7ed6", scheduled: "#74c0fc",
@@ -16,11 +29,14 @@ const STACK_COLORS = {
 
 function render({ model, el }) {
   ensureStyle(el);
+  const record = modelRecord(model);
+  const watch = watchLive(model, el);
   const head = h("div", { class: "xpm-xp-head" });
+  const note = h("div", { class: "xpm-note xpm-inert-note" });
   const summary = h("div", { class: "xpm-xp-summary" });
   const services = h("div", { class: "xpm-services" });
   const tableEl = h("div");
-  const root = h("div", { class: "xpm-root xpm-xp" }, head, summary, services, tableEl);
+  const root = h("div", { class: "xpm-root xpm-xp" }, head, note, summary, services, tableEl);
   el.appendChild(root);
 
   function renderHead() {
@@ -30,7 +46,10 @@ function render({ model, el }) {
       h("span", { class: "xpm-muted" }, "experiment"),
       h("span", { class: "xpm-xp-name" }, model.get("name") || ""),
       model.get("run_id") ? h("span", { class: "xpm-muted" }, `run ${model.get("run_id")}`) : null,
-      h("span", { class: `xpm-chip xpm-xp-status xpm-xp-${model.get("status")}` }, model.get("status") || ""),
+      watch.live
+        ? h("span", { class: `xpm-chip xpm-xp-status xpm-xp-${model.get("status")}` }, model.get("status") || "")
+        : h("span", { class: "xpm-chip xpm-xp-status xpm-xp-inert", title: "no kernel: not updated" },
+          `${model.get("status") || ""}, not live`),
       h("code", { class: "xpm-muted", title: "workspace" }, workspace),
       workspace ? copyButton(() => workspace) : null,
     );
@@ -66,7 +85,8 @@ function render({ model, el }) {
     if (!list.length) return;
     services.appendChild(h("div", { class: "xpm-muted" }, "services"));
     for (const s of list) {
-      const link = s.url
+      // The kernel sends only http(s) URLs; checked again here (a saved view's state).
+      const link = s.url && /^https?:\/\//i.test(s.url)
         ? h("a", { href: s.url, target: "_blank", rel: "noopener" }, s.url)
         : null;
       services.appendChild(h("div", { class: "xpm-service", dataset: { id: s.id } },
@@ -78,7 +98,14 @@ function render({ model, el }) {
     }
   }
 
-  renderHead();
+  function applyLive() {
+    root.classList.toggle("xpm-inert", !watch.live);
+    note.textContent = watch.live ? "" : inertNote(record);
+    renderHead();
+  }
+  watch.listeners.add(applyLive);
+
+  applyLive();
   renderSummary();
   renderServices();
   const handlers = [
@@ -88,13 +115,15 @@ function render({ model, el }) {
     ["change:name", renderHead],
   ];
   for (const [event, fn] of handlers) model.on(event, fn);
-  const cleanupTable = jobTable.render({ model, el: tableEl });
+  // The table shares this view's watch (the class is on this view's element) and note.
+  const cleanupTable = jobTable.render({ model, el: tableEl, watch, note: false });
 
   return () => {
     for (const [event, fn] of handlers) if (model.off) model.off(event, fn);
     cleanupTable();
+    watch.stop();
     root.remove();
   };
 }
 
-export default { render };
+export default { initialize: jobTable.initialize, render };

@@ -17,17 +17,22 @@
  *   send(message)            deliver a request to the kernel / server
  *
  * Keys read: "title" (str), "tag_names" (list of tag names, in column order),
- * "patch" (a patch message as below: the notebook widget sends its patches as
- * changes of this key, so that one update is one comm message; a server may
- * send them as "msg:custom" messages instead; the view takes both).
+ * "snapshot" (a snapshot message as below: every row when the model was
+ * created, so the first render needs no request; a model without it, like the
+ * monitoring page's, is sent {type: "sync"} instead), "patch" (a patch message
+ * as below: the notebook widget sends its patches as changes of this key, so
+ * that one update is one comm message; a server may send them as "msg:custom"
+ * messages instead; the view takes both), "_xpm_id" (the model id: the rows of
+ * a model are kept once for all its views, from the widget's `initialize`).
  *
  * Requests the view sends (kernel side: xpm_nb.widgets.rows.JobTableState.handle):
- *   {type: "sync"}                              every row, please (sent once at start)
+ *   {type: "sync"}                              every row, please (when a patch was missed,
+ *                                               or at start without a "snapshot" key)
  *   {type: "log", k, stream: "err"|"out", lines} the tail of a job's log
  *   {type: "cancel", k}   {type: "resubmit", k}  act on a job through the scheduler
- * Messages the view handles (model "msg:custom"):
- *   {type: "snapshot", rows: [Row], tag_names, now}  replaces every row
- *   {type: "patch", rows: [Row], tag_names?, now}    rows that changed or are new
+ * Messages the view handles (model "msg:custom", or the keys above):
+ *   {type: "snapshot", rows: [Row] | table: Table, tag_names, seq, now}  replaces every row
+ *   {type: "patch", rows: [Row], tag_names?, seq, now}    rows that changed or are new
  *   {type: "log", k, stream, text, file} or {type: "log", k, stream, error}
  *   {type: "action", action, k, ok, message}         the answer to cancel/resubmit
  * Row = {k: int key, id: identifier (hex), task: type id, name: class name,
@@ -38,6 +43,20 @@
  *        tags: {name: value}, submitted, started, ended: epoch seconds or null,
  *        retries: int, path: job folder}
  * `now` is the sender's clock (epoch seconds), used to show running durations.
+ * `seq` numbers the patches (1, 2, ...); a snapshot's is that of the last patch
+ * it includes. A patch numbered at most the view's is already in; one more than
+ * the next tells a patch was missed: the view applies it and asks for a snapshot.
+ *
+ * Compact table (xpm_nb.widgets.rows.encode_table): {tasks: [[type id, name]],
+ * roots: [folder], t0: int, rows: [[id, task index, state index (in STATES),
+ * tags (values in tag_names order, or an object), submitted, started, ended
+ * (seconds after t0), progress, reason, code, retries, path (index into roots:
+ * root/type id/id, or the path)]]}, keys 0..n-1 in order; trailing fields at
+ * their default (null, [], 0, root 0) are left out.
+ *
+ * A view whose kernel is gone (restarted; or a copy restored from the notebook
+ * file) goes inert: a note says so, durations stop, every action is disabled
+ * and nothing is sent (see `watchLive` in ./common.js).
  *
  * Only the visible rows are in the DOM (fixed row height, a spacer for the
  * scroll height), so 10,000 jobs scroll, filter and sort smoothly. Filter and
@@ -53,17 +72,232 @@ import {
   formatDuration,
   formatTime,
   h,
+  inertNote,
   jobDuration,
+  modelRecord,
   progressBars,
+  registerModel,
+  sendIfLive,
   shortTask,
   stateBadge,
+  watchLive,
 } from "./common.js";
+
+// For ./experiment_view.js: the helpers it shares with the table come through this
+// module, so that a bundle holds ./common.js once (see xpm_nb.widgets.assets).
+export { STATES, STATE_LABELS, clear, copyButton, ensureStyle, h, inertNote, modelRecord, watchLive };
 
 const ROW_HEIGHT = 30; // px; must match .xpm-jt-row in common.js
 const VISIBLE_ROWS = 14; // rows shown before the body scrolls
 const OVERSCAN = 6; // rows rendered above and below the visible ones
 const LOG_REFRESH_MS = 2000;
 const STATE_ORDER = Object.fromEntries(STATES.map((s, i) => [s, i]));
+const RESYNC_MS = 5000; // at most one "sync" request in this time, while none is answered
+// The order of JobState values in a compact table (xpm_nb.widgets.rows.STATES).
+const TABLE_STATES = ["unscheduled", "waiting", "ready", "scheduled", "running", "done", "error"];
+const TABLE_DEFAULTS = [null, null, null, [], null, null, 0, 0]; // fields 4 to 11
+const FIRST_OPTIONAL = 4;
+
+const round3 = (x) => Math.round(x * 1000) / 1000;
+
+/** The rows of a compact table (see "Compact table" above). */
+export function decodeTable(table, tagNames) {
+  const t0 = table.t0 || 0;
+  const time = (x) => (x === null || x === undefined ? null : t0 + x);
+  return (table.rows || []).map((item, k) => {
+    const f = item.concat(TABLE_DEFAULTS.slice(item.length - FIRST_OPTIONAL));
+    const [id, ti, state, tags, submitted, started, ended, progress, reason, code, retries, path] = f;
+    const [task, name] = table.tasks[ti];
+    return {
+      k, id, task, name,
+      state: typeof state === "number" ? TABLE_STATES[state] : state,
+      reason, code, progress,
+      tags: Array.isArray(tags) ? Object.fromEntries(tagNames.map((n, i) => [n, tags[i]])) : tags,
+      submitted: time(submitted), started: time(started), ended: time(ended),
+      retries,
+      path: typeof path === "number" ? `${table.roots[path]}/${task}/${id}` : path,
+    };
+  });
+}
+
+/** The compact table of `rows` (keys 0..n-1): what xpm_nb.widgets.rows.encode_table makes. */
+export function encodeTable(rows, tagNames) {
+  const tasks = [];
+  const taskIndex = new Map();
+  const roots = [];
+  const rootIndex = new Map();
+  const stateIndex = Object.fromEntries(TABLE_STATES.map((s, i) => [s, i]));
+  let t0 = Infinity;
+  for (const r of rows) for (const t of [r.submitted, r.started, r.ended]) if (t !== null && t !== undefined && t < t0) t0 = t;
+  t0 = Number.isFinite(t0) ? Math.floor(t0) : 0;
+  const rel = (t) => (t === null || t === undefined ? null : round3(t - t0));
+  const names = new Set(tagNames);
+  const encoded = rows.map((r) => {
+    const key = `${r.task}\u0000${r.name}`;
+    let ti = taskIndex.get(key);
+    if (ti === undefined) {
+      ti = tasks.length;
+      taskIndex.set(key, ti);
+      tasks.push([r.task, r.name]);
+    }
+    let tags = r.tags || {};
+    const keys = Object.keys(tags);
+    if (keys.length === tagNames.length && keys.every((n) => names.has(n))) tags = tagNames.map((n) => tags[n]);
+    let path = r.path;
+    const suffix = `/${r.task}/${r.id}`;
+    if (typeof path === "string" && path.endsWith(suffix)) {
+      const root = path.slice(0, -suffix.length);
+      let ri = rootIndex.get(root);
+      if (ri === undefined) {
+        ri = roots.length;
+        rootIndex.set(root, ri);
+        roots.push(root);
+      }
+      path = ri;
+    }
+    const item = [r.id, ti, stateIndex[r.state] ?? r.state, tags, rel(r.submitted), rel(r.started), rel(r.ended),
+      r.progress || [], r.reason ?? null, r.code ?? null, r.retries || 0, path];
+    let n = item.length;
+    while (n > FIRST_OPTIONAL && JSON.stringify(item[n - 1]) === JSON.stringify(TABLE_DEFAULTS[n - 1 - FIRST_OPTIONAL])) n--;
+    return item.slice(0, n);
+  });
+  return { tasks, roots, t0, rows: encoded };
+}
+
+/**
+ * The rows of one model, kept once for all its views: a snapshot, then the
+ * patches in `seq` order. Views subscribe to its changes.
+ */
+export class RowStore {
+  constructor() {
+    this.rows = new Map(); // k -> row
+    this.seq = null; // `seq` of the last snapshot or patch applied (null: none numbered yet)
+    this.tagNames = [];
+    this.clockOffset = 0; // sender's clock - ours, seconds
+    this.received = false; // a snapshot or a patch came
+    this.live = true; // false once the kernel is gone: nothing is sent then
+    this.send = null; // the model's send
+    this.subscribers = new Set();
+    this.syncAsked = 0; // when a "sync" was last sent (ms), 0 once answered
+  }
+
+  subscribe(fn) {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  emit(event) {
+    for (const fn of [...this.subscribers]) {
+      try {
+        fn(event);
+      } catch (error) {
+        console.error("xpm_nb: job table view failed", error);
+      }
+    }
+  }
+
+  setTagNames(names) {
+    if (!Array.isArray(names) || String(names) === String(this.tagNames)) return false;
+    this.tagNames = names;
+    return true;
+  }
+
+  clock(message) {
+    if (typeof message.now === "number") this.clockOffset = message.now - Date.now() / 1000;
+  }
+
+  snapshot(message) {
+    if (!message || typeof message !== "object" || !(message.table || message.rows)) return;
+    const seq = typeof message.seq === "number" ? message.seq : null;
+    if (seq !== null && this.seq !== null && seq < this.seq) return; // older than what is here
+    const tagNames = message.tag_names || this.tagNames;
+    const rows = message.table ? decodeTable(message.table, tagNames) : message.rows;
+    const old = this.rows;
+    this.rows = new Map(rows.map((r) => [r.k, r]));
+    if (seq !== null) this.seq = seq;
+    this.syncAsked = 0;
+    this.received = true;
+    this.clock(message);
+    const tagsChanged = this.setTagNames(message.tag_names);
+    this.emit({ snapshot: true, changed: rows.map((r) => [old.get(r.k), r]), tagsChanged });
+  }
+
+  patch(message) {
+    if (!message || typeof message !== "object" || message.type !== "patch") return;
+    const seq = typeof message.seq === "number" ? message.seq : null;
+    let gap = false;
+    if (seq !== null && this.seq !== null) {
+      if (seq <= this.seq) return; // already in a snapshot
+      gap = seq > this.seq + 1;
+    }
+    const changed = [];
+    for (const row of message.rows || []) {
+      changed.push([this.rows.get(row.k), row]);
+      this.rows.set(row.k, row);
+    }
+    if (seq !== null) this.seq = seq;
+    this.received = true;
+    this.clock(message);
+    const tagsChanged = this.setTagNames(message.tag_names);
+    this.emit({ snapshot: false, changed, tagsChanged });
+    if (gap) this.resync();
+  }
+
+  /** Ask for every row again (a patch was missed); never without a kernel. */
+  resync() {
+    if (!this.live || !this.send) return;
+    const now = Date.now();
+    if (this.syncAsked && now - this.syncAsked < RESYNC_MS) return;
+    this.syncAsked = now;
+    this.send({ type: "sync" });
+  }
+
+  /** A snapshot message of the rows held now (the saved copy of the view). */
+  toSnapshot() {
+    const rows = Array.from(this.rows.values()).sort((a, b) => a.k - b.k);
+    return {
+      type: "snapshot", table: encodeTable(rows, this.tagNames), n: rows.length,
+      tag_names: this.tagNames, seq: this.seq === null ? 0 : this.seq, now: Date.now() / 1000 + this.clockOffset,
+    };
+  }
+}
+
+/** Feed `store` from `model`'s keys and messages; returns the function undoing it. */
+export function connectStore(model, store) {
+  const onSnapshot = () => store.snapshot(model.get("snapshot"));
+  const onPatch = () => store.patch(model.get("patch"));
+  const onTagNames = () => {
+    if (store.setTagNames(model.get("tag_names") || [])) store.emit({ snapshot: false, changed: [], tagsChanged: true });
+  };
+  const onMessage = (message) => {
+    if (message && message.type === "snapshot") store.snapshot(message);
+    else if (message && message.type === "patch") store.patch(message);
+  };
+  store.send = (message) => sendIfLive(model, null, message);
+  store.setTagNames(model.get("tag_names") || []);
+  const initial = model.get("snapshot");
+  const hasSnapshot = !!(initial && (initial.table || initial.rows));
+  if (hasSnapshot) store.snapshot(initial);
+  onPatch();
+  const handlers = [["change:snapshot", onSnapshot], ["change:patch", onPatch],
+    ["change:tag_names", onTagNames], ["msg:custom", onMessage]];
+  for (const [event, fn] of handlers) model.on(event, fn);
+  if (!hasSnapshot) store.resync(); // a model without the "snapshot" key: ask
+  return () => {
+    for (const [event, fn] of handlers) if (model.off) model.off(event, fn);
+  };
+}
+
+/** anywidget's `initialize`: one store per model, for all its views (and its saved copy). */
+function initialize({ model }) {
+  const store = new RowStore();
+  const disconnect = connectStore(model, store);
+  const unregister = registerModel(model, { store, snapshot: () => store.toSnapshot() });
+  return () => {
+    disconnect();
+    unregister();
+  };
+}
 
 function compareValues(a, b) {
   const na = a === null || a === undefined || a === "";
@@ -94,29 +328,39 @@ function matchesTerm(row, term) {
   return hay.some((x) => x !== null && x !== undefined && String(x).toLowerCase().includes(term));
 }
 
-function render({ model, el }) {
+/**
+ * Render the table of `model` into `el`. Options: `store` (the rows, shared by
+ * the model's views; found from the model or made here), `watch` (a `watchLive`
+ * of the enclosing view), `note` (false: the enclosing view shows the note).
+ */
+function render({ model, el, store = null, watch = null, note = true }) {
   ensureStyle(el);
   const cleanups = [];
-  const listen = (event, callback) => {
-    model.on(event, callback);
-    cleanups.push(() => model.off && model.off(event, callback));
-  };
+  const record = modelRecord(model);
+  if (!store) store = record && record.store;
+  if (!store) {
+    // No `initialize` ran (the monitoring page): the rows are this view's own.
+    store = new RowStore();
+    cleanups.push(connectStore(model, store));
+  }
+  const ownWatch = !watch;
+  if (!watch) watch = watchLive(model, el);
+  if (ownWatch) cleanups.push(() => watch.stop());
 
   const state = {
-    rows: new Map(), // k -> row
     view: [], // rows after filter and sort
-    tagNames: model.get("tag_names") || [],
     filterTerms: [],
     stateFilter: null,
     sortKey: null, // null: submission order
     sortDesc: false,
     selected: null, // k
-    clockOffset: 0, // sender's clock - ours, seconds
     logStream: "err",
     pending: new Set(), // keys with an action under way
-    received: false,
   };
-  const now = () => Date.now() / 1000 + state.clockOffset;
+  const inert = () => !watch.live;
+  const now = () => (inert() && watch.frozenAt ? watch.frozenAt : Date.now() / 1000) + store.clockOffset;
+  // Every request goes through here: none once the kernel is gone.
+  const send = (message) => sendIfLive(model, watch, message);
 
   // --- DOM skeleton --------------------------------------------------------
   const filterInput = h("input", {
@@ -134,7 +378,8 @@ function render({ model, el }) {
   const body = h("div", { class: "xpm-jt-body" }, spacer);
   const empty = h("div", { class: "xpm-jt-empty xpm-muted" }, "waiting for the job list…");
   const detail = h("div", { class: "xpm-jt-detail", style: { display: "none" } });
-  const root = h("div", { class: "xpm-root xpm-jt" }, toolbar, head, body, empty, detail);
+  const noteEl = note ? h("div", { class: "xpm-note xpm-inert-note" }) : null;
+  const root = h("div", { class: "xpm-root xpm-jt" }, noteEl, toolbar, head, body, empty, detail);
   el.appendChild(root);
 
   // The last action's answer, shown for a few seconds.
@@ -155,7 +400,7 @@ function render({ model, el }) {
       { key: "state", label: "state", width: "92px", value: (r) => STATE_ORDER[r.state] },
       { key: "task", label: "task", width: "minmax(90px, 1fr)", value: (r) => taskName(r) },
     ];
-    for (const name of state.tagNames) {
+    for (const name of store.tagNames) {
       cols.push({ key: `tag:${name}`, label: name, tag: name, width: "minmax(48px, 0.5fr)",
         value: (r) => (r.tags || {})[name] });
     }
@@ -204,7 +449,7 @@ function render({ model, el }) {
   // --- filter, sort, counts --------------------------------------------------
   function recompute() {
     const terms = state.filterTerms;
-    let rows = Array.from(state.rows.values());
+    let rows = Array.from(store.rows.values());
     const counts = {};
     for (const r of rows) counts[r.state] = (counts[r.state] || 0) + 1;
     if (state.stateFilter) rows = rows.filter((r) => r.state === state.stateFilter);
@@ -222,7 +467,7 @@ function render({ model, el }) {
     }
     state.view = rows;
     renderChips(counts);
-    const total = state.rows.size;
+    const total = store.rows.size;
     count.textContent = rows.length === total
       ? `${total.toLocaleString()} job${total === 1 ? "" : "s"}`
       : `${rows.length.toLocaleString()} of ${total.toLocaleString()} jobs`;
@@ -231,7 +476,7 @@ function render({ model, el }) {
   function renderChips(counts) {
     clear(chips);
     const all = h("span", { class: `xpm-chip${state.stateFilter ? "" : " xpm-active"}`, title: "every state" },
-      `all ${state.rows.size.toLocaleString()}`);
+      `all ${store.rows.size.toLocaleString()}`);
     all.addEventListener("click", () => setStateFilter(null));
     chips.appendChild(all);
     for (const s of STATES) {
@@ -276,9 +521,9 @@ function render({ model, el }) {
   }
 
   function act(action, k) {
+    if (!send({ type: action, k })) return;
     state.pending.add(k);
-    model.send({ type: action, k });
-    const row = state.rows.get(k);
+    const row = store.rows.get(k);
     showStatus(`${action} ${row ? taskName(row) : k}…`, true);
     schedule(false, true);
   }
@@ -312,7 +557,7 @@ function render({ model, el }) {
           button = actionButton("↻", "resubmit this job", "xpm-resubmit", () => act("resubmit", row.k));
         }
         if (button) {
-          button.disabled = pending;
+          button.disabled = pending || inert();
           cell.appendChild(button);
         }
       }
@@ -327,9 +572,9 @@ function render({ model, el }) {
     body.style.height = `${n === 0 ? 0 : visible * ROW_HEIGHT + 2}px`;
     spacer.style.height = `${n * ROW_HEIGHT}px`;
     empty.style.display = n === 0 ? "" : "none";
-    if (n === 0) empty.textContent = state.received
-      ? (state.rows.size ? "no job matches the filter" : "no jobs yet")
-      : "waiting for the job list…";
+    if (n === 0) empty.textContent = store.received
+      ? (store.rows.size ? "no job matches the filter" : "no jobs yet")
+      : inert() ? "no job list (no kernel)" : "waiting for the job list…";
     const first = Math.max(0, Math.floor(body.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(n, first + VISIBLE_ROWS + 2 * OVERSCAN);
     let used = 0;
@@ -376,17 +621,17 @@ function render({ model, el }) {
   let logTimer = null;
   function requestLog() {
     if (state.selected === null) return;
-    model.send({ type: "log", k: state.selected, stream: state.logStream, lines: 40 });
+    send({ type: "log", k: state.selected, stream: state.logStream, lines: 40 });
   }
   function select(k) {
     state.selected = state.selected === k ? null : k;
     logText = logError = logFile = "";
     if (logTimer) clearInterval(logTimer);
     logTimer = null;
-    if (state.selected !== null) {
+    if (state.selected !== null && !inert()) {
       requestLog();
       logTimer = setInterval(() => {
-        const row = state.rows.get(state.selected);
+        const row = store.rows.get(state.selected);
         if (row && !FINISHED.has(row.state)) requestLog();
       }, LOG_REFRESH_MS);
     }
@@ -395,7 +640,7 @@ function render({ model, el }) {
   cleanups.push(() => logTimer && clearInterval(logTimer));
 
   function renderDetail() {
-    const row = state.selected === null ? null : state.rows.get(state.selected);
+    const row = state.selected === null ? null : store.rows.get(state.selected);
     if (!row) {
       detail.style.display = "none";
       return;
@@ -404,16 +649,17 @@ function render({ model, el }) {
     clear(detail);
     const finished = FINISHED.has(row.state);
     const pending = state.pending.has(row.k);
-    const cancel = h("button", { type: "button", class: "xpm-danger xpm-detail-cancel", disabled: finished || pending },
-      "cancel");
+    const off = inert();
+    const cancel = h("button", { type: "button", class: "xpm-danger xpm-detail-cancel",
+      disabled: finished || pending || off }, "cancel");
     cancel.addEventListener("click", () => act("cancel", row.k));
-    const resubmit = h("button", { type: "button", class: "xpm-detail-resubmit", disabled: row.state !== "error" || pending },
-      "resubmit");
+    const resubmit = h("button", { type: "button", class: "xpm-detail-resubmit",
+      disabled: row.state !== "error" || pending || off }, "resubmit");
     resubmit.addEventListener("click", () => act("resubmit", row.k));
     const streamButton = (stream, label) => {
       const active = state.logStream === stream;
-      const b = h("button", { type: "button", class: active ? "xpm-active" : "", "aria-pressed": String(active) },
-        label);
+      const b = h("button", { type: "button", class: active ? "xpm-active" : "", "aria-pressed": String(active),
+        disabled: off }, label);
       b.addEventListener("click", () => {
         state.logStream = stream;
         logText = logError = "";
@@ -452,61 +698,67 @@ function render({ model, el }) {
       h("span", { class: "xpm-muted" }, "log"),
       streamButton("err", "stderr"), streamButton("out", "stdout"),
       h("span", { class: "xpm-muted xpm-mono xpm-ellipsis", title: logFile }, logFile)));
-    detail.appendChild(h("pre", { class: "xpm-log xpm-mono" },
-      logError || logText || (finished ? "(empty)" : "(nothing yet)")));
+    const noLog = off ? "(no log: no kernel to read it)" : finished ? "(empty)" : "(nothing yet)";
+    detail.appendChild(h("pre", { class: "xpm-log xpm-mono" }, logError || logText || noLog));
   }
 
   // --- messages ---------------------------------------------------------------
-  function applyRows(rows) {
-    for (const row of rows) {
-      const old = state.rows.get(row.k);
+  function onRows(event) {
+    for (const [old, row] of event.changed) {
       if (state.pending.has(row.k) && (!old || old.state !== row.state)) state.pending.delete(row.k);
-      state.rows.set(row.k, row);
       if (row.k === statusJob && FINISHED.has(row.state) && (!old || old.state !== row.state)) {
         // The action's outcome replaces "cancelling ...": the job's end, as it happened.
         const why = row.reason ? ` (${row.reason})` : "";
         showStatus(`${taskName(row)}: ${row.state}${why}`, true);
       }
     }
+    if (event.tagsChanged) {
+      renderHead();
+      schedule(true, true);
+    } else {
+      schedule(true);
+    }
   }
+  cleanups.push(store.subscribe(onRows));
+
   function onMessage(message) {
     if (!message || typeof message !== "object") return;
-    if (typeof message.now === "number") state.clockOffset = message.now - Date.now() / 1000;
-    if (message.type === "snapshot" || message.type === "patch") {
-      if (message.type === "snapshot") state.rows = new Map();
-      applyRows(message.rows || []);
-      state.received = true;
-      if (message.tag_names && String(message.tag_names) !== String(state.tagNames)) {
-        state.tagNames = message.tag_names;
-        renderHead();
-      }
-      schedule(true);
-    } else if (message.type === "log" && message.k === state.selected && message.stream === state.logStream) {
+    if (message.type === "log" && message.k === state.selected && message.stream === state.logStream) {
       logText = message.text || "";
       logError = message.error || "";
       logFile = message.file || "";
       schedule(false);
     } else if (message.type === "action") {
       state.pending.delete(message.k);
-      const row = state.rows.get(message.k);
+      const row = store.rows.get(message.k);
       const waits = message.ok && message.action === "cancel" && !(row && FINISHED.has(row.state));
       showStatus(message.message || "", message.ok, waits ? message.k : null);
       schedule(false, true);
     }
   }
-  listen("msg:custom", onMessage);
-  listen("change:patch", () => onMessage(model.get("patch")));
-  listen("change:tag_names", () => {
-    const names = model.get("tag_names") || [];
-    if (String(names) !== String(state.tagNames)) {
-      state.tagNames = names;
-      renderHead();
-      schedule(true, true);
+  model.on("msg:custom", onMessage);
+  cleanups.push(() => model.off && model.off("msg:custom", onMessage));
+
+  // --- no kernel: inert -----------------------------------------------------------
+  function applyLive() {
+    const off = inert();
+    store.live = !off;
+    if (!off && record) record.seenLive = true;
+    root.classList.toggle("xpm-inert", off);
+    if (noteEl) noteEl.textContent = off ? inertNote(record) : "";
+    if (off) {
+      state.pending.clear();
+      if (logTimer) clearInterval(logTimer);
+      logTimer = null;
     }
-  });
+    schedule(true, true);
+  }
+  watch.listeners.add(applyLive);
+  cleanups.push(() => watch.listeners.delete(applyLive));
 
   // Durations of running jobs move on even when no message comes.
   const ticker = setInterval(() => {
+    if (inert()) return; // no kernel: nothing moves
     for (const rowEl of pool) {
       const row = rowEl._row;
       if (!row || rowEl.style.display === "none" || FINISHED.has(row.state) || !row.started) continue;
@@ -522,8 +774,7 @@ function render({ model, el }) {
   });
 
   renderHead();
-  schedule(true);
-  model.send({ type: "sync" });
+  applyLive();
 
   return () => {
     for (const fn of cleanups) fn();
@@ -536,4 +787,4 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+export default { initialize, render };

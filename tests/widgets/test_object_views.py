@@ -12,6 +12,7 @@ import re
 import sys
 import textwrap
 import threading
+import types
 
 import pytest
 from widget_helpers import HERE, SCHEDULER_TESTS, importable_tasks, until  # noqa: F401 - fixture
@@ -70,11 +71,15 @@ def workspace(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PYTHONPATH", os.pathsep.join(
             [str(SCHEDULER_TESTS), str(HERE), os.environ.get("PYTHONPATH", "")]))
-        with pytest.raises(FailedExperiment):  # noqa: PT012 - the failure shows at exit
+        # A failed job no longer makes the block raise (xp.wait(check=True) does);
+        # earlier it raised FailedExperiment at exit: either way the run is recorded.
+        try:
             with experiment(root, "xp<i>1", launcher=DirectLauncher(max_jobs=2)) as xp:
                 Steps.C(model=Model.C(hidden=1, activation=tag(EVIL)), outer=1, inner=1,
                         pause=0.0).submit()
                 Fail.C(code=3).submit()
+        except FailedExperiment:
+            pass
     return xp
 
 
@@ -128,19 +133,28 @@ def test_loaded_experiment_run_shows_jobs_and_tags(shell, workspace):
     assert facts(data)["jobs"] == "2" and facts(data)["runs"] == "1"
 
 
-def test_direct_launcher_shows_python_and_slots(shell):
+def test_direct_launcher_shows_python_and_slots(shell, tmp_path, monkeypatch):
     data = bundle(shell, DirectLauncher(max_jobs=3, python=f"/opt/{EVIL}/python"))
     assert_shows(data, f"/opt/{EVIL}/python")
-    assert facts(data)["max jobs"] == "3" and "running" not in facts(data)
+    # Slots held host-wide are counted from any thread; earlier, without a running loop,
+    # the card left "running" out.
+    assert facts(data)["max jobs"] == "3" and facts(data).get("running", "0") == "0"
     shared = bundle(shell, DirectLauncher())
     assert_shows(shared, sys.executable, "shared by this host's launchers")
 
+    # One job holding a slot of a pool of this test's own (its own size and slot folder).
+    monkeypatch.setenv("XPM_NB_SLOTS_DIR", str(tmp_path / "slots"))
+    launcher = DirectLauncher(max_jobs=7)
+    job = types.SimpleNamespace(path=tmp_path / "job")
+
     async def one_running():
-        launcher = DirectLauncher(max_jobs=2)
-        await launcher.slots().acquire()
+        await launcher.slots().acquire(job)
         return bundle(shell, launcher)
 
-    assert facts(asyncio.run(one_running()))["running"] == "1"
+    try:
+        assert facts(asyncio.run(one_running()))["running"] == "1"
+    finally:
+        launcher.slots().release(job)  # off any loop: returns when done
 
 
 def test_slurm_launcher_and_options(shell):
@@ -245,3 +259,19 @@ def test_a_failing_view_falls_back_to_text(shell, monkeypatch, caplog):
         data = bundle(shell, options)
     assert data == {"text/plain": repr(options)}
     assert "could not render SlurmOptions" in caplog.text
+
+
+def test_experiment_view_links_only_web_service_urls():
+    """A service's URL is not trusted: only http(s) ever reaches the view as a link."""
+    from types import SimpleNamespace
+
+    from xpm_nb.widgets.experiment_view import service_info
+
+    def url_of(url):
+        return service_info("s", SimpleNamespace(url=url, state=None))["url"]
+
+    assert url_of("http://127.0.0.1:6006/") == "http://127.0.0.1:6006/"
+    assert url_of("https://example.org/x") == "https://example.org/x"
+    assert url_of("javascript:alert(1)") is None
+    assert url_of(" JavaScript:alert(1)") is None
+    assert url_of("data:text/html,<script>") is None

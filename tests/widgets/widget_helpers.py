@@ -54,19 +54,33 @@ class RecordingComm(BaseComm):
             if msg_type == "comm_msg" and data.get("method") == "update"
         ]
 
+    def opening_state(self) -> dict:
+        """The state sent with the comm's opening message (the view's first render)."""
+        for msg_type, data in self.messages:
+            if msg_type == "comm_open":
+                return data["state"]
+        raise AssertionError("the comm was never opened")
+
     def table_messages(self) -> list[dict]:
         """Snapshots and patches in the order a job-table view gets them.
 
-        Snapshots come as custom messages, patches as changes of the ``patch`` trait.
+        The first snapshot comes with the comm's opening message; later ones as
+        state updates (``send_state``) or custom messages (the answer to a
+        ``sync``); patches as changes of the ``patch`` trait.
         """
         out = []
         for msg_type, data in self.messages:
+            if msg_type == "comm_open" and data["state"].get("snapshot"):
+                out.append(data["state"]["snapshot"])
             if msg_type != "comm_msg":
                 continue
             if data.get("method") == "custom" and data["content"].get("type") == "snapshot":
                 out.append(data["content"])
-            elif data.get("method") == "update" and data["state"].get("patch"):
-                out.append(data["state"]["patch"])
+            elif data.get("method") == "update":
+                if data["state"].get("snapshot"):
+                    out.append(data["state"]["snapshot"])
+                if data["state"].get("patch"):
+                    out.append(data["state"]["patch"])
         return out
 
     def from_frontend(self, content: dict) -> None:
@@ -74,6 +88,36 @@ class RecordingComm(BaseComm):
         self.handle_msg({"content": {"comm_id": self.comm_id,
                                      "data": {"method": "custom", "content": content}},
                          "buffers": []})
+
+
+def snapshot_rows(snapshot: dict) -> list[dict]:
+    """The rows of a snapshot message, compact (``table``) or not (``rows``)."""
+    from xpm_nb.widgets.rows import decode_table
+
+    if "table" in snapshot:
+        return decode_table(snapshot["table"], snapshot["tag_names"])
+    return snapshot["rows"]
+
+
+def replay(messages: list[dict]) -> dict[int, dict]:
+    """The rows a front-end holds after these messages (as js/job_table.js applies them)."""
+    rows: dict[int, dict] = {}
+    seq = None
+    for message in messages:
+        mseq = message.get("seq")
+        if message["type"] == "snapshot":
+            if mseq is not None and seq is not None and mseq < seq:
+                continue
+            rows = {row["k"]: row for row in snapshot_rows(message)}
+        elif message["type"] == "patch":
+            if mseq is not None and seq is not None and mseq <= seq:
+                continue
+            for row in message["rows"]:
+                rows[row["k"]] = row
+        else:
+            continue
+        seq = mseq if mseq is not None else seq
+    return rows
 
 
 async def until(predicate, timeout: float = 60.0) -> None:

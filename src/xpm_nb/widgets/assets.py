@@ -7,14 +7,21 @@ from a blob URL where relative imports cannot resolve, so :func:`bundle`
 replaces each relative import by a ``data:`` URL of the imported module (done
 recursively, cached by file times). A standalone page can serve
 :func:`asset_dir` as it is and import the modules by URL instead.
+
+The ``data:`` URLs are percent-encoded, escaping only what a URL or the
+string literal holding it cannot carry (``%``, ``#``, quotes, backslashes,
+line breaks, non-ASCII): about 1.15 times the source where base64 takes 1.33,
+and 1.3 rather than 1.8 one import deeper. The bundle travels with every
+widget's opening message and every view saved in a notebook.
 """
 
 from __future__ import annotations
 
-import base64
 import re
+import string
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 __all__ = ["asset_dir", "asset_path", "bundle"]
 
@@ -26,6 +33,16 @@ _SOURCE = Path(__file__).resolve().parents[3] / "js"
 _RELATIVE_IMPORT = re.compile(
     r"""^(import\s[^;]*?\bfrom\s*|import\s*)(["'])\./([A-Za-z0-9_\-]+\.js)\2""", re.M
 )
+
+
+# Kept as they are in a data: URL: printable ASCII but for "%" (escapes), "#" (a
+# fragment), quotes and backslash (the JavaScript string literal holding the URL).
+_URL_SAFE = "".join(c for c in string.printable if c not in '%#"\'\\\t\n\r\x0b\x0c')
+
+
+def data_url(source: str) -> str:
+    """A ``data:`` URL of a JavaScript module, to import from inside a string literal."""
+    return "data:text/javascript," + quote(source, safe=_URL_SAFE)
 
 
 def asset_dir() -> Path:
@@ -65,9 +82,8 @@ def _bundle(path: Path, _stamp: tuple, _seen: tuple = ()) -> str:
     source = path.read_text(encoding="utf-8")
 
     def inline(match: re.Match) -> str:
-        keyword, quote, filename = match.groups()
+        keyword, mark, filename = match.groups()
         inner = _bundle(path.parent / filename, _stamp, (*_seen, path.name))
-        encoded = base64.b64encode(inner.encode("utf-8")).decode("ascii")
-        return f"{keyword}{quote}data:text/javascript;base64,{encoded}{quote}"
+        return f"{keyword}{mark}{data_url(inner)}{mark}"
 
     return _RELATIVE_IMPORT.sub(inline, source)

@@ -7,6 +7,8 @@ resubmit buttons.
 
 from __future__ import annotations
 
+import uuid
+
 import anywidget
 import traitlets
 
@@ -23,23 +25,27 @@ class ConfigView(anywidget.AnyWidget):
 
     _esm = bundle("config_view")
 
+    _xpm_id = traitlets.Unicode("").tag(sync=True)  # the comm id (see JobTable)
     tree = traitlets.Dict().tag(sync=True)
     identifier = traitlets.Unicode("").tag(sync=True)
     job = traitlets.Dict().tag(sync=True)  # the job's row (js/job_table.js format), or {}
 
     def __init__(self, config, *, job=None, interval: float = UPDATE_INTERVAL, **kwargs):
         tree = config_tree(config)
-        super().__init__(tree=tree, identifier=tree.get("id") or "", **kwargs)
         self.config = config
         self._job = job if job is not None else job_of_config(config)
         self._scheduler = None
+        model_id = kwargs.pop("model_id", None) or uuid.uuid4().hex
+        if self._job is not None:  # the job's row goes with the comm's opening message
+            kwargs.setdefault("job", job_row(self._job, 0))
+        super().__init__(tree=tree, identifier=tree.get("id") or "", model_id=model_id,
+                         _xpm_id=model_id, **kwargs)
         self._coalescer = Coalescer(self._flush, interval)
         if self._job is not None:
             self._table = JobTableState([self._job])
             self._scheduler = self._job.scheduler
             if self._scheduler is not None:
                 self._scheduler.listeners.append(self._on_job)
-            self.job = job_row(self._job, 0)
         self.on_msg(self._on_message)
 
     @property
@@ -47,8 +53,8 @@ class ConfigView(anywidget.AnyWidget):
         return self._coalescer.flushes
 
     def _on_job(self, job) -> None:
-        if job is self._job:
-            self._coalescer.mark(self._scheduler.loop)
+        if job is self._job and self._scheduler is not None:
+            self._coalescer.mark(getattr(self._scheduler, "loop", None))
 
     def _flush(self) -> None:
         if self._job is not None:

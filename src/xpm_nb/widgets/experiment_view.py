@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import traitlets
 
+from ..services import is_web_url
 from .assets import bundle
 from .job_table import JobTable
 from .updates import UPDATE_INTERVAL
@@ -29,7 +31,8 @@ def service_info(sid: str, service: Any) -> dict:
         "id": str(sid),
         "description": str(description) if description is not None else type(service).__name__,
         "state": str(state).lower() if state is not None else None,
-        "url": url if isinstance(url, str) else None,
+        # Only http(s) is ever linked: a service's URL is not trusted (javascript:).
+        "url": url if is_web_url(url) else None,
         "error": str(error) if error else None,
     }
 
@@ -68,7 +71,8 @@ class ExperimentView(JobTable):
             **kwargs,
         )
         self._tick_handle = None
-        self._tick()
+        self._stopped = False
+        self._schedule_tick()
 
     def _sync_more(self) -> None:
         xp = getattr(self, "experiment", None)
@@ -77,16 +81,28 @@ class ExperimentView(JobTable):
         self.status = _status(xp)
         self.services = _services(xp)
 
+    def _schedule_tick(self) -> None:
+        """Arm the next look, on the scheduler's loop (from any thread)."""
+        loop = self._loop()
+        if (self._stopped or self.experiment.closed or loop is None or loop.is_closed()
+                or not loop.is_running()):
+            return
+        if asyncio._get_running_loop() is loop:  # noqa: SLF001
+            self._tick_handle = loop.call_later(SERVICE_REFRESH, self._tick)
+        else:
+            loop.call_soon_threadsafe(self._schedule_tick)
+
     def _tick(self) -> None:
         """Look at the services and the run status now and then (they call no listener)."""
         self._tick_handle = None
-        with self.hold_sync():
+        if self._stopped:
+            return
+        with self._sync_lock, self.hold_sync():
             self._sync_more()
-        loop = self._loop()
-        if loop is not None and loop.is_running() and not self.experiment.closed:
-            self._tick_handle = loop.call_later(SERVICE_REFRESH, self._tick)
+        self._schedule_tick()
 
     def close(self) -> None:
+        self._stopped = True
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None

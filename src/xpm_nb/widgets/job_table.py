@@ -1,15 +1,27 @@
 """``JobTable``: a live table of jobs (states, progress, tags, logs, cancel, resubmit).
 
-The rows live in a :class:`~xpm_nb.widgets.rows.JobTableState`; the view
-asks for them all once (``sync``, answered by a custom message) and then gets
-patches holding only the rows that changed, at most ten a second
-(:class:`~xpm_nb.widgets.updates.Coalescer`). A flush is one comm message: the
-``patch`` trait and the small facts (counts by state, tag names) change
-together under ``hold_sync``.
+The rows live in a :class:`~xpm_nb.widgets.rows.JobTableState`. The view
+never has to ask for them: the ``snapshot`` trait (every row, in the compact
+form of :func:`~xpm_nb.widgets.rows.encode_table`) is built afresh each time
+the widget's whole state is read, so it travels with the comm's opening
+message, with a state request of a reloaded page and with ``send_state()``.
+After it come patches holding only the rows that changed, at most ten a
+second (:class:`~xpm_nb.widgets.updates.Coalescer`), numbered so that a view
+that missed one asks again (``sync``, answered by a custom message). A view's
+first render thus never waits for the kernel, however long the cells after it
+run. A flush is one comm message: the ``patch`` trait and the small facts
+(counts by state, tag names) change together under ``hold_sync``.
+
+Threads: scheduler listeners and flushes run on the scheduler's thread, the
+view's requests on the kernel's. Building a snapshot, making a patch and
+sending them happen under one lock, so a view gets them in ``seq`` order.
+``cancel``/``resubmit`` run outside it (they wait for the scheduler's thread).
 """
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Iterable
 
 import anywidget
@@ -22,28 +34,40 @@ from .updates import UPDATE_INTERVAL, Coalescer
 __all__ = ["JobTable"]
 
 
+def _fresh_snapshot(_value, widget: JobTable) -> dict:
+    """``to_json`` of the ``snapshot`` trait: the rows as they are now, whatever the trait holds."""
+    return widget._snapshot()
+
+
 class JobTable(anywidget.AnyWidget):
     """A live table of ``jobs``; with ``scheduler``, also of every job it gets later."""
 
     _esm = bundle("job_table")
 
+    # The comm id, known to the view (it keys the saved state of the notebook's
+    # views, see js/common.js): chosen here rather than by the comm.
+    _xpm_id = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     counts = traitlets.Dict().tag(sync=True)
     tag_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     n_jobs = traitlets.Int(0).tag(sync=True)
+    # Every row, built when the state is read (the trait's own value is never used).
+    snapshot = traitlets.Dict().tag(sync=True, to_json=_fresh_snapshot)
     # The rows changed by the last flush (a "patch" message, see js/job_table.js): a
     # trait rather than a custom message, so that a flush is one comm message.
     patch = traitlets.Dict().tag(sync=True)
 
     def __init__(self, jobs: Iterable = (), *, scheduler=None, title: str = "",
                  interval: float = UPDATE_INTERVAL, **kwargs):
+        # Set before the base class opens the comm: its state holds the snapshot.
+        self._sync_lock = threading.RLock()
         self.table = JobTableState(jobs)
-        self.table.snapshot()  # the view starts from a snapshot it asks for
-        # Initial values go with the comm's opening message, not in updates after it.
+        self.table.baseline()  # patches hold what changes after the snapshot
+        model_id = kwargs.pop("model_id", None) or uuid.uuid4().hex
         kwargs.setdefault("counts", self.table.counts())
         kwargs.setdefault("tag_names", self.table.tag_names)
         kwargs.setdefault("n_jobs", len(self.table))
-        super().__init__(title=title, **kwargs)
+        super().__init__(title=title, model_id=model_id, _xpm_id=model_id, **kwargs)
         self._follow_all = scheduler is not None
         self._coalescer = Coalescer(self._flush, interval)
         self._schedulers: list = []
@@ -65,7 +89,16 @@ class JobTable(anywidget.AnyWidget):
         return self._coalescer.flushes
 
     def _loop(self):
-        return self._schedulers[0].loop if self._schedulers else None
+        return getattr(self._schedulers[0], "loop", None) if self._schedulers else None
+
+    def _snapshot(self) -> dict:
+        with self._sync_lock:
+            return self.table.compact_snapshot()
+
+    def send_state(self, key=None) -> None:
+        # One lock for every message carrying rows: a view gets them in `seq` order.
+        with self._sync_lock:
+            super().send_state(key)
 
     def _on_job(self, job) -> None:
         # Called by the scheduler for every change: keep it to a set insertion.
@@ -76,11 +109,12 @@ class JobTable(anywidget.AnyWidget):
         self._coalescer.mark(self._loop())
 
     def _flush(self) -> None:
-        patch = self.table.patch()
-        with self.hold_sync():  # one comm message for everything that changed
-            if patch is not None:
-                self.patch = patch
-            self._sync_traits()
+        with self._sync_lock:
+            patch = self.table.patch()
+            with self.hold_sync():  # one comm message for everything that changed
+                if patch is not None:
+                    self.patch = patch
+                self._sync_traits()
 
     def _sync_traits(self) -> None:
         with self.hold_sync():
@@ -93,14 +127,21 @@ class JobTable(anywidget.AnyWidget):
         """Subclasses sync their own traits here (within the same message)."""
 
     def _on_message(self, _widget, content, _buffers) -> None:
-        reply = self.table.handle(content)
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "sync":  # a view missed a patch
+            with self._sync_lock:
+                self.send(self.table.compact_snapshot())
+            return
+        reply = self.table.handle(content)  # log, cancel, resubmit
         if reply is not None:
             self.send(reply)
-        if isinstance(content, dict) and content.get("type") in ("cancel", "resubmit"):
+        if kind in ("cancel", "resubmit"):
             self._coalescer.mark(self._loop())
 
     def flush(self) -> None:
-        """Send the pending changes now (the kernel loop does it within 0.1 s anyway)."""
+        """Send the pending changes now (the scheduler's loop does it within 0.1 s anyway)."""
         self._coalescer.flush_now()
 
     def close(self) -> None:

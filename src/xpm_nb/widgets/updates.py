@@ -1,11 +1,14 @@
 """Coalesced updates: many job changes, at most one flush per interval.
 
-The scheduler calls its listeners on its loop (the kernel's loop in a
-notebook) for every state change and progress line. A widget's listener only
-marks the job dirty and arms a timer with ``loop.call_later``; the timer's
-flush sends one message for everything that changed meanwhile. So a widget
-sends at most ``1 / interval`` updates a second whatever the number of jobs,
-and a listener never does more than a set insertion.
+The scheduler calls its listeners on its loop (in a notebook, the loop of
+the scheduler's own thread, so that cells that block the kernel do not stop
+it) for every state change and progress line. A widget's listener only marks
+the job dirty and arms a timer with ``loop.call_later``; the timer's flush
+sends one message for everything that changed meanwhile, from that thread
+(ipykernel sends comm messages from any thread). So a widget sends at most
+``1 / interval`` updates a second whatever the number of jobs, and a listener
+never does more than a set insertion. A mark from another thread (a view's
+request handled on the kernel's thread) is handed to the loop.
 """
 
 from __future__ import annotations
