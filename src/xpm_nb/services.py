@@ -14,17 +14,24 @@ behind JupyterHub or Binder.
 
 :class:`TensorboardService` is the worked example: TensorBoard on a folder of
 job logs when TensorBoard is installed, a static file server on that folder
-otherwise.
+otherwise. The static server wants a token of its own (``access_token``: in
+an ``X-XPM-Token`` header, ``?token=`` or the cookie ``?token=`` sets), which
+the monitoring server's proxy adds; its pages are sandboxed
+(``Content-Security-Policy: sandbox``): a job's HTML runs no script.
+
+A service's URL is linked only when it is http(s).
 """
 
 from __future__ import annotations
 
 import enum
+import hmac
 import html
 import importlib
 import importlib.util
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -268,6 +275,9 @@ class WebService(Service):
     def __init__(self, log_directory: Path | None = None):
         super().__init__(log_directory)
         self.url: str | None = None
+        # A service that wants a token sets it: the monitoring server's proxy sends it
+        # as ``X-XPM-Token`` (never the monitor's own token or cookie).
+        self.access_token: str | None = None
         self._thread: threading.Thread | None = None
         self._running: _RunningEvent | None = None
         self._stop_event = threading.Event()
@@ -337,19 +347,40 @@ class WebService(Service):
         self._thread = None
         self.state = ServiceState.STOPPED
 
+    def browser_url(self) -> str | None:
+        """The URL a browser opens (with the service's token, if any); None if not http(s)."""
+        if not is_web_url(self.url):
+            return None
+        if not self.access_token:
+            return self.url
+        parts = urllib.parse.urlsplit(self.url)
+        query = "&".join(q for q in (parts.query, f"token={self.access_token}") if q)
+        return urllib.parse.urlunsplit(parts._replace(query=query))
+
     def _repr_html_(self) -> str:
         desc = html.escape(self.description() or self.id)
         if self.url is None or self.state is not ServiceState.RUNNING:
             state = self.state.name.lower()
             extra = f": {html.escape(self.error)}" if self.error else ""
             return f"<span>{desc} <small>({state}{extra})</small></span>"
-        direct = html.escape(self.url)
-        proxied = proxied_url(self.url)
+        url = self.browser_url()
+        if url is None:  # javascript:, data:, file:... never a link
+            return f"<span>{desc} <small>{html.escape(str(self.url))}</small></span>"
+        direct = html.escape(url)
+        proxied = proxied_url(url)
         if proxied == self.url:
             return f'<a href="{direct}" target="_blank">{desc}</a> <small>{direct}</small>'
         return (f'<a href="{html.escape(proxied)}" target="_blank">{desc}</a> '
                 f'<small>(through the Jupyter proxy; direct: <a href="{direct}" '
                 f'target="_blank">{direct}</a>)</small>')
+
+
+def is_web_url(url) -> bool:
+    """True if ``url`` is an ``http://`` or ``https://`` URL (the only ones ever linked)."""
+    if not isinstance(url, str):
+        return False
+    parts = urllib.parse.urlsplit(url.strip())
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def proxied_url(url: str, environ=None) -> str:
@@ -400,19 +431,34 @@ class TensorboardService(WebService):
         return {"path": self.path}
 
     def add(self, config, path: Path) -> Path:
-        """Link ``path`` (a job's log folder) as ``<service folder>/<tags of config>``."""
+        """Link ``path`` (a job's log folder) as ``<service folder>/<tags of config>``.
+
+        The link is always a direct entry of the service's folder (a name with no
+        ``/``, not ``.`` or ``..``), and only a symbolic link is ever replaced:
+        anything else is refused with ``ValueError``.
+        """
         from .core.tags import tagspath
 
         try:
             name = tagspath(config) or config.__identifier__().hex()[:16]
         except Exception:  # noqa: BLE001 - any config: fall back on its identifier
             name = config.__identifier__().hex()[:16]
+        if (not name or name in (".", "..") or "/" in name or os.sep in name
+                or (os.altsep and os.altsep in name) or "\0" in name):
+            msg = f"TensorboardService.add: {name!r} is not a name inside {self.path}"
+            raise ValueError(msg)
         link = self.path / name
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() or link.exists():
-            if link.is_symlink() and Path(os.readlink(link)) == Path(path):
+        if link.parent != self.path:
+            msg = f"TensorboardService.add: {link} is outside {self.path}"
+            raise ValueError(msg)
+        if link.is_symlink():
+            if Path(os.readlink(link)) == Path(path):
                 return link
             link.unlink()
+        elif link.exists():
+            msg = (f"TensorboardService.add: {link} exists and is not a link: "
+                   "left as it is (remove it to link the job there)")
+            raise ValueError(msg)
         link.symlink_to(Path(path), target_is_directory=True)
         return link
 
@@ -430,11 +476,57 @@ class TensorboardService(WebService):
         import functools
         from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-        class Quiet(SimpleHTTPRequestHandler):
-            def log_message(self, format, *args):  # noqa: A002
-                logging.getLogger("xpm_nb.services.tensorboard").info(format, *args)
+        token = self.access_token = secrets.token_urlsafe(24)
+        cookie_name = f"xpm_nb_service_{secrets.token_hex(4)}"
 
-        handler = functools.partial(Quiet, directory=str(self.path))
+        class Guarded(SimpleHTTPRequestHandler):
+            """The folder's files, to whoever has the token; job HTML sandboxed."""
+
+            timeout = 20.0  # a silent connection is closed
+
+            def log_message(self, format, *args):  # noqa: A002
+                from .server.auth import redact
+
+                logging.getLogger("xpm_nb.services.tensorboard").info(
+                    "%s", redact(format % args))
+
+            def _given(self) -> tuple[str | None, bool]:
+                """(token given, given in the query) of this request."""
+                given = self.headers.get("X-XPM-Token")
+                if given:
+                    return given.strip(), False
+                query = urllib.parse.urlsplit(self.path).query
+                values = urllib.parse.parse_qs(query).get("token")
+                if values:
+                    return values[0], True
+                from http.cookies import CookieError, SimpleCookie
+
+                try:
+                    jar = SimpleCookie(self.headers.get("Cookie") or "")
+                except CookieError:
+                    return None, False
+                return (jar[cookie_name].value if cookie_name in jar else None), False
+
+            def send_head(self):
+                given, in_query = self._given()
+                if not given or not hmac.compare_digest(
+                        given.encode(errors="replace"), token.encode()):
+                    self.send_error(401 if not given else 403, "a token is required")
+                    return None
+                self._set_cookie = in_query
+                return super().send_head()
+
+            def end_headers(self):
+                if getattr(self, "_set_cookie", False):
+                    self._set_cookie = False
+                    self.send_header("Set-Cookie", f"{cookie_name}={token}; Path=/; HttpOnly; "
+                                                   "SameSite=Strict")
+                self.send_header("Content-Security-Policy", "sandbox")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.send_header("Referrer-Policy", "no-referrer")
+                super().end_headers()
+
+        handler = functools.partial(Guarded, directory=str(self.path))
         server = ThreadingHTTPServer((LOOPBACK, 0), handler)
         server.daemon_threads = True
         self.backend = "static"

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import os
 import stat
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from support.waiting import wait_until
 from xpm_nb import experiment
 from xpm_nb.errors import XPMError
+from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.services import TensorboardService, WebService
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -51,14 +51,6 @@ def api(xp, path: str, **kwargs):
     return json.loads(body)
 
 
-def wait_until(xp, predicate, timeout=60.0):
-    """Run the experiment's loop (a script's: it only runs when asked) until ``predicate()``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        xp.loop.run_until_complete(asyncio.sleep(0.05))
-
-
 @pytest.fixture
 def running_xp(workdir, tmp_path):
     """An experiment serving its page, with two jobs waiting for a flag file."""
@@ -72,9 +64,7 @@ def running_xp(workdir, tmp_path):
     finally:
         flag.touch()
         try:
-            xp.wait()
-        except XPMError:
-            pass
+            xp.wait()  # failed jobs (a cancelled one) are logged, not raised
         finally:
             xp.close()
 
@@ -138,7 +128,8 @@ def test_port_in_use_is_a_clear_error(workdir):
 
 class TestJobs:
     def test_jobs_and_their_states(self, running_xp):
-        wait_until(running_xp, lambda: all(j.state.value == "running" for j in running_xp.jobs))
+        wait_until(lambda: all(j.state.value == "running" for j in running_xp.jobs), 60,
+                   "both jobs running")
         data = api(running_xp, "/api/jobs")
         assert data["experiment"] == "served"
         assert sorted(j["state"] for j in data["jobs"]) == ["running", "running"]
@@ -165,14 +156,15 @@ class TestJobs:
         assert len(other[0]["rows"]) == 2
 
     def test_sync_log_and_cancel_messages(self, running_xp):
-        wait_until(running_xp, lambda: all(j.state.value == "running" for j in running_xp.jobs))
+        wait_until(lambda: all(j.state.value == "running" for j in running_xp.jobs), 60,
+                   "both jobs running")
         (snapshot,) = api(running_xp, "/api/msg?client=c", method="POST",
                           body={"type": "sync"})["messages"]
         assert snapshot["type"] == "snapshot"
         row = snapshot["rows"][0]
         k = row["k"]
         job = next(j for j in running_xp.jobs if j.identifier == row["id"])
-        wait_until(running_xp, lambda: "value" in job.log_tail(5, "out"))
+        wait_until(lambda: "value" in job.log_tail(5, "out"), 60, "the job's first output")
         (log,) = api(running_xp, "/api/msg?client=c", method="POST",
                      body={"type": "log", "k": k, "stream": "out"})["messages"]
         assert log["text"].strip().startswith("value ")
@@ -180,8 +172,10 @@ class TestJobs:
                         body={"type": "cancel", "k": k})["messages"]
         assert answer["type"] == "action" and answer["ok"] is True
         running_xp.flag.touch()
-        with pytest.raises(XPMError):
-            running_xp.wait()  # the cancelled job failed
+        running_xp.wait()  # the cancelled job failed: logged, not raised
+        assert running_xp.failed and running_xp.failed_jobs() == [job]
+        with pytest.raises(FailedExperiment, match="cancelled"):
+            running_xp.wait(check=True)
         assert job.state.value == "error" and job.failure_reason == "cancelled"
         others = [j for j in running_xp.jobs if j is not job]
         assert [j.state.value for j in others] == ["done"]
@@ -189,10 +183,11 @@ class TestJobs:
     def test_bad_requests(self, running_xp):
         auth = {"Authorization": f"Bearer {TOKEN}"}
         assert request(running_xp, "/nothing", headers=auth)[0] == 404
-        status, _, _ = request(running_xp, "/api/msg", method="POST", headers=auth)
+        json_auth = {**auth, "Content-Type": "application/json"}
+        status, _, _ = request(running_xp, "/api/msg", method="POST", headers=json_auth)
         assert status == 200  # an empty body is an empty message
         conn = http.client.HTTPConnection("127.0.0.1", running_xp.server.port, timeout=10)
-        conn.request("POST", "/api/msg", body=b"{not json", headers=auth)
+        conn.request("POST", "/api/msg", body=b"{not json", headers=json_auth)
         assert conn.getresponse().status == 400
         conn.close()
         for path in ("/assets/../../../../etc/passwd", "/static/..%2fhandler.py", "/static/%2e%2e/handler.py"):

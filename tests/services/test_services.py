@@ -51,7 +51,8 @@ class TestTensorboardService:
         assert url.startswith("http://127.0.0.1:")
         assert service.state is ServiceState.RUNNING
         if service.backend == "static":
-            assert _get(url + "hello.txt") == (200, "logs of a run")
+            assert _get(url + "hello.txt")[0] == 401  # the static server wants its token
+            assert _get(url + f"hello.txt?token={service.access_token}") == (200, "logs of a run")
         else:  # TensorBoard itself is installed
             assert _get(url)[0] == 200
         assert service.get_url() == url  # already running: same URL, no restart
@@ -122,8 +123,8 @@ def test_experiment_stops_its_services(workdir, tmp_path):
         assert xp.add_service(TensorboardService(tmp_path / "other")) is service
         assert service.experiment_id == "services" and service.run_id == xp.run_id
         assert service.log_directory == xp.run_path / "services" / "tensorboard"
-        url = service.get_url()
-        assert _get(url)[0] == 200
+        service.get_url()
+        assert _get(service.browser_url())[0] == 200
     assert service.state is ServiceState.STOPPED
 
 
@@ -132,7 +133,8 @@ class TestNotebookLink:
         monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
         service = TensorboardService(tmp_path / "tb")
         assert "stopped" in service._repr_html_()
-        url = service.get_url()
+        service.get_url()
+        url = service.browser_url()  # with the static server's token
         try:
             html = service._repr_html_()
             assert f'href="{url}"' in html and "TensorBoard on" in html
@@ -146,8 +148,9 @@ class TestNotebookLink:
         try:
             port = url.split(":")[2].rstrip("/")
             html = service._repr_html_()
-            assert f'href="/user/alice/proxy/{port}/"' in html
-            assert f'href="{url}"' in html  # the direct link too
+            query = f"?token={service.access_token}" if service.access_token else ""
+            assert f'href="/user/alice/proxy/{port}/{query}"' in html
+            assert f'href="{service.browser_url()}"' in html  # the direct link too
         finally:
             service.stop()
 

@@ -51,6 +51,16 @@ def _collect(config, result: dict, visited: set) -> None:
     result.update(config.__xpm__.tags)
 
 
+def _pathcomponent(value: Any) -> Any:
+    """A string with its ``/`` replaced by ``-`` (as the reference does); others as they are."""
+    return value.replace("/", "-") if isinstance(value, str) else value
+
+
 def tagspath(value: ConfigMixin) -> str:
-    """``key=value`` pairs of the tags, sorted by key, joined with ``_``."""
-    return "_".join(f"{k}={v}" for k, v in sorted(tags(value).items()))
+    """``key=value`` pairs of the tags, sorted by key, joined with ``_``.
+
+    As in experimaestro, ``/`` in a key or a string value becomes ``-``: the
+    result is one path component (``tag("../x")`` gives ``k=..-x``).
+    """
+    return "_".join(f"{_pathcomponent(k)}={_pathcomponent(v)}"
+                    for k, v in sorted(tags(value).items()))

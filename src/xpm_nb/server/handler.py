@@ -10,7 +10,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from .auth import COOKIE, check_token, request_token
+from .auth import COOKIE, check_action, check_token, redact, request_token, valid_token
 
 __all__ = ["Handler"]
 
@@ -21,18 +21,45 @@ MAX_BODY = 1 << 20  # bytes: the page only sends small JSON messages
 # Headers that concern one connection, never forwarded by the proxy.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+# Request headers that are the monitor's business (its token, its cookie, where the
+# browser comes from): never forwarded to a service.
+PRIVATE = {"cookie", "authorization", "x-xpm-token", "origin", "referer"}
+# Response headers of a service that are dropped: a service must not set cookies on
+# 127.0.0.1 (they would reach the monitor) nor loosen the sandbox we put on its pages.
+UPSTREAM_DROPPED = {"set-cookie", "set-cookie2", "content-security-policy",
+                    "content-security-policy-report-only", "access-control-allow-origin",
+                    "access-control-allow-credentials", "x-frame-options", "referrer-policy",
+                    "x-content-type-options"}
+# A service's page (a job may write any HTML) runs in no origin: no script, no form,
+# nothing that reaches the monitor's API with the monitor's cookie.
+SERVICE_CSP = "sandbox"
+# The monitor's page: its own scripts and API only.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
+REQUEST_TIMEOUT = 20.0  # seconds a connection may stay silent (idle keep-alive included)
+TOKEN_META = "<!--xpm-token-->"
 
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "xpm_nb"
     protocol_version = "HTTP/1.1"
+    # Socket timeout of every read and write (socketserver.StreamRequestHandler): a
+    # connection that sends nothing is closed, so idle ones cannot pile up.
+    timeout = REQUEST_TIMEOUT
 
     @property
     def monitor(self):
         return self.server.monitor
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        logger.debug("%s - " + format, self.address_string(), *args)
+        # The request line may carry ?token=...: never in a log.
+        logger.debug("%s - %s", self.address_string(), redact(format % args))
+
+    def end_headers(self) -> None:
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        super().end_headers()
 
     # --- dispatch -------------------------------------------------------------
 
@@ -52,6 +79,12 @@ class Handler(BaseHTTPRequestHandler):
             self._refuse(status)
             return
         path = url.path
+        if method == "POST":
+            why = check_action(self.monitor.token, self.headers)
+            if why is not None:
+                self.close_connection = True  # its body is not read
+                self._json({"error": why}, 403)
+                return
         try:
             if path.startswith("/services/"):
                 self._proxy(method, path, url.query)
@@ -59,8 +92,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._post(path, url.query)
             else:
                 self._get(path, url.query)
-        except BrokenPipeError:
-            pass
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - answer 500 and keep serving
             logger.exception("monitoring server: %s %s failed", method, path)
             self._json({"error": f"{type(exc).__name__}: {exc}"}, 500)
@@ -69,6 +102,7 @@ class Handler(BaseHTTPRequestHandler):
         text = ("a token is required: open the URL printed when the experiment started "
                 "(…/?token=…)" if status == 401 else "wrong token")
         body = json.dumps({"error": text}).encode()
+        self.close_connection = True  # nothing more from whoever has no token
         self.send_response(status)
         if status == 401:
             self.send_header("WWW-Authenticate", 'Bearer realm="xpm_nb"')
@@ -85,9 +119,16 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/", "/index.html"):
             cookie = None
             token = urllib.parse.parse_qs(query).get("token")
-            if token:  # later requests of the page (assets, API) carry the cookie
-                cookie = (f"{COOKIE}={token[0]}; Path=/; HttpOnly; SameSite=Strict")
-            self._file(STATIC / "index.html", cookie=cookie)
+            # Later requests of the page (assets, polls) carry the cookie. Only the
+            # server's own token is ever written in a header (no CR/LF from a query).
+            if (token and valid_token(token[0])
+                    and check_token(self.monitor.token, token[0]) == 200):
+                cookie = f"{COOKIE}={self.monitor.token}; Path=/; HttpOnly; SameSite=Strict"
+            # The page's actions send the token in a header: it is given to the page's
+            # script here (a page of another origin cannot read this answer).
+            meta = f'<meta name="xpm-token" content="{self.monitor.token}">'
+            self._file(STATIC / "index.html", cookie=cookie, csp=PAGE_CSP,
+                       replace=(TOKEN_META.encode(), meta.encode()))
         elif path == "/api/jobs":
             self._json(model.jobs_payload())
         elif path == "/api/poll":
@@ -110,21 +151,39 @@ class Handler(BaseHTTPRequestHandler):
     def _services(self) -> list[dict]:
         out = []
         for sid, service in list(self.monitor.xp.services.items()):
+            url = getattr(service, "url", None)
+            web = isinstance(url, str) and url.lower().startswith(("http://", "https://"))
             out.append({"id": sid, "description": service.description(),
                         "state": service.state.name,
-                        "url": f"/services/{urllib.parse.quote(sid)}/"
-                        if getattr(service, "url", None) else None})
+                        # only ever our proxy's path: never the service's own URL
+                        "url": f"/services/{urllib.parse.quote(sid, safe='')}/" if web else None})
         return out
 
     # --- POST -----------------------------------------------------------------
 
+    def _body(self) -> bytes | None:
+        """The request's body; None after answering 400/411/413 (then the connection closes)."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            self._json({"error": "chunked bodies are not accepted: send a Content-Length"}, 411)
+            return None
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit() or len(raw) > 12:  # no sign, no spaces, no huge number
+            self.close_connection = True
+            self._json({"error": f"bad Content-Length {raw[:20]!r}"}, 400)
+            return None
+        length = int(raw)
+        if length > MAX_BODY:
+            self.close_connection = True
+            self._json({"error": f"request too large (more than {MAX_BODY} bytes)"}, 413)
+            return None
+        return self.rfile.read(length) if length else b""
+
     def _post(self, path: str, query: str) -> None:
         model = self.monitor.model
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._json({"error": "request too large"}, 413)
+        raw = self._body()
+        if raw is None:
             return
-        raw = self.rfile.read(length) if length else b"{}"
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -155,16 +214,25 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - the service did not start
             self._json({"error": f"service {sid!r} is not available: {exc}"}, 502)
             return
+        if target.scheme != "http" or not target.hostname:
+            self._json({"error": f"service {sid!r} has no http URL to proxy"}, 502)
+            return
         body = None
         if method == "POST":
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        # The token is ours: the service never sees it.
+            body = self._body()
+            if body is None:
+                return
+        # The token is ours: the service never sees it (nor our cookie, nor the
+        # Origin/Referer of our page); a service's own token goes in its header.
         query = urllib.parse.urlencode(
             [(k, v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)
              if k != "token"])
         upstream = target.path.rstrip("/") + "/" + rest + (f"?{query}" if query else "")
         headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in HOP_BY_HOP and k.lower() not in ("cookie", "authorization")}
+                   if k.lower() not in HOP_BY_HOP and k.lower() not in PRIVATE}
+        service_token = getattr(service, "access_token", None)
+        if service_token:
+            headers["X-XPM-Token"] = service_token
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
         try:
             conn.request(method, upstream, body=body, headers=headers)
@@ -177,8 +245,12 @@ class Handler(BaseHTTPRequestHandler):
             conn.close()
         self.send_response(resp.status)
         for key, value in resp.getheaders():
-            if key.lower() not in HOP_BY_HOP:
+            if key.lower() not in HOP_BY_HOP and key.lower() not in UPSTREAM_DROPPED:
                 self.send_header(key, value)
+        # Whatever a job wrote (HTML, SVG...) shows on the monitor's origin: sandboxed,
+        # it runs no script and has no origin of its own.
+        self.send_header("Content-Security-Policy", SERVICE_CSP)
+        self.send_header("X-Frame-Options", "DENY")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if method != "HEAD":
@@ -196,11 +268,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _file(self, path: Path | None, cookie: str | None = None) -> None:
+    def _file(self, path: Path | None, cookie: str | None = None, csp: str | None = None,
+              replace: tuple[bytes, bytes] | None = None) -> None:
         if path is None or not path.is_file():
             self._json({"error": "not found"}, 404)
             return
         body = path.read_bytes()
+        if replace is not None:
+            body = body.replace(*replace)
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if path.suffix in (".js", ".mjs"):
             ctype = "text/javascript"
@@ -210,6 +285,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         if cookie:
             self.send_header("Set-Cookie", cookie)
+        if csp:
+            self.send_header("Content-Security-Policy", csp)
+            self.send_header("X-Frame-Options", "DENY")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

@@ -4,8 +4,26 @@
 // (get/set/save_changes/on/off/send): keys and "msg:custom" messages come from
 // GET api/poll about once a second; send() POSTs to api/msg and delivers the
 // answer as "msg:custom". URLs are relative, so the page also works under a
-// proxy prefix. The token travels in the cookie set when the page was opened.
+// proxy prefix. Reads carry the token in the cookie set when the page was
+// opened; actions (api/msg, api/quit) must also carry it in the X-XPM-Token
+// header (the server puts it in the page's <meta name="xpm-token">) and be
+// JSON: a page of another port of 127.0.0.1 gets the cookie sent, not the token.
 import jobTable from "../assets/job_table.js";
+
+function pageToken() {
+  const meta = document.querySelector('meta[name="xpm-token"]');
+  return meta ? meta.getAttribute("content") : "";
+}
+
+// Options of a POST of the page: JSON, token in a header, same origin only.
+export function actionOptions(body) {
+  return {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-XPM-Token": pageToken() },
+    body: JSON.stringify(body ?? {}),
+  };
+}
 
 const POLL_MS = 1000;
 const SERVICES_EVERY = 5; // polls between two refreshes of the services list
@@ -85,11 +103,7 @@ export class PollModel {
   }
 
   send(message) {
-    this._fetch("api/msg", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(message),
-    }).then(
+    this._fetch("api/msg", actionOptions(message)).then(
       (answer) => this._deliver(answer.messages),
       (err) => this.onStatus(false, String(err.message || err)),
     );
@@ -136,6 +150,10 @@ function showServices(nav, services) {
 }
 
 async function main() {
+  // The cookie now holds the token: keep it out of the address bar and history.
+  if (new URLSearchParams(location.search).has("token")) {
+    history.replaceState(null, "", location.pathname);
+  }
   const title = document.getElementById("xpm-title");
   const connection = document.getElementById("xpm-connection");
   const nav = document.getElementById("xpm-services");
@@ -163,7 +181,7 @@ async function main() {
     document.title = `${title.textContent} · xpm_nb`;
   });
   quit.addEventListener("click", () => {
-    fetch("api/quit", { method: "POST", credentials: "same-origin" }).then(() => {
+    fetch("api/quit", actionOptions({})).then(() => {
       quit.disabled = true;
       quit.textContent = "quitting…";
     });
