@@ -26,6 +26,35 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+# Characters never printed as they are: C0/C1 controls (ANSI escapes), DEL,
+# line and paragraph separators, bidirectional overrides, and lone surrogates
+# (a file name that is not UTF-8), which stdout could not encode.
+_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7f, *range(0x80, 0xa0)]}
+_UNSAFE.update({c: f"\\u{c:04x}" for c in (0x2028, 0x2029, 0x200e, 0x200f, 0x061c,
+                                               *range(0x202a, 0x202f), *range(0x2066, 0x206a))})
+
+
+def _printable(value) -> str:
+    """``value`` as text safe to print on a terminal (names and tags come from the
+    workspace: they could hold escape sequences); backslash escapes instead."""
+    text = str(value)
+    if text.isprintable() and text.isascii():
+        return text
+    text = text.translate(_UNSAFE)
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        text = "".join(f"\\x{ord(c) - 0xdc00:02x}" if "\udc80" <= c <= "\udcff"
+                       else f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c
+                       for c in text)
+    return text
+
+
+def _print_notes() -> None:
+    """The workspace files that were not read (bad input), as warnings on stderr."""
+    from .results.safeio import take_notes
+
+    for message in take_notes():
+        print(f"xpm-nb: warning: {_printable(message)}", file=sys.stderr)
+
 
 def _workspace(args):
     from .errors import WorkspaceError
@@ -122,13 +151,14 @@ def _select(args):
 
 def _show(job, args, action: str | None = None) -> str:
     where = str(job.path) if args.fullpath else job.name
-    line = f"{job.state.upper():<11} {where}"
+    line = f"{job.state.upper():<11} {_printable(where)}"
     if args.tags and job.tags:
-        line += "  " + " ".join(f"{k}={v}" for k, v in sorted(job.tags.items()))
+        line += "  " + " ".join(f"{_printable(k)}={_printable(v)}"
+                                for k, v in sorted(job.tags.items()))
     if job.reason and job.state == "error":
-        line += f"  ({job.reason})"
+        line += f"  ({_printable(job.reason)})"
     if action:
-        line += f"  -> {action}"
+        line += f"  -> {_printable(action)}"
     return line
 
 
@@ -136,6 +166,7 @@ def _jobs(args) -> int:
     from .experiments.workspace_jobs import clean_job, kill_job
 
     ws, jobs = _select(args)
+    _print_notes()
     command = args.jobs_command
     if args.json and command == "list":
         print(json.dumps([j.record() for j in jobs], default=str, indent=1))
@@ -170,15 +201,20 @@ def _experiments(args) -> int:
 
     ws = _workspace(args)
     experiments = workspace_experiments(ws)
+    _print_notes()
     if args.json:
         print(json.dumps([{"name": e.name, "current": e.current, "status": e.status,
                            "runs": e.runs, "jobs": e.jobs, "hostname": e.hostname,
                            "last_updated": e.last_updated} for e in experiments], indent=1))
         return 0
     for e in experiments:
-        when = (time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_updated))
-                if e.last_updated else "-")
-        print(f"{e.name:<30} {e.status or '-':<8} run {e.current or '-':<18} "
+        try:
+            when = (time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_updated))
+                    if e.last_updated else "-")
+        except (OverflowError, ValueError, OSError):  # a time out of range
+            when = "-"
+        print(f"{_printable(e.name):<30} {_printable(e.status or '-'):<8} "
+              f"run {_printable(e.current or '-'):<18} "
               f"{len(e.jobs):>4} job(s)  {e.runs} run(s)  updated {when}")
     if not experiments:
         print(f"no experiment in {ws.path}", file=sys.stderr)
@@ -279,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xpm-nb: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the workspace's folders themselves (permissions, a lost mount)
+        if os.environ.get("XPM_NB_DEBUG"):
+            raise
+        print(f"xpm-nb: error: {_printable(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import attrs
 
 from ..core.types import describe_value
 from ..errors import ExperimentFileError
+from ..scheduler.workspace import experiment_name_problem
 from .configuration import MISSING
 from .yamlfile import KeyPath, Sources, close_match
 
@@ -196,6 +197,9 @@ def build_configuration(cls: type, sources: Sources, only: set[str] | None = Non
     if only is None or "id" in only:
         if getattr(cfg, "id", None) is MISSING:
             raise builder.fail((), "missing key 'id' (the experiment's name). Fix: add `id: my-experiment`")
+        problem = experiment_name_problem(getattr(cfg, "id", None))
+        if problem:
+            raise builder.fail(("id",), problem)
     return cfg
 
 

@@ -79,7 +79,58 @@ class _LineLoader(yaml.SafeLoader):
             data.lines[key] = line
 
 
+    def compose_document(self):
+        node = super().compose_document()
+        _check_expansion(node, self.name)
+        return node
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_located_map)
+
+MAX_NODES = 100_000
+"""At most this many values in an experiment file once its aliases are expanded."""
+
+
+def _check_expansion(root, name: str) -> None:
+    """Refuse a file whose aliases (``*a``) expand to more than :data:`MAX_NODES`
+    values (a "billion laughs" of a few hundred bytes) or to themselves (a cycle):
+    reading it would never end. Nodes shared by aliases are counted each time."""
+    sizes: dict[int, int] = {}  # node -> values once expanded (memo: linear time)
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            children = _children(node)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            sizes[key] = size
+            if size > MAX_NODES:
+                line = node.start_mark.line + 1
+                msg = (f"{name}:{line}: its aliases (*name) expand to more than {MAX_NODES} "
+                       "values: refused (an alias bomb?). Fix: write the values out, or use "
+                       "fewer nested aliases")
+                raise ExperimentFileError(msg)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            line = node.start_mark.line + 1
+            msg = (f"{name}:{line}: an alias (*name) refers to a value that contains it "
+                   "(a cycle): refused. Fix: remove the alias from inside its anchor")
+            raise ExperimentFileError(msg)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _read_yaml(path: Path) -> tuple[dict, dict[KeyPath, Location]]:
@@ -101,6 +152,9 @@ def _read_yaml(path: Path) -> tuple[dict, dict[KeyPath, Location]]:
         raise ExperimentFileError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"{path}: not valid YAML: {exc}"
+        raise ExperimentFileError(msg) from None
+    except RecursionError:
+        msg = f"{path}: values nested too deeply to be read. Fix: flatten the file"
         raise ExperimentFileError(msg) from None
     finally:
         if loader is not None:

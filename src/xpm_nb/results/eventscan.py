@@ -17,16 +17,18 @@ long workspace path once per folder instead of twice per job).
 
 from __future__ import annotations
 
+import errno
 import json
 import marshal
 import os
+import stat
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 
-__all__ = ["EventState", "parse_lines", "read_from", "scan_jobs", "scan_parallel", "scan_parts",
-           "EVENTS"]
+__all__ = ["EventState", "parse_lines", "read_from", "read_small", "scan_jobs", "scan_parallel",
+           "scan_parts", "BadFile", "EVENTS", "EVENTS_LIMIT", "SMALL_LIMIT"]
 
 EVENTS = ".experimaestro/events/event-0.jsonl"  # relative to the job folder
 FINAL_STATES = ("done", "error")
@@ -84,6 +86,8 @@ class EventState:
             self.feed(_parse_raw(blob[:end]))
 
     def feed(self, events: list) -> None:
+        # Values of the wrong type (a hand-edited or corrupt file) are left out:
+        # times and progress are numbers, a step an integer, metrics numbers.
         metrics = self.metrics
         for event in events:
             if type(event) is not dict:
@@ -92,39 +96,133 @@ class EventState:
             if kind == "JobMetricsEvent":
                 values = event.get("metrics")
                 if type(values) is dict:
-                    metrics.update(values)
-                    self.step = event.get("step")
+                    metrics.update((k, v) for k, v in values.items() if _is_number(v))
+                    step = event.get("step")
+                    self.step = step if type(step) is int else None
             elif kind == "JobProgressEvent":
                 if not event.get("level"):
-                    self.progress = event.get("progress")
+                    progress = event.get("progress")
+                    self.progress = progress if _is_number(progress) else None
             elif kind == "JobStateChangedEvent":
                 state = event.get("state")
+                timestamp = event.get("timestamp")
+                if not _is_number(timestamp):
+                    timestamp = None
                 if state == "running":
                     # A new run (a retry) starts over.
-                    self.started, self.ended, self.final = event.get("timestamp"), None, False
+                    self.started, self.ended, self.final = timestamp, None, False
                 elif state in FINAL_STATES:
-                    self.ended, self.final = event.get("timestamp"), True
+                    self.ended, self.final = timestamp, True
+
+
+def _is_number(value) -> bool:
+    """A float, or an int that a float64 (and an Int64 column) holds."""
+    return type(value) is float or (type(value) is int and -(1 << 63) <= value < 1 << 63)
 
 
 _FIRST_READ = 16384
 
+EVENTS_LIMIT = 512 << 20
+"""At most this many bytes of an event file (or of ``jobs.jsonl``) are read."""
+SMALL_LIMIT = 4 << 20
+"""At most this many bytes of a marker, pid file or ``status.json``."""
 
-def read_from(path: str, offset: int = 0, dir_fd: int | None = None) -> bytes:
-    """The bytes of a file from ``offset`` to its end (``path`` relative to ``dir_fd``)."""
-    # os.open/os.pread with a first guess of the size: half the cost of open().read()
-    # and no fstat, for 100,000 small files.
-    fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
+# Files of a job folder are opened without following a last symbolic link
+# (xpm_nb and the reference write them in place) and without waiting (a FIFO
+# planted in place of a file would block the open until a writer comes).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class BadFile(OSError):
+    """A workspace file that is not a regular file, or too large: it is not read.
+
+    ``what`` says what is wrong (the caller names the file)."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def _open(path: str, dir_fd: int | None) -> int:
     try:
-        blob = os.pread(fd, _FIRST_READ, offset)
+        return os.open(path, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BadFile("is a symbolic link, not a regular file (never followed)") from None
+        if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # a socket
+            raise BadFile("is a socket, not a regular file") from None
+        raise
+
+
+def _check(fd: int, limit: int, offset: int = 0) -> os.stat_result:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise BadFile(f"is {_kind(st.st_mode)}, not a regular file")
+    if st.st_size - offset > limit:
+        raise BadFile(f"holds {st.st_size} bytes, more than the {limit} read at most")
+    return st
+
+
+def _read_to_end(fd: int, offset: int, limit: int, parts: list[bytes]) -> bytes:
+    """The rest of a regular file (it may grow while read: never past ``limit``)."""
+    total = sum(map(len, parts))
+    while True:
+        more = os.pread(fd, min(1 << 20, limit + 1 - total), offset + total)
+        if not more:
+            return b"".join(parts)
+        parts.append(more)
+        total += len(more)
+        if total > limit:
+            raise BadFile(f"holds more than the {limit} bytes read at most")
+
+
+def read_from(path: str, offset: int = 0, dir_fd: int | None = None,
+              limit: int = EVENTS_LIMIT) -> bytes:
+    """The bytes of a file from ``offset`` to its end (``path`` relative to ``dir_fd``).
+
+    :class:`BadFile` if it is not a regular file (a FIFO, a device, a symbolic
+    link, a folder) or holds more than ``limit`` bytes from ``offset``.
+    """
+    # os.open/os.pread with a first guess of the size: half the cost of open().read()
+    # and no fstat for small files (100,000 of them); a FIFO fails the pread (ESPIPE).
+    fd = _open(path, dir_fd)
+    try:
+        try:
+            blob = os.pread(fd, _FIRST_READ, offset)
+        except OSError as exc:
+            if exc.errno in (errno.ESPIPE, errno.EISDIR, errno.EINVAL, errno.EAGAIN):
+                _check(fd, limit, offset)  # raises BadFile for what is not a file
+            raise
         if len(blob) < _FIRST_READ:
             return blob
-        parts = [blob]
-        while True:
-            offset += len(parts[-1])
-            more = os.pread(fd, 1 << 20, offset)
-            if not more:
-                return b"".join(parts)
-            parts.append(more)
+        _check(fd, limit, offset)  # larger: a regular file, of a bounded size
+        return _read_to_end(fd, offset, limit, [blob])
+    finally:
+        os.close(fd)
+
+
+def read_small(path: str, limit: int = SMALL_LIMIT, dir_fd: int | None = None) -> bytes | None:
+    """A whole file of a workspace (a marker, a pid file, ``status.json``), or None
+    when there is none; :class:`BadFile` when it is not a regular file or too large."""
+    try:
+        fd = _open(path, dir_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        _check(fd, limit)
+        return _read_to_end(fd, 0, limit, [])
     finally:
         os.close(fd)
 
@@ -142,7 +240,8 @@ def scan_jobs(jobs: list[tuple[str, str]], as_tuples: bool = False) -> list[tupl
     done), else ``(token, marker mtime, state)`` where ``token`` is the marker's
     mtime in ns and ``state`` the whole event file read (an :class:`EventState`,
     as a tuple with ``as_tuples``: see :func:`state_tuple`), or None when it
-    cannot be read.
+    cannot be read, or a message (a ``str``) when it is not a regular file or
+    is too large (:class:`BadFile`).
 
     """
     out: list[tuple | None] = []
@@ -164,6 +263,9 @@ def scan_jobs(jobs: list[tuple[str, str]], as_tuples: bool = False) -> list[tupl
                 continue
             try:
                 blob = read_from(f"{name}/{EVENTS}", 0, dir_fd)
+            except BadFile as exc:  # the message instead of the state: bad input
+                append((st.st_mtime_ns, st.st_mtime, f"{path}/{EVENTS} {exc.what}"))
+                continue
             except OSError:
                 append((st.st_mtime_ns, st.st_mtime, None))
                 continue

@@ -12,9 +12,10 @@ from operator import attrgetter, methodcaller
 from typing import Any
 
 from ..errors import ResultsError
+from . import safeio
 from .scan import read_history, summarize, summarize_all
 from .sources import JobRecord, records_of
-from .taskresults import any_to_compute, task_results
+from .taskresults import ResultsWarning, any_to_compute, task_results
 
 __all__ = ["results", "FIXED_COLUMNS", "HISTORY_COLUMNS"]
 
@@ -50,9 +51,21 @@ def results(source, experiment: str | None = None, *, run: str | None = None,
 
     ``metrics="history"`` gives instead every logged value, one row per job,
     step and metric (columns ``step``, ``timestamp``, ``metric``, ``value``).
-    ``columns`` keeps only these columns; ``done_only`` only the done jobs;
-    ``task_results`` runs ``results()`` for every done job (True), for none
-    (False), or (None) only where the task class is imported in this process.
+    ``columns`` keeps only these columns; ``done_only`` only the done jobs.
+
+    ``task_results``: None (default) runs ``results()`` for the done jobs of
+    this process and for those on disk whose task class, imported in this
+    process, defines it; their configuration is rebuilt from ``params.json``
+    with classes already imported only: nothing is imported and
+    ``classes.pkl`` is never unpickled. True runs it for every done job and
+    imports the modules ``params.json`` names: it **runs code from the job
+    folders: only for workspaces you trust** (``classes.pkl`` is still never
+    unpickled: a class defined in a notebook cell must be defined in this
+    process). False runs none.
+
+    The workspace's files are read as untrusted input: a file that is not a
+    regular file (a FIFO, a device, a symbolic link) or is too large is not
+    read; a ``ResultsWarning`` names it, and its job's row lacks what it holds.
     Each call reads the folders again (only what changed since the last call).
     """
     if metrics not in ("last", "history"):
@@ -65,14 +78,31 @@ def results(source, experiment: str | None = None, *, run: str | None = None,
     # the cyclic collector's passes over them would cost a third of the time.
     enabled = gc.isenabled()
     gc.disable()
+    safeio.take_notes()  # left by another reader: not this call's
     try:
         records = records_of(source, experiment, run)
         if metrics == "history":
-            return _history_frame(records, wanted, done_only)
-        return _summary_frame(records, wanted, done_only, task_results)
+            frame = _history_frame(records, wanted, done_only)
+        else:
+            frame = _summary_frame(records, wanted, done_only, task_results)
     finally:
         if enabled:
             gc.enable()
+    _warn_bad_input(safeio.take_notes())
+    return frame
+
+
+def _warn_bad_input(notes: list[str]) -> None:
+    """One warning for the files of the workspace that were not read (bad input)."""
+    if not notes:
+        return
+    import warnings
+
+    shown = "\n".join(f"- {n}" for n in notes[:10])
+    more = f"\n(and {len(notes) - 10} more)" if len(notes) > 10 else ""
+    warnings.warn(f"results(): {len(notes)} file(s) of the workspace were not read; the rows "
+                  f"of their jobs lack what these files hold:\n{shown}{more}", ResultsWarning,
+                  stacklevel=3)
 
 
 # Columns are built with map() over attrgetter/methodcaller: the loops run in
@@ -108,8 +138,10 @@ def _times(pd, values: list):
     from datetime import datetime
 
     local = datetime.now().astimezone().tzinfo
-    return pd.to_datetime(pd.Series(values, dtype="float64"), unit="s", utc=True
-                          ).dt.tz_convert(local).array
+    seconds = pd.Series(values, dtype="float64")
+    # Outside the years 1678-2261 (a corrupt file): missing, not an OutOfBoundsDatetime.
+    seconds = seconds.where(seconds.abs() < 9.2e9)
+    return pd.to_datetime(seconds, unit="s", utc=True).dt.tz_convert(local).array
 
 
 def _summary_frame(records: list[JobRecord], wanted: list[str] | None, done_only: bool,

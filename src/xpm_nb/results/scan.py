@@ -16,16 +16,23 @@ has no folder until it starts, so a rebuild costs one ``stat`` for it.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..scheduler.jobs import JobPaths, JobState, read_disk_state
-from . import diskcache
+from ..scheduler.jobs import JobPaths, JobState
+from . import diskcache, safeio
 from .eventscan import EVENTS as _EVENTS_REL
-from .eventscan import EventState, read_from, scan_parts, state_from, state_tuple
+from .eventscan import (
+    BadFile,
+    EventState,
+    _is_number,
+    read_from,
+    scan_parts,
+    state_from,
+    state_tuple,
+)
 from .sources import JobRecord, parse_lines
 
 __all__ = ["JobSummary", "summarize", "summarize_all", "read_history", "clear_caches"]
@@ -163,9 +170,11 @@ def _not_done(record: JobRecord) -> JobSummary:
     kept = _failed.get(record.path)
     if kept is not None and kept[0] == token:
         return kept[1]
+    notes = safeio.notes_count()
     summary = summarize(record, True)
     events = _events_cache.get(record.path)
-    if summary.state == "error" and events is not None and events.final:
+    if (summary.state == "error" and events is not None and events.final
+            and safeio.notes_count() == notes):
         _failed[record.path] = (token, summary)
     return summary
 
@@ -192,6 +201,9 @@ def _summary_of(record: JobRecord, result: tuple | None) -> JobSummary:
     if result is None or result[2] is None:  # not done, or done without event file
         return _without_events(record, result is None)
     token, marker_time, values = result
+    if type(values) is str:  # its event file is bad input: noted, the row without it
+        safeio.note(f"{values}: not read. {safeio.FIX}")
+        return summarize(record, False)
     if type(values) is tuple:  # from a helper process
         if values[4]:  # final: see state_tuple()
             return _keep_done(record.path, (token, *values), marker_time)
@@ -210,7 +222,10 @@ def _without_events(record: JobRecord, not_done: bool) -> JobSummary:
     kept in ``_quiet`` if it has no event file and no process that may end."""
     path = record.path
     key = _quiet_key(record)  # taken before reading: a change after it shows
+    notes = safeio.notes_count()
     summary = _not_done(record) if not_done else summarize(record, True)
+    if safeio.notes_count() != notes:
+        return summary  # bad input: read (and reported) again next time
     # A .pid file (a process that may end unseen) is looked for only in a folder
     # that existed at the key: one made since then changes the key anyway.
     if (key is not None and path not in _events_cache and path not in _done
@@ -293,6 +308,10 @@ def _events(path: str, done_token: int | None, marker_time: float | None) -> Eve
             return entry
     try:
         blob = read_from(file, entry.offset if entry is not None else 0)
+    except BadFile as exc:
+        safeio.bad(file, exc)
+        _events_cache.pop(path, None)
+        return None
     except OSError:
         _events_cache.pop(path, None)
         return None
@@ -306,15 +325,14 @@ def _events(path: str, done_token: int | None, marker_time: float | None) -> Eve
 
 def _status_times(path: str) -> tuple[float | None, float | None]:
     """Start and end times of ``.experimaestro/status.json`` (jobs without events)."""
-    try:
-        data = json.loads(Path(path, ".experimaestro", "status.json").read_bytes())
-    except (OSError, ValueError):
+    data = safeio.read_json(Path(path, ".experimaestro", "status.json"))
+    if not isinstance(data, dict):
         return None, None
     return _time(data.get("started_time")), _time(data.get("ended_time"))
 
 
 def _time(value) -> float | None:
-    if isinstance(value, (int, float)):
+    if type(value) is float or (type(value) is int and abs(value) < 1 << 63):
         return float(value)
     if isinstance(value, str):  # the reference writes ISO times
         from datetime import datetime
@@ -339,7 +357,7 @@ def summarize(record: JobRecord, with_events: bool = True, done_stat=None) -> Jo
         done_token = st.st_mtime_ns
         marker_time = st.st_mtime
     except OSError:
-        state, info = read_disk_state(JobPaths(Path(path), record.name))
+        state, info = safeio.disk_state(JobPaths(Path(path), record.name))
         marker_time = None
     summary = JobSummary(_state_name(record, state), marker_token=done_token)
     if state is JobState.ERROR:
@@ -386,6 +404,9 @@ def read_history(record: JobRecord) -> list[tuple]:
     """Every metric value of a job: ``(step, timestamp, metric, value)`` rows."""
     try:
         blob = read_from(record.path + EVENTS, 0)
+    except BadFile as exc:
+        safeio.bad(record.path + EVENTS, exc)
+        return []
     except OSError:
         return []
     end = blob.rfind(b"\n")
@@ -396,5 +417,8 @@ def read_history(record: JobRecord) -> list[tuple]:
         values = event.get("metrics")
         if isinstance(values, dict):
             step, ts = event.get("step"), event.get("timestamp")
-            rows.extend((step, ts, name, value) for name, value in values.items())
+            step = step if _is_number(step) and type(step) is int else None
+            ts = ts if _is_number(ts) else None
+            rows.extend((step, ts, name, value) for name, value in values.items()
+                        if _is_number(value))
     return rows

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError, WorkspaceError
-from .eventscan import parse_lines
+from . import safeio
+from .eventscan import BadFile, parse_lines, read_from
 
 __all__ = ["JobRecord", "records_of", "parse_lines"]
 
@@ -205,12 +207,31 @@ def _from_run(run: Path, workspace: Path, experiment: str) -> list[JobRecord]:
 
 
 def _run_states(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
+    data = safeio.read_json(path)
     states = data.get("job_states") if isinstance(data, dict) else None
-    return states if isinstance(states, dict) else {}
+    if not isinstance(states, dict):
+        return {}
+    return {k: v for k, v in states.items() if type(v) is str}
+
+
+def _tags(value) -> dict:
+    """The tags of a ``jobs.jsonl`` line: names -> scalars (other values as their JSON)."""
+    if type(value) is not dict:
+        return {}
+    tags = {}
+    for name, v in value.items():
+        if v is None or type(v) in (str, bool, float) or (
+                type(v) is int and -(1 << 63) <= v < 1 << 63):
+            tags[name] = v
+        else:  # a list, an object, a huge int: hashable and printable as text
+            tags[name] = json.dumps(v, default=str)
+    return tags
+
+
+def _timestamp(value) -> float | None:
+    if type(value) is float or (type(value) is int and abs(value) < 1 << 63):
+        return float(value)
+    return None
 
 
 @dataclass
@@ -232,18 +253,27 @@ def _jobs_jsonl(path: Path) -> _JsonlCache:
     """The cached read of a run's jobs.jsonl, brought up to date (new lines only)."""
     key = str(path)
     try:
-        st = os.stat(key)
-    except FileNotFoundError:
+        st = os.lstat(key)
+    except OSError:
         _jsonl_cache.pop(key, None)
+        return _JsonlCache(0, 0)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO, a link to a device...: not read
+        _jsonl_cache.pop(key, None)
+        safeio.bad(key, BadFile("is not a regular file"))
         return _JsonlCache(0, 0)
     entry = _jsonl_cache.get(key)
     if entry is None or entry.inode != st.st_ino or st.st_size < entry.offset:
         entry = _JsonlCache(st.st_ino, 0)
         _jsonl_cache[key] = entry
     if st.st_size > entry.offset:
-        with open(key, "rb") as f:
-            f.seek(entry.offset)
-            blob = f.read()
+        try:
+            blob = read_from(key, entry.offset)
+        except BadFile as exc:
+            safeio.bad(key, exc)
+            _jsonl_cache.pop(key, None)
+            return _JsonlCache(0, 0)
+        except OSError:
+            return entry
         end = blob.rfind(b"\n")
         if end >= 0:  # a torn last line (being written) is read next time
             entry.offset += end + 1
@@ -251,7 +281,12 @@ def _jobs_jsonl(path: Path) -> _JsonlCache:
             for record in parse_lines(blob[:end]):
                 job_id, task_id = record.get("job_id"), record.get("task_id")
                 if type(job_id) is str and type(task_id) is str:
-                    tags = record.get("tags")
-                    jobs[(task_id, job_id)] = (
-                        tags if type(tags) is dict else {}, record.get("timestamp"))
+                    if not (safeio.safe_name(job_id) and safeio.safe_name(task_id)):
+                        safeio.note(
+                            f"{key}: job {task_id!r}/{job_id!r} is not a folder name of the "
+                            "workspace (a '/', '..' or NUL): ignored, never followed. "
+                            "Fix: remove that line")
+                        continue
+                    jobs[(task_id, job_id)] = (_tags(record.get("tags")),
+                                               _timestamp(record.get("timestamp")))
     return entry

@@ -1,18 +1,41 @@
 """``Task.results()``: values a done task computes on demand, in the notebook process.
 
 A task class may define ``results(self) -> dict`` (e.g. reading its output
-files). For a done job it runs on the value object rebuilt from the job's
-``params.json`` (or from the configuration of a job of this process). A done
-job does not change, so the values are cached by the ``.done`` marker's time.
+files). For a done job it runs on the configuration of a job of this process,
+or on the value object rebuilt from the job's ``params.json``. A done job does
+not change, so the values are cached by the ``.done`` marker's time.
+
+What code runs (the workspace is untrusted input unless the caller says so):
+
+* ``task_results=None`` (the default): jobs of this process, and jobs on disk
+  whose task class, imported in this process, defines ``results``. Their
+  ``params.json`` is rebuilt with the classes of modules **already imported**
+  in this process only (looked up in the modules' namespaces): nothing is
+  imported, ``classes.pkl`` is never read. A job naming a class of a module
+  not imported is skipped (a ``ResultsWarning`` says which module to import).
+* ``task_results=True``: every done job. This **runs code from the job
+  folders: only for workspaces you trust**: the modules ``params.json`` names
+  are imported (from ``sys.path``), and the task's ``results()`` runs. Even
+  then ``classes.pkl`` (classes shipped by value, pickled) is never
+  unpickled: a class defined in ``__main__`` or a notebook cell is used only
+  if this process defines it (run its cell first).
+* ``task_results=False``: no ``results()`` at all.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..errors import SerializationError
+from .eventscan import BadFile, read_small
+from .safeio import FIX
 from .sources import JobRecord
+
+PARAMS_LIMIT = 64 << 20  # bytes of a params.json read at most
 
 __all__ = ["task_results", "ResultsWarning"]
 
@@ -60,14 +83,16 @@ def any_to_compute(known: dict[str, type] | None, records) -> bool:
 def task_results(pairs: list[tuple[JobRecord, int | None]], force: bool) -> list[dict | None]:
     """The ``results()`` of done jobs, given with their ``.done`` token.
 
-    Without ``force``, only tasks whose class (imported here) defines ``results``;
-    with it, every done job's configuration is loaded to find out.
+    Without ``force``, only tasks whose class (imported here) defines ``results``,
+    rebuilt from classes already imported (nothing imported, nothing unpickled);
+    with it, every done job's configuration is loaded (its modules imported).
     """
     known = _known_classes()
     if not force and not any_to_compute(known, (record for record, _ in pairs)):
         return [None] * len(pairs)  # no task here computes results: skip the loop
     out: list[dict | None] = []
     errors: list[str] = []
+    missing: dict[str, int] = {}  # modules not imported -> jobs skipped for them
     for record, token in pairs:
         cached = _cache.get(record.path)
         if cached is not None and cached[0] == token and token is not None:
@@ -78,7 +103,11 @@ def task_results(pairs: list[tuple[JobRecord, int | None]], force: bool) -> list
             out.append(None)
             continue
         try:
-            values = _evaluate(record)
+            values = _evaluate(record, imports=bool(force))
+        except _NotImported as exc:
+            missing[exc.module] = missing.get(exc.module, 0) + 1
+            out.append(None)
+            continue
         except Exception as exc:  # noqa: BLE001 - one bad job must not hide the others
             errors.append(f"{record.path}: {type(exc).__name__}: {exc}")
             out.append(None)
@@ -91,16 +120,89 @@ def task_results(pairs: list[tuple[JobRecord, int | None]], force: bool) -> list
         more = f"\n(and {len(errors) - 5} more)" if len(errors) > 5 else ""
         warnings.warn(f"results() failed for {len(errors)} job(s); their rows get no values:"
                       f"\n{shown}{more}", ResultsWarning, stacklevel=3)
+    if missing:
+        names = ", ".join(f"{m!r} ({n} job(s))" for m, n in sorted(missing.items())[:10])
+        warnings.warn(
+            f"results() skipped for {sum(missing.values())} done job(s): their params.json "
+            f"names classes of modules not imported in this process: {names}. Fix: import "
+            "them, or pass task_results=True for a workspace you trust (it imports the "
+            "modules params.json names)", ResultsWarning, stacklevel=3)
     return out
 
 
-def _evaluate(record: JobRecord) -> dict | None:
+class _NotImported(Exception):
+    """A class of ``params.json`` whose module is not imported (default mode)."""
+
+    def __init__(self, module: str, qualname: str):
+        super().__init__(f"{module}.{qualname} is not imported in this process")
+        self.module = module
+
+
+class _Classes(dict):
+    """The ``shipped`` classes given to ``from_objects``: classes of modules already
+    imported, looked up in their namespaces (no ``__getattr__`` hook runs); never
+    ``classes.pkl``. Without ``imports``, any other class raises
+    :class:`_NotImported`; with it, ``from_objects`` imports its module."""
+
+    def __init__(self, imports: bool):
+        super().__init__()
+        self.imports = imports
+
+    def get(self, key, default=None):
+        module, _, qualname = str(key).partition(":")
+        obj = sys.modules.get(module)
+        for part in qualname.split(".") if obj is not None else ():
+            namespace = getattr(obj, "__dict__", None)  # a module's or a class's own
+            obj = namespace.get(part) if isinstance(namespace, Mapping) else None
+            if obj is None:
+                break
+        if obj is not None:
+            return obj
+        if not self.imports or module == "__main__":
+            raise _NotImported(module, qualname)
+        return default  # task_results=True: from_objects imports the module
+
+
+def _read_params(job_path: Path, imports: bool):
+    """The configuration of a job folder, from a bounded read of its ``params.json``."""
+    from ..core.params import from_objects
+
+    params = job_path / "params.json"
+    try:
+        raw = read_small(str(params), PARAMS_LIMIT)
+    except BadFile as exc:
+        msg = f"{params} {exc.what}: not read. {FIX}"
+        raise SerializationError(msg) from None
+    except OSError as exc:
+        msg = f"{params}: cannot be read ({exc.strerror or exc})"
+        raise SerializationError(msg) from None
+    if raw is None:
+        msg = f"{params} does not exist: {job_path} is not a job folder"
+        raise SerializationError(msg)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        msg = f"{params} is not valid JSON ({exc}); the file is corrupt or truncated"
+        raise SerializationError(msg) from None
+    if not isinstance(data, dict):
+        msg = (f"{params} holds a {type(data).__name__}, expected an object with 'objects': "
+               "it is not a params.json")
+        raise SerializationError(msg)
+    workspace = data.get("workspace")
+    if workspace is None:
+        workspace = job_path.parent.parent.parent
+    elif not isinstance(workspace, str) or "\x00" in workspace:
+        msg = f"{params}: 'workspace' is {workspace!r}, expected a folder"
+        raise SerializationError(msg)
+    return from_objects(data.get("objects", []), job_path, Path(workspace), _Classes(imports),
+                        params)
+
+
+def _evaluate(record: JobRecord, imports: bool = False) -> dict | None:
     if record.job is not None:
         config = record.job.config
     else:
-        from ..core.params import read_params
-
-        config = read_params(Path(record.path))
+        config = _read_params(Path(record.path), imports)
     method = getattr(type(config), "results", None)
     if not callable(method):
         return None

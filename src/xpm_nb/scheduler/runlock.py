@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -77,18 +78,22 @@ def lock_is_held(path: Path) -> bool | None:
     A shared lock is tried, without waiting, on a read-only descriptor (a
     reader needs no write access to the workspace), of both kinds: ``lockf``
     (ours, through ``fasteners``) and ``flock`` (the reference's ``filelock``
-    on ``WS/experiments/<name>/lock``); Linux keeps the two apart.
+    on ``WS/experiments/<name>/lock``); Linux keeps the two apart. A path that
+    is not a regular file (a FIFO, a device, a symbolic link) tells nothing (None).
     """
     with _HELD_GUARD:
         if _key(path) in _HELD:
             return True
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # Never blocks (a FIFO planted there), never follows a last symbolic link.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
     except FileNotFoundError:
         return None
     except OSError:
-        return None  # unreadable: nothing can be told
+        return None  # unreadable, a link, a socket: nothing can be told
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # a FIFO or a device is no lock: nothing can be told
         for take in (fcntl.lockf, fcntl.flock):
             try:
                 take(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
