@@ -1,0 +1,206 @@
+"""Driving JupyterLab through its UI, as a person does.
+
+A thin layer over :class:`infra.jupyterlab.LabPage` (which opens the page and
+reads the kernel's state): every action here is a click on what a person
+sees (the menu bar, a dialog's button, the file browser), and every check
+reads the rendered DOM or the notebook's model as JupyterLab holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from infra.jupyterlab import LabPage, _strip_ansi
+
+_MARK_JS = r"""
+(path) => {
+  // Count, per code cell, the executions that ended with a number: a run after
+  // a kernel restart gives the same numbers again, so numbers alone do not tell.
+  const p = window.__xpm.findPanel(path);
+  const out = [];
+  for (const c of p.content.model.cells) {
+    if (c.type !== 'code') continue;
+    if (!c.__xpmWatched) {
+      c.__xpmWatched = true;
+      c.__xpmRuns = 0;
+      c.stateChanged.connect((m, a) => {
+        if (a.name === 'executionCount' && a.newValue !== null && a.newValue !== undefined) m.__xpmRuns += 1;
+      });
+    }
+    out.push(c.__xpmRuns);
+  }
+  return out;
+}
+"""
+
+_CELLS_JS = r"""
+(path) => {
+  const p = window.__xpm.findPanel(path);
+  if (!p || !p.content.model) return null;
+  const out = [];
+  const widgets = p.content.widgets;
+  let i = 0;
+  for (const c of p.content.model.cells) {
+    const w = widgets[i];
+    const prompt = w && w.node.querySelector('.jp-InputPrompt');
+    out.push({
+      type: c.type,
+      count: c.type === 'code' ? c.executionCount : null,
+      runs: c.__xpmRuns,
+      prompt: prompt ? prompt.textContent.trim() : '',
+      source: c.sharedModel.getSource(),
+      outputs: c.type === 'code' ? c.outputs.toJSON() : [],
+    });
+    i += 1;
+  }
+  return out;
+}
+"""
+
+
+def output_text(cell: dict[str, Any]) -> str:
+    """Everything a code cell shows as text: streams, results' text/plain, errors."""
+    parts = []
+    for o in cell["outputs"]:
+        if o["output_type"] == "stream":
+            t = o.get("text", "")
+            parts.append("".join(t) if isinstance(t, list) else t)
+        elif o["output_type"] in ("execute_result", "display_data"):
+            t = o.get("data", {}).get("text/plain", "")
+            parts.append("".join(t) if isinstance(t, list) else t)
+        elif o["output_type"] == "error":
+            parts.append(_strip_ansi("\n".join(o.get("traceback") or [])))
+    return "\n".join(parts)
+
+
+class LabUI:
+    """Menu-driven actions and DOM reads on one open notebook."""
+
+    def __init__(self, lab: LabPage, shots: Path | None = None) -> None:
+        self.lab = lab
+        self.page = lab.page
+        self.shots = shots
+        self.timings: dict[str, float] = {}
+
+    # -- opening ---------------------------------------------------------------
+
+    def open_by_url(self, notebook: Path | str) -> None:
+        self.lab.open(notebook)
+
+    def open_from_file_browser(self, notebook: Path) -> None:
+        """Open the lab at its root, then double-click folders and the file in the browser."""
+        root = self.lab.server.root_dir
+        assert root is not None
+        rel = notebook.resolve().relative_to(root)
+        self.lab.path = rel.as_posix()
+        url = self.lab.server.url(f"lab/workspaces/{self.lab.workspace}", reset="")
+        self.page.goto(url, wait_until="domcontentloaded")
+        self.page.wait_for_function("() => window.jupyterapp !== undefined")
+        self.page.evaluate("() => window.jupyterapp.restored")
+        for part in rel.parts:
+            item = self.page.locator(".jp-DirListing-item", has=self.page.locator(
+                ".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(part)}$")))
+            item.first.dblclick()
+        self.lab.wait_idle()
+
+    # -- menus -----------------------------------------------------------------
+
+    def menu(self, top: str, command: str) -> None:
+        """Click ``top`` in the menu bar, then the item running ``command``."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{top}$")).first.click()
+        item = self.page.locator(f'.lm-Menu .lm-Menu-item[data-command="{command}"]').first
+        item.wait_for(state="visible")
+        item.click()
+
+    def run_all(self) -> None:
+        """Run > Run All Cells."""
+        self.menu("Run", "runmenu:run-all")
+
+    def save(self) -> None:
+        """File > Save Notebook; waits until the model is no longer dirty."""
+        self.menu("File", "docmanager:save")
+        self.page.wait_for_function(
+            "(p) => { const w = window.__xpm.findPanel(p); return w && !w.context.model.dirty; }",
+            arg=self.lab.path,
+        )
+
+    def restart_kernel(self) -> None:
+        """Kernel > Restart Kernel…, then the dialog's Restart button."""
+        self.menu("Kernel", "kernelmenu:restart")
+        dialog = self.page.locator(".jp-Dialog")
+        dialog.wait_for(state="visible")
+        assert "Restart" in dialog.inner_text()
+        dialog.locator("button.jp-mod-accept").click()
+        dialog.wait_for(state="detached")
+
+    # -- reading ---------------------------------------------------------------
+
+    def cells(self) -> list[dict[str, Any]]:
+        return self.page.evaluate(_CELLS_JS, self.lab.path)
+
+    def code_cells(self) -> list[dict[str, Any]]:
+        return [c for c in self.cells() if c["type"] == "code"]
+
+    def counts(self) -> list[int | None]:
+        return [c["count"] for c in self.code_cells()]
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self.lab.cell_errors()
+
+    def run_all_and_wait(self, timeout: float = 180.0) -> list[dict[str, Any]]:
+        """Run All from the menu; wait until every code cell ran anew (or one errored) and the kernel is idle.
+
+        Returns the code cells. Raises TimeoutError (with the cells' prompts) if the run never ends.
+        """
+        before = self.begin_run_all()
+        return self.finish_run_all(before, timeout)
+
+    def begin_run_all(self) -> list[int]:
+        """Run > Run All Cells; returns what :meth:`finish_run_all` needs."""
+        before = self.page.evaluate(_MARK_JS, self.lab.path)
+        self._t_run = time.monotonic()
+        self.run_all()
+        return before
+
+    def finish_run_all(self, before: list[int], timeout: float = 180.0) -> list[dict[str, Any]]:
+        t0 = self._t_run
+        deadline = t0 + timeout
+        while True:
+            cells = self.code_cells()
+            new = [(c["runs"] or 0) > b for c, b in zip(cells, before)]
+            if all(new) or self.errors():
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Run All did not end: prompts {[c['prompt'] for c in cells]}")
+            time.sleep(0.1)
+        self.lab.wait_idle(timeout=max(10.0, deadline - time.monotonic()))
+        self.timings.setdefault("run_all", 0.0)
+        self.timings["run_all"] += time.monotonic() - t0
+        return self.code_cells()
+
+    # -- screenshots -----------------------------------------------------------
+
+    def shot(self, name: str, full_page: bool = False) -> Path | None:
+        if self.shots is None:
+            return None
+        return self.lab.screenshot(self.shots / f"{name}.png", full_page=full_page)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def max_overlap(spans: list[tuple[float, float]]) -> int:
+    """How many of the [start, end] spans were open at once, at most."""
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+    n = best = 0
+    for _, d in events:
+        n += d
+        best = max(best, n)
+    return best
