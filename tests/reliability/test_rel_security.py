@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from relhelpers import (
     Driver,
     isolated_env,  # noqa: F401 - autouse fixture
@@ -157,3 +158,53 @@ class TestMonitoringServer:
         finally:
             xp.close()
 
+
+
+def test_atomic_writes_never_set_the_process_umask(tmp_path):
+    """Reading the umask means setting it (``os.umask``): a race with the process's
+    other threads, which would create files with a wrong mode meanwhile. Writing
+    and importing never call it; the kernel applies the umask to the temp file."""
+    code = f"""
+import os, sys
+calls = []
+real = os.umask
+os.umask = lambda mask: calls.append(mask) or real(mask)
+real(0o027)
+import xpm_nb
+from pathlib import Path
+from xpm_nb.core.params import atomic_write
+target = Path({str(tmp_path)!r}) / "f.json"
+atomic_write(target, "{{}}")
+print(oct(target.stat().st_mode & 0o777), calls)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0o640", "[]"]
+
+
+def test_environment_variable_names_cannot_inject_shell(tmp_path):
+    """Names go unquoted into SLURM's batch script (``export NAME=...``): a name that
+    is not letters, digits and '_' is refused where it is set and where it is written."""
+    from types import SimpleNamespace
+
+    from xpm_nb import experiment
+    from xpm_nb.errors import XPMError
+    from xpm_nb.launchers.slurm import SlurmLauncher
+    from xpm_nb.launchers.slurm.launcher import SlurmScriptBuilder
+    from xpm_nb.scheduler.jobs import _JobEnviron
+
+    bad = "X=1; touch /tmp/pwned #"
+    with experiment(tmp_path / "ws", "env") as xp:
+        with pytest.raises(XPMError, match="environment variable name") as info:
+            xp.setenv(bad, "v")
+        assert "Fix" in str(info.value)
+        xp.setenv("GOOD_NAME", "v; rm -rf /")  # values are quoted, so any value is fine
+    with pytest.raises(XPMError, match="job environment variable"):
+        _JobEnviron({})[bad] = "v"
+    job = SimpleNamespace(locator="t/0", path=tmp_path)
+    builder = SlurmScriptBuilder(SlurmLauncher())
+    script = builder.script(job, {"GOOD_NAME": "v; rm -rf /"})
+    assert "export GOOD_NAME='v; rm -rf /'" in script
+    with pytest.raises(XPMError, match="environment variable name"):
+        builder.script(job, {bad: "v"})

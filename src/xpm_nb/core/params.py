@@ -24,7 +24,6 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,13 +46,21 @@ VERSION = 3
 CLASSES_FILE = "classes.pkl"
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new temp file beside ``path``, with the mode a plain ``open()`` would give.
 
-
-_UMASK = _read_umask()  # read once: os.umask can only be read by setting it
+    Created with ``O_EXCL`` and mode 0o666, so the kernel applies the umask
+    itself: reading the umask would mean setting it (``os.umask``), a race with
+    the process's other threads.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(
+        os, "O_CLOEXEC", 0)
+    while True:
+        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -61,11 +68,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     path = Path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(path)
     try:
-        # mkstemp makes 0600 files; give the mode a plain open() would (the umask's),
-        # so that a group sharing a workspace reads it.
-        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

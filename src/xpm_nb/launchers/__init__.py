@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Launcher", "ProcessHandle", "ProcessExit", "ProcessState"]
+from ..errors import XPMError
+
+__all__ = ["Launcher", "ProcessHandle", "ProcessExit", "ProcessState", "check_env_name"]
 
 POLL_MIN, POLL_MAX = 0.01, 0.25  # seconds between two polls of a local process
 
@@ -172,3 +175,19 @@ class Launcher(ABC):
         followed by their pid file.
         """
         return None
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def check_env_name(name, where: str = "environment variable") -> str:
+    """``name`` if it can name an environment variable, else a clear ``XPMError``.
+
+    Names go into shell scripts (SLURM's ``export NAME=...``): anything but
+    letters, digits and ``_`` could run a command there.
+    """
+    if not isinstance(name, str) or not _ENV_NAME.match(name):
+        msg = (f"{where} name {name!r}: expected letters, digits and '_' (not starting "
+               f"with a digit). Fix: rename it, e.g. MY_SETTING")
+        raise XPMError(msg)
+    return name

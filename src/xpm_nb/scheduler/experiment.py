@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from ..errors import JobFailedError, WorkspaceError, XPMError, add_note
+from ..launchers import check_env_name
 from .jobs import Job, JobState
 from .loopthread import ensure_not_on_loop, scheduler_loop
 from .runlock import RUN_LOCK_NAME, RunLock
@@ -349,7 +350,7 @@ class experiment:  # noqa: N801 - the reference's name
 
     def setenv(self, name: str, value: str) -> None:
         """Set an environment variable for the jobs of this experiment."""
-        self.workspace.env[name] = value
+        self.workspace.env[check_env_name(name)] = value
 
     # --- run files ----------------------------------------------------------
 

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..launchers import check_env_name
+
 __all__ = ["JobState", "JobPaths", "Job", "read_disk_state", "live_pid", "same_process",
            "process_identity"]
 
@@ -282,6 +284,7 @@ class _JobEnviron(dict):
         self._own = own
 
     def __setitem__(self, key, value) -> None:
+        check_env_name(key, "job environment variable")
         super().__setitem__(key, value)
         self._own[key] = value
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ...errors import XPMError
-from .. import Launcher, ProcessHandle
+from .. import Launcher, ProcessHandle, check_env_name
 from .commands import CommandRunner, check_jobid
 from .options import SlurmOptions
 from .poller import SlurmJobHandle, SlurmPoller
@@ -194,7 +194,9 @@ class SlurmScriptBuilder:
         lines = ["#!/bin/bash", f"# xpm_nb job {job.locator}", ""]
         env = {**env, "XPM_NB_LAUNCHER": "slurm", "XPM_NB_SLURM_BIN": launcher.binpath}
         for key, value in env.items():
-            lines.append(f"export {key}={shlex.quote(str(value))}")
+            # The name goes into the script unquoted: checked (a workspace's env,
+            # a launcher's, a hook's may all have set it).
+            lines.append(f"export {check_env_name(key)}={shlex.quote(str(value))}")
         limit = launcher.options.time_seconds()
         if limit:
             # The job's end if squeue cannot be asked (remaining_time() prefers squeue).
