@@ -21,7 +21,6 @@ import re
 from pathlib import Path
 
 import pytest
-from lab_actions import LabActions, fresh_lab
 
 from infra.jupyterlab import (
     CHROMIUM,
@@ -32,6 +31,7 @@ from infra.jupyterlab import (
     playwright_available,
 )
 from support.integration import need
+from support.labui import LabUI, fresh_lab
 
 SETUP = '''
 import os, time
@@ -106,7 +106,7 @@ def test_the_table_is_complete_while_later_cells_run(jupyterlab_server, lab_page
     nb = jupyterlab_server.write_notebook("lifecycle/busy.ipynb", [
         cells_setup(tmp_path), BUSY_XP.format(workdir=str(tmp_path / "ws")), BLOCK])
     lab = lab_page
-    ui = LabActions(lab)
+    ui = LabUI(lab)
     try:
         lab.open(nb)
         ui.run_all()
@@ -145,7 +145,7 @@ def test_a_restarted_kernel_leaves_inert_views(jupyterlab_server, lab_page, scre
     nb = jupyterlab_server.write_notebook("lifecycle/restart.ipynb", [
         cells_setup(tmp_path), RESTART_XP.format(workdir=str(tmp_path / "ws")), "held"])
     lab = lab_page
-    ui = LabActions(lab)
+    ui = LabUI(lab)
     running = ".xpm-xp .xpm-jt-row[data-state='running']"
     try:
         lab.open(nb)
@@ -216,7 +216,7 @@ def test_update_display_reaches_an_earlier_cell_from_a_later_cell_and_a_thread(
     the kernel restarts)."""
     nb = jupyterlab_server.write_notebook("lifecycle/update_display.ipynb", UPDATE_DISPLAY)
     lab = lab_page
-    ui = LabActions(lab)
+    ui = LabUI(lab)
     lab.open(nb)
     ui.run_all()
     lab.wait_for_text(".xpm-upd", "from a later cell")
@@ -252,7 +252,7 @@ def test_a_saved_notebook_reopens_with_its_tables(own_lab_parts, screenshot_dir,
         nb = server.write_notebook("saved.ipynb", [
             cells_setup(tmp_path), SAVED_XP.format(workdir=str(tmp_path / "ws")), "tasks[0]"])
         lab = LabPage(server, user_data_dir=tmp_path / "chromium-1")
-        ui = LabActions(lab)
+        ui = LabUI(lab)
         try:
             lab.open(nb)
             ui.run_all()
@@ -279,7 +279,7 @@ def test_a_saved_notebook_reopens_with_its_tables(own_lab_parts, screenshot_dir,
     server = fresh_lab(base, root, env)  # a new JupyterLab, same user folders
     try:
         lab = LabPage(server, user_data_dir=tmp_path / "chromium-2")
-        ui = LabActions(lab)
+        ui = LabUI(lab)
         try:
             ui.open_from_file_browser(nb)
             ui.wait_js(f"() => document.querySelectorAll(\"{ROWS}\").length === 4")

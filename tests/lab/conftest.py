@@ -25,8 +25,7 @@ from infra.jupyterlab import (
     playwright_available,
 )
 from support.integration import need
-
-from .labui import LabUI
+from support.labui import LabUI
 
 
 def need_browser_parts() -> None:

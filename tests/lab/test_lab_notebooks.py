@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from infra.jupyterlab import ROOT, JupyterLabServer
+from support.labui import LabUI, output_text
 
 from .conftest import open_ui, start_lab
-from .labui import LabUI, output_text
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from infra.jupyterlab import JupyterLabServer
+from support.labui import LabUI, max_overlap, output_text, read_jsonl
 
 from .conftest import open_ui, start_lab
-from .labui import LabUI, max_overlap, output_text, read_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
-"""Driving JupyterLab through its UI, as a person does.
+"""Driving JupyterLab through its UI, as a person does: menus, dialogs, the file browser.
 
 A thin layer over :class:`infra.jupyterlab.LabPage` (which opens the page and
 reads the kernel's state): every action here is a click on what a person
 sees (the menu bar, a dialog's button, the file browser), and every check
 reads the rendered DOM or the notebook's model as JupyterLab holds it.
+
+Shared by the JupyterLab UI tests (``tests/lab``) and the browser tests
+(``tests/browser``): ``from support.labui import LabUI``.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.jupyterlab import LabPage, _strip_ansi
+from infra.jupyterlab import JupyterLabServer, LabPage, _strip_ansi
 
 _MARK_JS = r"""
 (path) => {
@@ -62,21 +66,6 @@ _CELLS_JS = r"""
 """
 
 
-def output_text(cell: dict[str, Any]) -> str:
-    """Everything a code cell shows as text: streams, results' text/plain, errors."""
-    parts = []
-    for o in cell["outputs"]:
-        if o["output_type"] == "stream":
-            t = o.get("text", "")
-            parts.append("".join(t) if isinstance(t, list) else t)
-        elif o["output_type"] in ("execute_result", "display_data"):
-            t = o.get("data", {}).get("text/plain", "")
-            parts.append("".join(t) if isinstance(t, list) else t)
-        elif o["output_type"] == "error":
-            parts.append(_strip_ansi("\n".join(o.get("traceback") or [])))
-    return "\n".join(parts)
-
-
 class LabUI:
     """Menu-driven actions and DOM reads on one open notebook."""
 
@@ -92,50 +81,51 @@ class LabUI:
         self.lab.open(notebook)
 
     def open_from_file_browser(self, notebook: Path) -> None:
-        """Open the lab at its root, then double-click folders and the file in the browser."""
-        root = self.lab.server.root_dir
-        assert root is not None
-        rel = notebook.resolve().relative_to(root)
+        """Open the lab at its root, then double-click the folders and the file in the file browser."""
+        server = self.lab.server
+        assert server.root_dir is not None
+        rel = notebook.resolve().relative_to(server.root_dir)
         self.lab.path = rel.as_posix()
-        url = self.lab.server.url(f"lab/workspaces/{self.lab.workspace}", reset="")
-        self.page.goto(url, wait_until="domcontentloaded")
+        self.page.goto(server.url(f"lab/workspaces/{self.lab.workspace}", reset=""),
+                       wait_until="domcontentloaded")
         self.page.wait_for_function("() => window.jupyterapp !== undefined")
         self.page.evaluate("() => window.jupyterapp.restored")
         for part in rel.parts:
-            item = self.page.locator(".jp-DirListing-item", has=self.page.locator(
-                ".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(part)}$")))
-            item.first.dblclick()
+            name = self.page.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(part)}$"))
+            self.page.locator(".jp-DirListing-item", has=name).first.dblclick()
         self.lab.wait_idle()
 
     # -- menus -----------------------------------------------------------------
 
     def menu(self, top: str, command: str) -> None:
-        """Click ``top`` in the menu bar, then the item running ``command``."""
+        """Click ``top`` in the menu bar, then its item running ``command``."""
         self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{top}$")).first.click()
         item = self.page.locator(f'.lm-Menu .lm-Menu-item[data-command="{command}"]').first
         item.wait_for(state="visible")
         item.click()
 
     def run_all(self) -> None:
-        """Run > Run All Cells."""
+        """Run > Run All Cells (returns at once: the cells run on)."""
+        self.page.locator(".jp-NotebookPanel .jp-Cell").first.click()  # the notebook has the focus
         self.menu("Run", "runmenu:run-all")
 
-    def save(self) -> None:
-        """File > Save Notebook; waits until the model is no longer dirty."""
-        self.menu("File", "docmanager:save")
-        self.page.wait_for_function(
-            "(p) => { const w = window.__xpm.findPanel(p); return w && !w.context.model.dirty; }",
-            arg=self.lab.path,
-        )
-
     def restart_kernel(self) -> None:
-        """Kernel > Restart Kernel…, then the dialog's Restart button."""
+        """Kernel > Restart Kernel…, then the dialog's Restart button; waits for the new kernel."""
         self.menu("Kernel", "kernelmenu:restart")
         dialog = self.page.locator(".jp-Dialog")
         dialog.wait_for(state="visible")
         assert "Restart" in dialog.inner_text()
         dialog.locator("button.jp-mod-accept").click()
         dialog.wait_for(state="detached")
+        self.lab.wait_idle()
+
+    def save(self) -> None:
+        """File > Save Notebook; waits until the file is written (the model is clean)."""
+        self.menu("File", "docmanager:save")
+        self.page.wait_for_function(
+            "(p) => { const w = window.__xpm.findPanel(p); return w && !w.context.model.dirty; }",
+            arg=self.lab.path,
+        )
 
     # -- reading ---------------------------------------------------------------
 
@@ -150,6 +140,27 @@ class LabUI:
 
     def errors(self) -> list[dict[str, Any]]:
         return self.lab.cell_errors()
+
+    def cell_running(self, index: int) -> bool:
+        """Whether code cell ``index`` shows ``[*]`` (it runs, or waits to)."""
+        prompts = self.page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        return index < len(prompts) and "*" in prompts[index]
+
+    # -- waiting ---------------------------------------------------------------
+
+    def wait_js(self, expression: str, arg: Any = None, timeout: float = 60.0) -> Any:
+        """Wait until the JavaScript ``expression`` (a function of ``arg``) is truthy in the page."""
+        return self.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+
+    def wait(self, predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> None:
+        """Poll ``predicate`` until it is true; on timeout fail with the lab's diagnostics."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not reached in {timeout:.0f} s\n{self.lab.diagnostics()}")
+            time.sleep(0.1)
+
+    # -- running all -------------------------------------------------------------
 
     def run_all_and_wait(self, timeout: float = 180.0) -> list[dict[str, Any]]:
         """Run All from the menu; wait until every code cell ran anew (or one errored) and the kernel is idle.
@@ -190,6 +201,21 @@ class LabUI:
         return self.lab.screenshot(self.shots / f"{name}.png", full_page=full_page)
 
 
+def output_text(cell: dict[str, Any]) -> str:
+    """Everything a code cell shows as text: streams, results' text/plain, errors."""
+    parts = []
+    for o in cell["outputs"]:
+        if o["output_type"] == "stream":
+            t = o.get("text", "")
+            parts.append("".join(t) if isinstance(t, list) else t)
+        elif o["output_type"] in ("execute_result", "display_data"):
+            t = o.get("data", {}).get("text/plain", "")
+            parts.append("".join(t) if isinstance(t, list) else t)
+        elif o["output_type"] == "error":
+            parts.append(_strip_ansi("\n".join(o.get("traceback") or [])))
+    return "\n".join(parts)
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -204,3 +230,8 @@ def max_overlap(spans: list[tuple[float, float]]) -> int:
         n += d
         best = max(best, n)
     return best
+
+
+def fresh_lab(base: Path, root: Path, env: dict[str, str]) -> JupyterLabServer:
+    """A JupyterLab of its own on ``root`` (its own config, data and runtime folders in ``base``)."""
+    return JupyterLabServer(base, root_dir=root, env=env).start()
