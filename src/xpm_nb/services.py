@@ -210,10 +210,24 @@ class Service:
         return {}
 
     def full_state_dict(self) -> dict:
-        """``state_dict()`` with the class name, JSON-ready."""
-        data = {"__class__": f"{type(self).__module__}.{type(self).__qualname__}",
-                **self.state_dict()}
-        return Service.serialize_state_dict(data)
+        """The service, JSON-ready, with the reference's keys.
+
+        ``service_id``, ``description``, ``class`` (for :meth:`from_state_dict`),
+        ``state_dict`` (:meth:`state_dict`, paths serialized), ``experiment_id``,
+        ``run_id``, ``state`` (the state's name) and ``url`` (None if none).
+        Recreate with ``Service.from_state_dict(d["class"], d["state_dict"])``.
+        """
+        state = self.state
+        return {
+            "service_id": self.id,
+            "description": self.description(),
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "state_dict": Service.serialize_state_dict(self.state_dict()),
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+            "state": state.name if hasattr(state, "name") else str(state),
+            "url": getattr(self, "url", None),
+        }
 
     @staticmethod
     def serialize_state_dict(data: dict) -> dict:

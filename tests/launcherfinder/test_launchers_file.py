@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from xpm_nb.errors import LauncherSpecError, XPMError
-from xpm_nb.launcherfinder import config_dir, find_launcher, launchers_file
+from xpm_nb.launcherfinder import (
+    LauncherNotFoundError,
+    config_dir,
+    find_launcher,
+    launchers_file,
+)
+from xpm_nb.launcherfinder import registry as registry_module
 from xpm_nb.launcherfinder.registry import LauncherRegistry
 from xpm_nb.launchers.direct import DirectLauncher
 from xpm_nb.launchers.slurm import SlurmLauncher
@@ -46,6 +53,7 @@ def confdir(tmp_path, monkeypatch):
     folder = tmp_path / "conf"
     folder.mkdir()
     monkeypatch.setenv("XPM_NB_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.config/experimaestro
     return folder
 
 
@@ -92,10 +100,12 @@ class TestYaml:
         assert launcher.interval == 30
 
     def test_nothing_fits(self, confdir):
-        """None when no host of the tagged launchers fits."""
+        """LauncherNotFoundError (not None) when no host of the tagged launchers fits."""
         write(confdir, "launchers.yaml", YAML)
-        assert find_launcher("cuda(mem=100GiB)") is None
-        assert find_launcher("cuda(mem=8GiB)", tags={"nosuchtag"}) is None
+        with pytest.raises(LauncherNotFoundError, match="cuda"):
+            find_launcher("cuda(mem=100GiB)")
+        with pytest.raises(LauncherNotFoundError, match="nosuchtag"):
+            find_launcher("cuda(mem=8GiB)", tags={"nosuchtag"})
 
     def test_several_specs_in_order(self, confdir):
         """Specifications are tried in order; parsed objects are accepted too."""
@@ -112,7 +122,8 @@ class TestYaml:
         import os
 
         os.utime(path, (1, 1))  # a different mtime even within the same second
-        assert find_launcher("cpu(cores=1)", tags={"local"}) is None
+        with pytest.raises(LauncherNotFoundError):
+            find_launcher("cpu(cores=1)", tags={"local"})
         assert isinstance(find_launcher("cpu(cores=1)", tags={"other"}), DirectLauncher)
 
     BAD = [
@@ -159,7 +170,8 @@ class TestPython:
         launcher = find_launcher("duration=2h & cuda(mem=40GiB) * 8")
         assert launcher.options.partition == "a100" and launcher.options.qos == "long"
         assert launcher.options.gpus_per_node == 8
-        assert find_launcher("cuda(mem=40GiB) * 9") is None
+        with pytest.raises(LauncherNotFoundError):
+            find_launcher("cuda(mem=40GiB) * 9")
 
     def test_function(self, confdir):
         """launchers.py may define find_launcher(requirement, tags) for full control."""
@@ -172,8 +184,33 @@ class TestPython:
                 return None
         """)
         assert isinstance(find_launcher("cpu(cores=2)", tags={"local"}), DirectLauncher)
-        assert find_launcher("cuda()", tags={"local"}) is None
-        assert find_launcher("cpu(cores=2)") is None
+        with pytest.raises(LauncherNotFoundError):
+            find_launcher("cuda()", tags={"local"})
+        with pytest.raises(LauncherNotFoundError):
+            find_launcher("cpu(cores=2)")
+
+    def test_function_called_as_the_reference_does(self, confdir):
+        """find_launcher(requirement, tags): one call per specification, with its
+        parsed RequirementUnion and the tags as a set."""
+        write(confdir, "launchers.py", """\
+            from xpm_nb.launchers.direct import DirectLauncher
+
+            CALLS = []
+
+            def find_launcher(requirement, tags):
+                CALLS.append((requirement, tags))
+                return DirectLauncher() if len(CALLS) == 2 else None
+        """)
+        from xpm_nb.launcherfinder import RequirementUnion, parse
+
+        assert isinstance(find_launcher("cuda(mem=8GiB) | cpu(cores=2)", "cpu(cores=1)",
+                                        tags={"local"}), DirectLauncher)
+        cached = registry_module._CACHE[confdir / "launchers.py"][1]
+        recorded = cached.function.__globals__["CALLS"]
+        assert [type(r) for r, _ in recorded] == [RequirementUnion, RequirementUnion]
+        assert recorded[0][0] == parse("cuda(mem=8GiB) | cpu(cores=2)")
+        assert recorded[1][0] == parse("cpu(cores=1)")
+        assert all(t == {"local"} and isinstance(t, set) for _, t in recorded)
 
     def test_python_file_needs_one_of_the_two(self, confdir):
         write(confdir, "launchers.py", "X = 1\n")
@@ -184,13 +221,98 @@ class TestPython:
         write(confdir, "launchers.yaml", YAML)
         path = write(confdir, "launchers.py", "def find_launcher(r, t):\n    return None\n")
         assert launchers_file() == path
-        assert find_launcher("cpu()") is None
+        with pytest.raises(LauncherNotFoundError):
+            find_launcher("cpu()")
 
 
-def test_no_launchers_file_says_where_to_write_it(confdir):
-    with pytest.raises(XPMError) as info:
-        find_launcher("cpu()")
-    assert str(confdir / "launchers.yaml") in str(info.value)
+def test_launcher_not_found_error_as_in_the_reference():
+    """Named and placed as in the reference (launcherfinder.registry), also exported
+    from the package; an XPMError (so an Exception, as in the reference)."""
+    from xpm_nb.launcherfinder.registry import LauncherNotFoundError as from_registry
+
+    assert from_registry is LauncherNotFoundError
+    assert LauncherNotFoundError.__module__ == "xpm_nb.launcherfinder.registry"
+    assert issubclass(LauncherNotFoundError, XPMError)
+
+
+class TestNoLaunchersFile:
+    """Without a launchers file: this machine, when it satisfies the requirement."""
+
+    real_local_host = staticmethod(registry_module.local_host)
+
+    @pytest.fixture(autouse=True)
+    def cpu_only_host(self, monkeypatch):
+        from xpm_nb.launcherfinder import CPUSpecification, HostSpecification
+
+        host = HostSpecification(cpu=CPUSpecification(cores=4, memory=16 * 1024**3))
+        monkeypatch.setattr(registry_module, "local_host", lambda: host)
+        return host
+
+    def test_falls_back_to_the_local_host(self, confdir):
+        assert launchers_file() is None
+        assert isinstance(find_launcher("cpu(cores=2)"), DirectLauncher)
+        assert isinstance(find_launcher("duration=4h & cpu(mem=1GiB)"), DirectLauncher)
+        # the first fitting alternative/specification wins
+        assert isinstance(find_launcher("cuda(mem=8GiB) | cpu(cores=1)"), DirectLauncher)
+        assert isinstance(find_launcher("cuda(mem=8GiB)", "cpu(cores=1)"), DirectLauncher)
+
+    def test_gpu_job_does_not_run_on_a_cpu_host(self, confdir):
+        with pytest.raises(LauncherNotFoundError) as info:
+            find_launcher("cuda(mem=8GiB)")
+        assert str(confdir / "launchers.yaml") in str(info.value)  # says where to write
+        with pytest.raises(LauncherNotFoundError):
+            find_launcher("cpu(cores=64)")
+
+    def test_gpu_host_is_used_for_gpu_job(self, confdir, monkeypatch):
+        from xpm_nb.launcherfinder import CudaSpecification, HostSpecification
+
+        gpu = HostSpecification(accelerators=[CudaSpecification(memory=24 * 1024**3)])
+        monkeypatch.setattr(registry_module, "local_host", lambda: gpu)
+        assert isinstance(find_launcher("cuda(mem=8GiB)"), DirectLauncher)
+
+    def test_local_host_is_described(self):
+        """local_host() (unpatched): this machine's cores, and memory when known."""
+        import os
+
+        host = self.real_local_host()
+        assert host.cpu.cores == len(os.sched_getaffinity(0))
+        assert host.cpu.memory >= 0 and host.max_duration == 0
+
+
+class TestReferenceFolder:
+    """~/.config/experimaestro (the reference's folder) when ours has no file."""
+
+    def reffolder(self, confdir):
+        import os
+
+        folder = Path(os.environ["HOME"]) / ".config" / "experimaestro"
+        folder.mkdir(parents=True)
+        return folder
+
+    def test_reference_launchers_py(self, confdir):
+        folder = self.reffolder(confdir)
+        path = write(folder, "launchers.py", """\
+            from xpm_nb.launchers.direct import DirectLauncher
+
+            def find_launcher(requirement, tags):
+                if any(r.cuda_gpus for r in requirement.requirements):
+                    return None
+                return DirectLauncher()
+        """)
+        assert launchers_file() == path
+        assert isinstance(find_launcher("cpu(cores=1)"), DirectLauncher)
+        with pytest.raises(LauncherNotFoundError):
+            find_launcher("cuda(mem=1GiB)")
+
+    def test_reference_launchers_yaml(self, confdir):
+        path = write(self.reffolder(confdir), "launchers.yaml", YAML)
+        assert launchers_file() == path
+        assert isinstance(find_launcher("cuda(mem=8GiB)", tags={"local"}), DirectLauncher)
+
+    def test_ours_wins(self, confdir):
+        write(self.reffolder(confdir), "launchers.yaml", YAML)
+        ours = write(confdir, "launchers.yaml", "- {type: direct, tags: [mine]}\n")
+        assert launchers_file() == ours
 
 
 def test_config_dir_default(monkeypatch, tmp_path):

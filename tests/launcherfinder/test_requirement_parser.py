@@ -59,13 +59,24 @@ GOOD = [
 
 @pytest.mark.parametrize(("expr", "expected"), GOOD, ids=[g[0] for g in GOOD])
 def test_parse(expr, expected):
-    """Each expression gives its alternatives, in order."""
+    """Each expression gives its alternatives, in order: always a RequirementUnion
+    (even of one alternative), as in the reference."""
     req = parse(expr)
     assert req.requirements == expected
-    if len(expected) > 1:
-        assert isinstance(req, RequirementUnion)
-    else:
-        assert isinstance(req, HostSimpleRequirement)
+    assert isinstance(req, RequirementUnion)
+    assert all(isinstance(r, HostSimpleRequirement) for r in req.requirements)
+
+
+def test_single_alternative_is_a_union_that_still_matches():
+    """parse() of one alternative: a one-element RequirementUnion; matching works."""
+    from xpm_nb.launcherfinder import HostSpecification
+
+    req = parse("duration=1h & cuda(mem=8GiB)")
+    assert type(req) is RequirementUnion and len(req.requirements) == 1
+    gpu_host = HostSpecification(accelerators=[CudaSpecification(memory=16 * GiB)])
+    found = req.match(gpu_host)
+    assert found is not None and found.requirement == req.requirements[0]
+    assert req.match(HostSpecification()) is None
 
 
 @pytest.mark.parametrize("expr", [g[0] for g in GOOD])
@@ -137,7 +148,7 @@ class TestRequirementObjects:
 
     def test_cuda_gpus_alias(self):
         """cuda_gpus lists only the CUDA accelerators."""
-        req = parse("cuda(mem=1GiB) * 2 & mps(mem=1GiB) & gpu()")
+        (req,) = parse("cuda(mem=1GiB) * 2 & mps(mem=1GiB) & gpu()").requirements
         assert req.cuda_gpus == [CudaSpecification(memory=GiB)] * 2
         assert len(req.accelerators) == 4
 
@@ -151,6 +162,6 @@ class TestRequirementObjects:
 
     def test_operators(self):
         """a & b combines, a | b lists alternatives."""
-        a, b = parse("duration=1h"), parse("cpu(cores=2)")
+        (a,), (b,) = parse("duration=1h").requirements, parse("cpu(cores=2)").requirements
         assert (a & b).requirements == parse("duration=1h & cpu(cores=2)").requirements
         assert (a | b).requirements == parse("duration=1h | cpu(cores=2)").requirements

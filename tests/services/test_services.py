@@ -87,14 +87,26 @@ class TestTensorboardService:
     def test_state_dict_recreates_the_service(self, tmp_path):
         service = TensorboardService(tmp_path / "tb")
         data = service.full_state_dict()
-        assert data == {"__class__": "xpm_nb.services.TensorboardService",
-                        "path": {"__path__": str(tmp_path / "tb")}}
+        assert data["class"] == "xpm_nb.services.TensorboardService"
+        assert data["state_dict"] == {"path": {"__path__": str(tmp_path / "tb")}}
         json.dumps(data)
-        again = Service.from_state_dict(data["__class__"], data)
+        again = Service.from_state_dict(data["class"], data["state_dict"])
         assert isinstance(again, TensorboardService) and again.path == service.path
-        moved = Service.from_state_dict(data["__class__"], data,
+        moved = Service.from_state_dict(data["class"], data["state_dict"],
                                         path_translator=lambda p: tmp_path / "local" / Path(p).name)
         assert moved.path == tmp_path / "local" / "tb"
+
+    def test_full_state_dict_has_the_reference_keys(self, tmp_path):
+        """full_state_dict(): the reference's keys, id/description/state/url included."""
+        service = TensorboardService(tmp_path / "tb")
+        data = service.full_state_dict()
+        assert set(data) == {"service_id", "description", "class", "state_dict",
+                             "experiment_id", "run_id", "state", "url"}
+        assert data["service_id"] == service.id
+        assert data["description"] == service.description()
+        assert data["state"] == service.state.name
+        assert data["url"] is None  # not started
+        json.dumps(data)
 
 
 class Broken(WebService):

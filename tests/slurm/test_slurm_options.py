@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from xpm_nb.errors import XPMError
@@ -83,6 +85,19 @@ class TestLauncher:
                                                                       "/opt/slurm/bin")
         assert other.environ == {"A": "1"}
         assert other.key == base.key  # the same cluster: one poller for both
+
+    def test_binpath_str_or_path(self):
+        """binpath may be a Path (the reference's type hint) as well as a str."""
+        from_path = SlurmLauncher(binpath=Path("/opt/slurm/bin"))
+        from_str = SlurmLauncher(binpath="/opt/slurm/bin")
+        assert from_path.binpath == "/opt/slurm/bin" and isinstance(from_path.binpath, str)
+        assert from_path.runner._argv("sbatch", ["--parsable"]) == [
+            "/opt/slurm/bin/sbatch", "--parsable"]
+        assert from_path.key == from_str.key  # the same cluster: one poller
+        assert from_path.config(time="1:00:00").binpath == "/opt/slurm/bin"
+        assert from_path.binpath + "/sbatch" == "/opt/slurm/bin/sbatch"  # str operations work
+        with pytest.raises(XPMError, match="binpath"):
+            SlurmLauncher(binpath=42)
 
     def test_config_unknown_option_suggests(self):
         with pytest.raises(XPMError, match="no field 'partiton'.*Did you mean 'partition'"):

@@ -9,6 +9,7 @@ from .parser import parse
 from .registry import (
     Host,
     LauncherEntry,
+    LauncherNotFoundError,
     LauncherRegistry,
     config_dir,
     find_launcher,
@@ -38,6 +39,7 @@ __all__ = [
     "HostSimpleRequirement",
     "HostSpecification",
     "LauncherEntry",
+    "LauncherNotFoundError",
     "LauncherRegistry",
     "MPSSpecification",
     "RequirementUnion",

@@ -116,7 +116,7 @@ class _Parser:
             alternatives.append(self.alternative())
         if self.tok.kind != "end":
             self.fail("expected '&' or '|' between two requirements")
-        return alternatives[0] if len(alternatives) == 1 else RequirementUnion(*alternatives)
+        return RequirementUnion(*alternatives)  # always a union, as in the reference
 
     def alternative(self) -> HostSimpleRequirement:
         terms = [self.term()]
@@ -204,12 +204,13 @@ def _unit_names(units: dict[str, int]) -> list[str]:
     return ["s", "m/min/mins", "h/hours", "d/days"]
 
 
-def parse(expr: str) -> HostRequirement:
+def parse(expr: str) -> RequirementUnion:
     """Parse a requirement specification string into a :class:`HostRequirement`.
 
     ``parse("duration=40h & cpu(mem=700GiB) & cuda(mem=32GiB) * 2")`` asks for
     two CUDA GPUs with 32 GiB each, 700 GiB of RAM, for 40 hours; alternatives
-    are separated by ``|`` in order of preference.
+    are separated by ``|`` in order of preference. Always a
+    :class:`RequirementUnion` (of one alternative when there is no ``|``).
     """
     if not isinstance(expr, str):
         msg = f"parse() expects a str requirement, got {expr!r} (a {type(expr).__name__})"

@@ -2,7 +2,13 @@
 
 The file is ``launchers.py`` or ``launchers.yaml`` in the configuration folder:
 ``$XPM_NB_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/xpm_nb``, else
-``~/.config/xpm_nb`` (the Python file wins when both exist).
+``~/.config/xpm_nb`` (the Python file wins when both exist). When that folder
+has none, the reference's folder ``~/.config/experimaestro`` is read (the
+reference has no environment variable for it).
+
+Without any launchers file, ``find_launcher`` uses this machine (a
+``DirectLauncher``) if it satisfies the requirement; when nothing fits it
+raises :class:`LauncherNotFoundError` (as the reference does).
 
 YAML: a list of launchers, each with the hosts it reaches::
 
@@ -63,8 +69,13 @@ from .specs import (
     MPSSpecification,
 )
 
-__all__ = ["Host", "LauncherEntry", "LauncherRegistry", "find_launcher", "config_dir",
-           "launchers_file"]
+__all__ = ["Host", "LauncherEntry", "LauncherNotFoundError", "LauncherRegistry",
+           "find_launcher", "config_dir", "launchers_file", "local_host",
+           "reference_config_dir"]
+
+
+class LauncherNotFoundError(XPMError):
+    """``find_launcher``: no launcher fits the requirements (and tags)."""
 
 
 @dataclass
@@ -114,13 +125,77 @@ def config_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".config") / "xpm_nb"
 
 
+def reference_config_dir() -> Path:
+    """The reference's configuration folder, ``~/.config/experimaestro``."""
+    return Path("~/.config/experimaestro").expanduser()
+
+
 def launchers_file() -> Path | None:
-    """``launchers.py`` or ``launchers.yaml`` of the configuration folder, if any."""
-    folder = config_dir()
-    for name in ("launchers.py", "launchers.yaml", "launchers.yml"):
-        if (folder / name).is_file():
-            return folder / name
+    """``launchers.py`` or ``launchers.yaml`` of the configuration folder, if any.
+
+    Our folder first (:func:`config_dir`), then the reference's
+    (:func:`reference_config_dir`).
+    """
+    for folder in (config_dir(), reference_config_dir()):
+        for name in ("launchers.py", "launchers.yaml", "launchers.yml"):
+            if (folder / name).is_file():
+                return folder / name
     return None
+
+
+def _local_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0  # unknown: not checked
+
+
+def _local_cuda() -> list[AcceleratorSpecification]:
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "--query-gpu=name,memory.total",
+                              "--format=csv,noheader,nounits"], capture_output=True,
+                             text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus: list[AcceleratorSpecification] = []
+    for line in out.splitlines():
+        name, _, mem = line.rpartition(",")
+        try:
+            gpus.append(CudaSpecification(memory=int(float(mem.strip())) * 1024**2,
+                                          model=name.strip()))
+        except ValueError:
+            continue
+    return gpus
+
+
+def local_host() -> HostSpecification:
+    """What this machine offers: cores, memory, CUDA GPUs (nvidia-smi), Apple MPS."""
+    import platform
+    import sys
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 0
+    memory = _local_memory()
+    accelerators = _local_cuda()
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        accelerators.append(MPSSpecification(memory=memory, model="Apple MPS"))
+    return HostSpecification(accelerators=accelerators,
+                             cpu=CPUSpecification(memory=memory, cores=cores))
+
+
+def _local_registry() -> LauncherRegistry:
+    from ..launchers.direct import DirectLauncher
+
+    return LauncherRegistry([LauncherEntry(DirectLauncher(), [Host(local_host(), name="local")],
+                                           set(), "local")])
 
 
 class LauncherRegistry:
@@ -185,19 +260,32 @@ def find_launcher(*specs: HostRequirement | str, tags: set[str] | frozenset = fr
     """Find a launcher matching a given specification, from the user's launchers file.
 
     ``find_launcher("duration=4h & cuda(mem=8GiB)", tags={"cluster"})``; several
-    specifications are tried in order. Returns None when no host fits.
+    specifications are tried in order. Without a launchers file, this machine
+    (a ``DirectLauncher``) when it satisfies them (tags are then ignored, as in
+    the reference). Raises :class:`LauncherNotFoundError` when nothing fits.
     """
     path = launchers_file()
     if path is None:
-        msg = (f"find_launcher: no launchers file in {config_dir()}. Fix: write "
-               f"{config_dir() / 'launchers.yaml'} (see xpm_nb.launcherfinder.registry), or "
-               "set XPM_NB_CONFIG_DIR to the folder that has one")
-        raise XPMError(msg)
-    mtime = path.stat().st_mtime
-    cached = _CACHE.get(path)
-    if cached is None or cached[0] != mtime:
-        cached = _CACHE[path] = (mtime, LauncherRegistry.load(path))
-    return cached[1].find(*specs, tags=tags)
+        registry = _local_registry()
+        launcher = registry.find(*specs)
+        where = (f"no launchers file in {config_dir()} or {reference_config_dir()}, and "
+                 "this machine does not satisfy it. Fix: write "
+                 f"{config_dir() / 'launchers.yaml'} (see xpm_nb.launcherfinder.registry), "
+                 "or set XPM_NB_CONFIG_DIR to the folder that has one")
+    else:
+        mtime = path.stat().st_mtime
+        cached = _CACHE.get(path)
+        if cached is None or cached[0] != mtime:
+            cached = _CACHE[path] = (mtime, LauncherRegistry.load(path))
+        launcher = cached[1].find(*specs, tags=tags)
+        where = f"no host of {path} fits" + (
+            f" among the launchers tagged {', '.join(sorted(tags))}" if tags else "")
+    if launcher is None:
+        wanted = ", ".join(repr(str(s)) for s in specs)
+        msg = (f"No launcher with specification: {wanted}: {where}. See "
+               "https://experimaestro-python.readthedocs.io/en/latest/launchers/")
+        raise LauncherNotFoundError(msg)
+    return launcher
 
 
 # --- YAML -------------------------------------------------------------------------

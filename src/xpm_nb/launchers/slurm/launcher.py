@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import sys
 import time
@@ -48,7 +49,8 @@ class SlurmLauncher(Launcher):
 
     def __init__(self, *, connector=None, options: SlurmOptions | None = None,
                  interval: float = 60, main=None, launcherenv: dict[str, str] | None = None,
-                 binpath: str = "/usr/bin", python: str | None = None, priority: float = 0):
+                 binpath: str | os.PathLike = "/usr/bin", python: str | None = None,
+                 priority: float = 0):
         super().__init__(connector, priority=priority)
         if options is not None and not isinstance(options, SlurmOptions):
             msg = (f"SlurmLauncher(options=...): expected a SlurmOptions, got {options!r}; "
@@ -57,6 +59,11 @@ class SlurmLauncher(Launcher):
         if not isinstance(interval, (int, float)) or interval <= 0:
             msg = f"SlurmLauncher(interval=...): expected seconds > 0, got {interval!r}"
             raise XPMError(msg)
+        if not isinstance(binpath, (str, os.PathLike)):
+            msg = (f"SlurmLauncher(binpath=...): expected a folder (str or Path), got "
+                   f"{binpath!r}")
+            raise XPMError(msg)
+        binpath = os.fspath(binpath)  # a str from here on (str or Path accepted)
         self.options = options or SlurmOptions()
         self.interval = float(interval)
         self.main = main
