@@ -2,7 +2,9 @@
 
 Imports only the core and the task's own modules: this is where the per-task
 overhead is won. Steps: take the job lock, write the pid file, rebuild the
-configuration from ``params.json``, run the init tasks and the task, then write
+configuration from ``params.json``, configure logging (INFO to stderr, as the
+reference's job script, unless the task's modules configured it at import), run
+the init tasks and the task, then write
 ``<name>.done`` or ``<name>.failed`` (temp file then rename) and remove the pid.
 """
 
@@ -91,6 +93,9 @@ def run_job(job_path: Path) -> int:
             # init task that loads weights into the task's model changes that model.
             objects: dict = {}
             task = build_instance(config, objects=objects)
+            # After the task's modules are imported (a configuration they made
+            # stands), before any of its code runs.
+            _configure_logging()
             for init in config.__xpm__.init_tasks:
                 build_instance(init, objects=objects).execute()
             task.execute()
@@ -131,6 +136,20 @@ def run_job(job_path: Path) -> int:
         except OSError:
             pass  # gone already, or a read-only folder: readers see a dead pid
         lock.release()
+
+
+# The reference's job script (experimaestro.scriptbuilder) sets this up.
+LOG_FORMAT = "%(levelname)s:%(process)d:%(asctime)s [%(name)s] %(message)s"
+LOG_DATEFMT = "%y-%m-%d %H:%M:%S"
+
+
+def _configure_logging() -> None:
+    """INFO and above to stderr (the job's ``.err``), in the reference's format, so
+    that a task's ``logging.info(...)`` is kept. A no-op when the root logger already
+    has a handler: a configuration the task's module made at import stands."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt=LOG_DATEFMT)
 
 
 def _name_from_params(job_path: Path) -> str:

@@ -248,6 +248,29 @@ class experiment:  # noqa: N801 - the reference's name
             logger.warning("experiment %r: releasing %s: %s", self.name, self.run_lock.path,
                            exc)
 
+    # --- paths (the reference's properties) ------------------------------
+
+    @property
+    def workdir(self) -> Path:
+        """This run's folder, ``<workspace>/experiments/<name>/<run id>`` (as the
+        reference's ``xp.workdir``: the run, not the workspace, which is
+        ``xp.workspace.path``). It holds ``environment.json``, ``jobs.jsonl`` and the
+        ``jobs/`` links; in dry-run mode it is not created."""
+        return self.run_path
+
+    @property
+    def resultspath(self) -> Path:
+        """Where the experiment's own results can be stored: ``xp.workdir / "results"``
+        (as the reference; the folder is not created: ``mkdir`` it before writing).
+        Only in the normal run mode: in any other mode (dry run, generate, prepare)
+        this raises ``RuntimeError``, so that no files appear outside a real run."""
+        if self.run_mode is not RunMode.NORMAL:
+            msg = (f"xp.resultspath is not available in {self.run_mode.value} mode; guard "
+                   "the call with `if xp.run_mode == RunMode.NORMAL` to avoid creating "
+                   "files outside a real run.")
+            raise RuntimeError(msg)
+        return self.workdir / "results"
+
     # --- jobs -------------------------------------------------------------
 
     @property
