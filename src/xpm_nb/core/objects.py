@@ -79,6 +79,8 @@ class ConfigInfo:
         "dependencies",
         "watched_outputs",
         "submit_hooks",
+        "generated",
+        "generated_for",
         "__weakref__",
     )
 
@@ -94,6 +96,11 @@ class ConfigInfo:
         self.dependencies: list = []
         self.watched_outputs: list = []
         self.submit_hooks: list = []
+        # Fields whose value was generated (PathGenerator) in a job's context,
+        # or holds a configuration that has such values; and the task
+        # (the root sealed with that context) they were generated for.
+        self.generated: list[str] = []
+        self.generated_for = None
 
     # Reference-compatible names
     @property
@@ -159,7 +166,65 @@ def _set_field(cfg, argument: Argument, value) -> None:
             value = argument.type.validate(value)
         except _Mismatch as exc:
             raise _field_error(cfg, argument, exc) from None
+        if not argument.ignore_generated:
+            check_not_generated(cfg, argument.name, value)
     cfg.__dict__[argument.name] = value
+
+
+def _is_generated(config) -> bool:
+    """True for a plain configuration (not a submitted task nor its output)
+    holding values generated for a task (``PathGenerator``)."""
+    info = config.__xpm__
+    return bool(info.generated) and info.task is None
+
+
+def generated_paths(value, path: str = "") -> list[str]:
+    """Dotted paths (from ``path``) of the generated values inside ``value``."""
+    paths: list[str] = []
+    if isinstance(value, ConfigMixin):
+        if not _is_generated(value):
+            return paths
+        d = value.__dict__
+        for name in value.__xpm__.generated:
+            sub = f"{path}.{name}" if path else name
+            child = d.get(name)
+            found = [] if isinstance(child, (str, bytes)) else generated_paths(child, sub)
+            paths.extend(found or [sub])
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            paths.extend(generated_paths(item, f"{path}[{i}]"))
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            paths.extend(generated_paths(item, f"{path}[{k}]"))
+    return paths
+
+
+def check_not_generated(cfg, name: str, value, root=None) -> None:
+    """Refuse, for field ``name`` of ``cfg``, a configuration whose values were
+    generated for another task (its job folder paths would be reused).
+
+    ``root``: the task being sealed; values generated for it are accepted.
+    """
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return
+    from .walk import iter_children
+
+    bad = [child for _, child in iter_children(value)
+           if _is_generated(child) and (root is None or child.__xpm__.generated_for is not root)]
+    if not bad:
+        return
+    paths = generated_paths(value, name)
+    first = bad[0]
+    other = first.__xpm__.generated_for
+    where = f" (the job folder of {_owner(other)})" if other is not None else ""
+    msg = (
+        f"{_owner(cfg)}.{name}: cannot use a configuration with generated values: "
+        f"{', '.join(paths)} {'was' if len(paths) == 1 else 'were'} generated for "
+        f"another task{where}, and would be shared with it. Fix: build a new "
+        f"configuration for {name} (e.g. {_owner(first)}.C(...)) instead of reusing "
+        "the one submitted with that task"
+    )
+    raise AttributeError(msg)
 
 
 def _unknown_field(cfg_type: ObjectType, name: str, value) -> UnknownFieldError:
@@ -337,9 +402,10 @@ class ConfigMixin:
         new.__xpm__.meta = self.__xpm__.meta
         return new
 
-    def add_dependencies(self, *dependencies) -> None:
-        """Add dependencies (e.g. tokens) to this task."""
+    def add_dependencies(self, *dependencies):
+        """Add dependencies (e.g. tokens) to this task; returns the configuration."""
         self.__xpm__.dependencies.extend(dependencies)
+        return self
 
     def copy_dependencies(self, other: ConfigMixin) -> None:
         """Add all the dependencies of ``other``."""

@@ -38,15 +38,18 @@ def _collect(config, result: dict, visited: set) -> None:
     if id(config) in visited:
         return
     visited.add(id(config))
-    producer = config.__xpm__.task
-    if producer is not None and producer is not config:
-        # An output carries the tags of the task that produced it.
-        _collect(producer, result, visited)
     d = config.__dict__
     for name in config.__xpmtype__.arguments:
         if name in d:
             for _, child in iter_children(d[name]):
                 _collect(child, result, visited)
+    # As in the reference: then the init tasks (their tags are the task's)...
+    for init_task in config.__xpm__.init_tasks:
+        _collect(init_task, result, visited)
+    producer = config.__xpm__.task
+    if producer is not None and producer is not config:
+        # ... and, for an output, the tags of the task that produced it.
+        _collect(producer, result, visited)
     # A config's own tags win over those of the configs below it.
     result.update(config.__xpm__.tags)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import MissingFieldError
-from .objects import ConfigMixin
+from .objects import ConfigMixin, _is_generated, check_not_generated
 
 __all__ = ["seal_tree", "iter_children"]
 
@@ -31,7 +31,10 @@ def seal_tree(config, context=None) -> None:
     reported at once, with its path from the root.
     """
     missing: list[str] = []
-    _seal(config, context, set(), missing, config.__xpmtype__.cls.__qualname__)
+    if context is not None:
+        _check_generated(config, config, set())
+    _seal(config, context, set(), missing, config.__xpmtype__.cls.__qualname__,
+          config)
     if missing:
         root = config.__xpmtype__.cls.__qualname__
         msg = (
@@ -42,7 +45,24 @@ def seal_tree(config, context=None) -> None:
         raise MissingFieldError(msg)
 
 
-def _seal(config, context, visited: set, missing: list, where: str) -> None:
+def _check_generated(config, root, visited: set) -> None:
+    """Refuse a tree that holds configurations whose values (``PathGenerator``)
+    were generated for another task than ``root`` (AttributeError)."""
+    if id(config) in visited:
+        return
+    visited.add(id(config))
+    d = config.__dict__
+    for argument in config.__xpmtype__.sorted_arguments:
+        if argument.name not in d or argument.ignore_generated:
+            continue
+        value = d[argument.name]
+        check_not_generated(config, argument.name, value, root)
+        for _, child in iter_children(value):
+            if child.__xpm__.task is None:
+                _check_generated(child, root, visited)
+
+
+def _seal(config, context, visited: set, missing: list, where: str, root=None) -> None:
     if id(config) in visited:
         return
     visited.add(id(config))
@@ -60,18 +80,26 @@ def _seal(config, context, visited: set, missing: list, where: str) -> None:
             if context is not None:
                 key = argument.name + (f"/{sub}" if sub else "")
                 with context.push(key):
-                    _seal(child, context, visited, missing, label)
+                    _seal(child, context, visited, missing, label, root)
             else:
-                _seal(child, None, visited, missing, label)
+                _seal(child, None, visited, missing, label, root)
     for argument in xpmtype.seal_factories:
         if argument.name in d:
             continue
         if argument.generator is not None:
             if context is not None:  # generators need the job's context
                 d[argument.name] = argument.generator(context, config)
+                if not argument.ignore_generated:
+                    _mark_generated(info, argument.name, root)
         else:
             # A plain factory on a Meta field needs no context: call it now.
             d[argument.name] = argument.factory()
+    if context is not None:
+        # A configuration holding one with generated values has them too.
+        for argument in xpmtype.sorted_arguments:
+            if argument.name in d and not argument.ignore_generated and any(
+                    _is_generated(child) for _, child in iter_children(d[argument.name])):
+                _mark_generated(info, argument.name, root)
     if info.sealed:
         return
     for argument in xpmtype.sorted_arguments:
@@ -81,3 +109,9 @@ def _seal(config, context, visited: set, missing: list, where: str) -> None:
         return
     config.__validate__()
     info.sealed = True
+
+
+def _mark_generated(info, name: str, root) -> None:
+    if name not in info.generated:
+        info.generated.append(name)
+    info.generated_for = root
