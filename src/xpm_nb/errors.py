@@ -5,13 +5,14 @@ Every error xpm_nb raises on purpose is one of these::
     XPMError
     ├── ConfigError                    building or changing a configuration
     │   ├── UnknownFieldError          (also ValueError) a keyword the class does not declare
-    │   ├── FieldTypeError             (also TypeError)  a value of the wrong type
+    │   ├── FieldTypeError             (also TypeError, ValueError) a value of the wrong type
     │   ├── MissingFieldError          (also ValueError) a required field unset at seal time
     │   ├── ConstantFieldError         (also AttributeError) writing a Constant
     │   ├── SealedConfigError          (also AttributeError) changing a sealed config
     │   └── DeclarationError           (also TypeError)  a class declaration that cannot work
     ├── IdentifierError                (also ValueError) a value the identifier cannot encode
     ├── SerializationError             a params/definition file that cannot be read or written
+    │   ├── DestinationUsedError       (also ValueError) a data path destination used twice
     │   └── DefinitionNotFoundError    (also FileNotFoundError) no definition/params file there
     ├── WorkspaceError                 a path that is not a workspace, a layout problem
     ├── ResultsError                   (also ValueError) a bad source or option of results()
@@ -43,6 +44,7 @@ __all__ = [
     "DeclarationError",
     "IdentifierError",
     "SerializationError",
+    "DestinationUsedError",
     "DefinitionNotFoundError",
     "WorkspaceError",
     "ResultsError",
@@ -70,8 +72,11 @@ class UnknownFieldError(ConfigError, ValueError):
     """A keyword argument that the configuration class does not declare."""
 
 
-class FieldTypeError(ConfigError, TypeError):
-    """A field value of the wrong type."""
+class FieldTypeError(ConfigError, TypeError, ValueError):
+    """A field value of the wrong type, or one that does not convert losslessly to it.
+
+    Also a ``ValueError``, as the reference raises for a value it cannot convert.
+    """
 
 
 class MissingFieldError(ConfigError, ValueError):
@@ -96,6 +101,10 @@ class IdentifierError(XPMError, ValueError):
 
 class SerializationError(XPMError):
     """A definition file that cannot be read or written."""
+
+
+class DestinationUsedError(SerializationError, ValueError):
+    """``SerializationContext.serialize`` to a destination already used (also ValueError)."""
 
 
 class DefinitionNotFoundError(SerializationError, FileNotFoundError):

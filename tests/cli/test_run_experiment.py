@@ -128,3 +128,16 @@ class TestPythonPathAndModules:
         assert proc.returncode == 0, proc.stderr
         outs = list(workdir.glob("jobs/mypkg.xp.echo/*/echo.out"))
         assert [p.read_text() for p in outs] == ["echo 3 pre-ran\n"]
+
+
+def test_exponent_floats_from_yaml_and_overrides(project, workdir):
+    """PyYAML reads ``1e-3`` as a str: converted to the float field, as the reference
+    does (in the YAML file and in a ``KEY=VALUE`` override alike)."""
+    (project / "exp.yaml").write_text((project / "exp.yaml").read_text() + "lr: 1e-3\n")
+    proc = run_cli("run-experiment", project / "exp.yaml", "--workdir", workdir, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert {v.split()[0] for v in _results(workdir).values()} == {"0.001"}
+    proc = run_cli("run-experiment", project / "exp.yaml", "lr=1e-4", "--workdir", workdir,
+                   cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "0.0001" in {v.split()[0] for v in _results(workdir).values()}

@@ -52,6 +52,13 @@ SPEC_SUBMITTED = {"SimpleTask"}
 EXPECTED_ERRORS = {
     "int/above_int64",
     "int/below_int64",
+    "int/fractional_float",
+    "int/exponent_str",
+    "int/word_str",
+    "float/word_str",
+    "bool/int_two",
+    "bool/padded_str",
+    "str/int_in_str_field",
     "tuple/value",
     "path/inside_list",
     "set/plain_set_of_configs",
@@ -61,17 +68,21 @@ EXPECTED_ERRORS = {
     "submitted/simple/unsubmitted_as_param",
 }
 
-# Cases the reference accepts and xpm_nb refuses on purpose: a bool or a float
-# given to an int field is a mistake to report, not to convert.
-XPM_NB_STRICTER = {
-    "int/bool_in_int_field",
-    "int/float_in_int_field",
-}
+# Cases the reference accepts and xpm_nb refuses on purpose. None any more: like
+# the reference, xpm_nb converts lossless values (True or 1.0 to an int field,
+# '1e-3' to a float field, ...), and the identifiers must then be equal.
+XPM_NB_STRICTER: set[str] = set()
 
 # What the identifier rules imply between cases (checked on both packages, so
 # that a case testing nothing, or testing the wrong thing, is noticed).
 SAME_ID = [
     ("tag/int", "int/positive"),
+    ("int/str_in_int_field", "int/positive"),
+    ("int/bool_in_int_field", "int/float_in_int_field"),
+    ("float/int_str", "float/int_in_float_field"),
+    ("float/bool_in_float_field", "float/one"),
+    ("bool/int_one", "bool/true"),
+    ("bool/str_false", "bool/false"),
     ("tag/str", "str/simple"),
     ("tag/method", "int/positive"),
     ("meta/other_meta_values", "meta/base"),
@@ -181,6 +192,27 @@ def build(pkg_name: str) -> list[Case]:
     add("int/below_int64", lambda: CInt.C(x=-(2**63) - 1))  # error: out of i64
     add("int/bool_in_int_field", lambda: CInt.C(x=True))  # same bytes as x=1
     add("int/float_in_int_field", lambda: CInt.C(x=1.0))  # reference coerces to 1
+    # lossless conversions (YAML reads `lr: 1e-3` as a str; CLI overrides are str)
+    add("int/str_in_int_field", lambda: CInt.C(x="42"))  # same bytes as x=42
+    add("int/float_str_in_int_field", lambda: CInt.C(x=" 5.0 "))  # 5
+    add("int/underscored_str", lambda: CInt.C(x="1_000"))  # 1000
+    add("int/bytes_in_int_field", lambda: CInt.C(x=b"7"))
+    add("int/fractional_float", lambda: CInt.C(x=1.5))  # error: not lossless
+    add("int/exponent_str", lambda: CInt.C(x="1e3"))  # error: refused by the reference
+    add("int/word_str", lambda: CInt.C(x="abc"))  # error
+    add("float/exponent_str", lambda: CFloat.C(f="1e-3"))
+    add("float/int_str", lambda: CFloat.C(f="1"))  # same bytes as f=1.0
+    add("float/inf_str", lambda: CFloat.C(f="-inf"))
+    add("float/bool_in_float_field", lambda: CFloat.C(f=True))  # 1.0
+    add("float/word_str", lambda: CFloat.C(f="abc"))  # error
+    add("bool/int_one", lambda: CBool.C(b=1))
+    add("bool/float_zero", lambda: CBool.C(b=0.0))
+    add("bool/str_yes", lambda: CBool.C(b="YES"))
+    add("bool/str_false", lambda: CBool.C(b="false"))
+    add("bool/str_zero", lambda: CBool.C(b="0"))
+    add("bool/int_two", lambda: CBool.C(b=2))  # error
+    add("bool/padded_str", lambda: CBool.C(b=" true"))  # error: not stripped
+    add("str/int_in_str_field", lambda: CStr.C(s=5))  # error: no conversion to str
     add("bool/true", lambda: CBool.C(b=True))
     add("bool/false", lambda: CBool.C(b=False))
     add("float/simple", lambda: CFloat.C(f=3.14))

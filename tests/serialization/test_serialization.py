@@ -258,3 +258,18 @@ class TestLoadXpInfo:
             assert config.__identifier__().hex() == job_id
             assert config.tags() == {"value": config.value}
         assert info.actions == {}
+
+
+def test_serialize_to_used_destination_is_value_error(outer, tmp_path):
+    """A destination used twice raises ValueError (as documented), naming it."""
+    from xpm_nb.errors import DestinationUsedError, SerializationError
+
+    source = tmp_path / "src.txt"
+    source.write_text("x")
+    context = SerializationContext(save_directory=tmp_path / "out")
+    context.serialize(["model", "weights"], source, outer.model)
+    with pytest.raises(ValueError, match=r"'model/weights'.*already used") as info:
+        context.serialize(["model", "weights"], source, outer.model)
+    assert isinstance(info.value, DestinationUsedError)
+    assert isinstance(info.value, SerializationError)
+    assert "Fix:" in str(info.value)

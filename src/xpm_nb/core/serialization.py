@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from ..errors import DefinitionNotFoundError, SerializationError
+from ..errors import DefinitionNotFoundError, DestinationUsedError, SerializationError
 from .objects import ConfigMixin, LightweightTask
 from .params import (
     ObjectWriter,
@@ -115,8 +115,13 @@ class SerializationContext:
             return SerializedPath(data_path.absolute(), is_folder)
         relative = "/".join(var_path)
         if relative in self._used:
-            msg = f"{where}: the destination {relative!r} was already used for another data path"
-            raise SerializationError(msg)
+            msg = (
+                f"{where} (at {'/'.join(var_path)}): the destination {relative!r} under "
+                f"{self.save_directory} was already used for another data path in this "
+                "serialization. Fix: give each DataPath its own var_path (a fresh "
+                "SerializationContext per save)"
+            )
+            raise DestinationUsedError(msg)
         self._used.add(relative)
         destination = self.save_directory / relative
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,10 @@ and as what? ``validate(value)`` returns the converted value or raises
 from __future__ import annotations
 
 import enum
+import math
 import numbers
 import os
+import re
 import typing
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -60,15 +62,47 @@ class AnySpec(TypeSpec):
     name = "Any"
 
 
+# Lossless conversions, as the reference makes them (pydantic's lax mode, checked
+# against experimaestro 2.7.0): a str (or bytes) that spells a number, an integral
+# float to an int, 0/1 or a yes/no word to a bool. Anything else is refused.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
+_TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
+_INT64_FLOAT_LIMIT = 2.0**63
+
+
+def _text(value) -> str | None:
+    """The text of a str or bytes value (None for anything else or bad bytes)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
 class IntSpec(TypeSpec):
     name = "int"
 
     def validate(self, value):
         if type(value) is int:
             return value
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise _Mismatch("an int", value)
-        return int(value)
+        if isinstance(value, numbers.Integral):  # bool (True -> 1), numpy ints
+            return int(value)
+        if isinstance(value, numbers.Real):
+            f = float(value)
+            if math.isfinite(f) and f.is_integer() and abs(f) < _INT64_FLOAT_LIMIT:
+                return int(f)
+            raise _Mismatch("an int (or a float without a fractional part)", value)
+        text = _text(value)
+        if text is not None:
+            text = text.strip()
+            if text.isascii() and _INT_TEXT.fullmatch(text):
+                return int(text.split(".", 1)[0].replace("_", ""))
+            raise _Mismatch("an int (or a str spelling one, such as '5')", value)
+        raise _Mismatch("an int", value)
 
 
 class FloatSpec(TypeSpec):
@@ -77,9 +111,21 @@ class FloatSpec(TypeSpec):
     def validate(self, value):
         if type(value) is float:
             return value
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise _Mismatch("a float (or an int)", value)
-        return float(value)
+        if isinstance(value, numbers.Real):  # int, bool, numpy numbers
+            try:
+                return float(value)
+            except OverflowError:
+                raise _Mismatch("a float (an int too large for one)", value) from None
+        text = _text(value)
+        if text is not None:
+            text = text.strip()
+            if text.isascii():
+                try:
+                    return float(text)
+                except ValueError:
+                    pass
+            raise _Mismatch("a float (or a str spelling one, such as '1e-3')", value)
+        raise _Mismatch("a float (or an int)", value)
 
 
 class BoolSpec(TypeSpec):
@@ -90,7 +136,22 @@ class BoolSpec(TypeSpec):
             return value
         if type(value).__name__ == "bool_":  # numpy.bool_
             return bool(value)
-        raise _Mismatch("a bool (True or False)", value)
+        if isinstance(value, numbers.Real) and not isinstance(value, complex):
+            if value == 0 or value == 1:
+                return bool(value)
+        else:
+            text = _text(value)
+            if text is not None:
+                word = text.lower()
+                if word in _TRUE_WORDS:
+                    return True
+                if word in _FALSE_WORDS:
+                    return False
+        raise _Mismatch(
+            "a bool (True or False; also 0/1 or one of 'true', 'false', 'yes', 'no', "
+            "'on', 'off', 't', 'f', 'y', 'n', '1', '0')",
+            value,
+        )
 
 
 class StrSpec(TypeSpec):
@@ -174,6 +235,8 @@ class UnionSpec(TypeSpec):
         self.name = " | ".join(map(repr, options))
 
     def validate(self, value):
+        # Left to right, the first option that takes (or converts) the value, as
+        # the reference: Union[int, str] makes '5' the int 5.
         for option in self.options:
             try:
                 return option.validate(value)

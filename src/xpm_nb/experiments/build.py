@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from ..core.types import describe_value
+from ..core.types import BoolSpec, FloatSpec, IntSpec, _Mismatch, describe_value
 from ..errors import ExperimentFileError
 from ..scheduler.workspace import experiment_name_problem
 from .configuration import MISSING
@@ -142,18 +142,13 @@ class _Builder:
             return {k: self.value(vt, v, (*path, str(k))) for k, v in value.items()}
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             return self.enum(tp, value, path)
-        if tp is bool:
-            if type(value) is bool:
-                return value
-            raise self.wrong(tp, value, path)
-        if tp is int:
-            if type(value) is int:
-                return value
-            raise self.wrong(tp, value, path)
-        if tp is float:
-            if type(value) in (int, float):
-                return float(value)
-            raise self.wrong(tp, value, path)
+        if tp in (bool, int, float):
+            # The same lossless conversions as configuration fields (the reference's):
+            # PyYAML reads `lr: 1e-3` as a str, an override `lr=1e-4` too.
+            try:
+                return _SCALAR_SPECS[tp].validate(value)
+            except _Mismatch:
+                raise self.wrong(tp, value, path) from None
         if tp is str:
             if isinstance(value, str):
                 return value
@@ -181,6 +176,9 @@ class _Builder:
 
     def wrong(self, tp: Any, value: Any, path: KeyPath) -> ExperimentFileError:
         return self.fail(path, f"expected {_type_name(tp)}, got {describe_value(value)}")
+
+
+_SCALAR_SPECS = {bool: BoolSpec(), int: IntSpec(), float: FloatSpec()}
 
 
 def _type_name(tp: Any) -> str:
