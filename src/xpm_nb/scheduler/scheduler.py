@@ -233,10 +233,14 @@ class Scheduler:
                     await job.io(on_start, job)
                 except (OSError, XPMError) as exc:  # the run's record only: the job goes on
                     logger.warning("job %s: cannot record it in the run: %s", job.locator, exc)
+        from .workspace import RunMode
+
         for dep in job.dependencies:
             dep._needed.set()
         for dep in job.dependencies:
             await _ended(dep)
+            if dep.state is JobState.UNSCHEDULED and job.run_mode is not RunMode.NORMAL:
+                continue  # dry run / generate only: not run, like its dependency
             if dep.state is not JobState.DONE:
                 job.failure_reason = (
                     f"dependency failed: {dep.locator} ({dep.failure_reason}); log: {dep.stderr}"
@@ -257,8 +261,6 @@ class Scheduler:
             job.started_time = parse_time(info.get("started"))  # its real start
         if not self.is_awaited(job):
             await job._needed.wait()  # a transient job runs only for a dependent
-        from .workspace import RunMode
-
         if job.run_mode in (RunMode.DRY_RUN, RunMode.GENERATE_ONLY):
             if job.run_mode is RunMode.GENERATE_ONLY:
                 await job.io(job.prepare)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+from pathlib import Path
 
 from ..core.context import JobContext
 from ..core.objects import ConfigMixin
@@ -18,10 +20,13 @@ def submit(task, *, workspace=None, launcher=None, run_mode=None, init_tasks=(),
            max_retries=None, transient=None):
     """Seal ``task``, create its job in the current experiment, return its outputs at once."""
     from .experiment import experiment
+    from .workspace import RunMode
 
     info = task.__xpm__
     if info.job is not None:
         return _outputs(task)
+    if experiment.CURRENT is None and run_mode is RunMode.DRY_RUN:
+        return _dry_run_detached(task, workspace, launcher, init_tasks, max_retries, transient)
     xp = experiment.current()
     workspace = workspace or xp.workspace
     info.init_tasks = list(init_tasks)
@@ -37,6 +42,45 @@ def submit(task, *, workspace=None, launcher=None, run_mode=None, init_tasks=(),
     job.launcher.onSubmit(job)
     info.job = xp.add_job(job)
     info.job.watched_outputs.extend(info.watched_outputs)
+    return _outputs(task)
+
+
+class _NoWorkspace:
+    """Stands for "any workspace" when a dry run has none: job paths relative to it."""
+
+    path = Path()
+    launcher = None
+
+    def job_path(self, typeid: str, identifier: str) -> Path:
+        return Path("jobs") / typeid / identifier
+
+
+def _dry_run_detached(task, workspace, launcher, init_tasks, max_retries, transient):
+    """``submit(run_mode=RunMode.DRY_RUN)`` with no experiment: learn the job's id and path.
+
+    Like the reference, the job is only created (state unscheduled): nothing is
+    scheduled and nothing is written. Its folder is the one it has in
+    ``workspace`` (else the current workspace); with no workspace at all, it is
+    relative to the workspace (``jobs/<task id>/<identifier>``).
+    """
+    from .workspace import RunMode, Workspace
+
+    info = task.__xpm__
+    workspace = workspace or Workspace.CURRENT or _NoWorkspace()
+    info.init_tasks = list(init_tasks)
+    info.task = task
+    seal_tree(task)
+    launcher = launcher or workspace.launcher
+    job = Job(task, workspace=workspace, launcher=launcher, run_mode=RunMode.DRY_RUN,
+              max_retries=max_retries, transient=transient)
+    seal_tree(task, JobContext(job.path, workspace.path))
+    job.dependencies = _dependencies(task)
+    for hook in _submit_hooks(task):
+        hook.process(job, launcher)
+    job._done = concurrent.futures.Future()  # waiting returns at once: nothing to run
+    job._done.set_result(JobState.UNSCHEDULED)
+    info.job = job
+    job.watched_outputs.extend(info.watched_outputs)
     return _outputs(task)
 
 
