@@ -253,9 +253,8 @@ def read_disk_state(paths: JobPaths, connector=None) -> tuple[JobState | None, d
         pid = int(info["pid"])
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         return None, {}
-    if info.get("host", connector.hostname) != connector.hostname:
-        return JobState.RUNNING, info  # cannot check another host's pid
-    if connector.pid_alive(pid) and (not connector.is_local or same_process(info, pid)):
+    # The one check of a pid file (another host's: trusted; a reused pid: stale).
+    if live_pid(info, connector) is not None:
         return JobState.RUNNING, info
     return None, {"stale_pid": pid}
 
