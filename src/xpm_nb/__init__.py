@@ -23,19 +23,20 @@ from .core.arguments import (
     partial,
 )
 from .core.decorators import cache, deprecate, initializer, sealed_set, setmeta
-from .core.identifier import Identifier
 from .core.objects import (
     Config,
     ConfigMixin,
     DependentMarker,
     InstanceConfig,
     LightweightTask,
+    Prepare,
     ResumableTask,
     Task,
 )
 from .core.pathgen import PathGenerator
 from .core.tags import TagDict, tag, tags, tagspath
 from .core.types import SubmitHook
+from .core.xpmtype import Identifier
 from .errors import GracefulTimeout
 
 __version__ = "0.1.0"
@@ -84,6 +85,7 @@ __all__ = [
     "ParameterGroup",
     "Partial",
     "PathGenerator",
+    "Prepare",
     "ResumableTask",
     "SubmitHook",
     "TagDict",

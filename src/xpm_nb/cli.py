@@ -2,13 +2,18 @@
 
 ::
 
-    xpm-nb run-experiment CONFIG.yaml [KEY=VALUE ...] [--workdir DIR] [--port N]
+    xpm-nb run-experiment CONFIG[.yaml] [KEY=VALUE ...] [--workdir DIR | --workspace ID]
+                          [--xpm-config-dir DIR] [--run-mode MODE] [--web] [--port N]
     xpm-nb jobs list  [--workdir DIR] [--state S] [--task T] [--tag K=V] [--filter EXPR]
     xpm-nb jobs kill  ... [--perform]
     xpm-nb jobs clean ... [--perform]
     xpm-nb experiments list [--workdir DIR]
 
-The workspace is ``--workdir`` or ``$XPM_NB_WORKDIR``. ``kill`` and ``clean``
+The workspace is ``--workdir`` or ``$XPM_NB_WORKDIR`` (``run-experiment`` also
+reads the reference's ``settings.yaml``: ``--workspace ID``, ``triggers:``, see
+``xpm_nb.experiments.settings``). ``run-experiment`` takes every flag of the
+reference's; those that drive parts xpm_nb does not have are accepted and do
+nothing (their help says why). ``kill`` and ``clean``
 only list what they would do unless given ``--perform`` (as the reference).
 Exit codes: 0 success, 1 failed jobs, 2 bad input (the message names the file
 and line).
@@ -81,6 +86,12 @@ def _run_experiment(args) -> int:
     from .scheduler.workspace import RunMode
 
     overrides = list(args.overrides) + list(args.conf or [])
+    if args.xpm_config_dir is not None:
+        from .launcherfinder.registry import set_config_dir
+
+        set_config_dir(args.xpm_config_dir)
+    for flag, why in _ignored_flags(args):
+        print(f"xpm-nb: note: {flag} does nothing here: {why}", file=sys.stderr)
     if args.show:
         import yaml
 
@@ -89,15 +100,22 @@ def _run_experiment(args) -> int:
                                  module_name=args.module_name)
         print(yaml.safe_dump(to_plain(loaded.configuration), sort_keys=False), end="")
         return 0
-    run_mode = RunMode(args.run_mode.replace("_", "-")) if args.run_mode else None
-    if args.run_mode == "generate_only":
-        run_mode = RunMode.GENERATE_ONLY
+    run_mode = args.run_mode
+    host, port, token, wait_for_quit = args.host, args.port, args.token, args.wait_for_quit
+    if args.web and run_mode in (None, RunMode.NORMAL):  # as the reference: settings.yaml's server
+        from .experiments.settings import get_settings
+
+        server = get_settings().server
+        host = host or server.host
+        port = port if port is not None else (server.port or 0)
+        token = token or server.token
+        wait_for_quit = True  # the page stays up after the jobs end, until quit from it
     try:
         helper = run_experiment(
-            args.yaml_file, *overrides, workdir=args.workdir, run_mode=run_mode,
-            host=args.host, port=args.port, token=args.token, env=dict(args.env or []),
+            args.yaml_file, *overrides, workdir=args.workdir, workspace=args.workspace,
+            run_mode=run_mode, host=host, port=port, token=token, env=dict(args.env or []),
             pre_yaml=args.pre_yaml, post_yaml=args.post_yaml, file=args.file,
-            module_name=args.module_name, wait_for_quit=args.wait_for_quit)
+            module_name=args.module_name, wait_for_quit=wait_for_quit)
     except JobFailedError as exc:
         print(f"xpm-nb: {exc}", file=sys.stderr)
         return 1
@@ -108,6 +126,45 @@ def _run_experiment(args) -> int:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no jobs"
     print(f"xpm-nb: experiment {xp.name!r} finished ({summary}); run folder {xp.run_path}")
     return 0
+
+
+_RUN_MODES = {"normal": "normal", "generate_only": "generate", "generate": "generate",
+              "dry_run": "dry-run", "dry-run": "dry-run", "prepare": "prepare"}
+
+
+def _run_mode(text: str):
+    """The reference's ``--run-mode`` names (any case), and our values (dry-run, generate)."""
+    from .scheduler.workspace import RunMode
+
+    value = _RUN_MODES.get(text.lower())
+    if value is None:
+        names = ", ".join(n for n in _RUN_MODES if "-" not in n and n != "generate")
+        msg = f"invalid run mode {text!r}: use one of {names}"
+        raise argparse.ArgumentTypeError(msg)
+    return RunMode(value)
+
+
+# Flags of the reference's run-experiment that drive parts xpm_nb does not have.
+_NO_OPS = {
+    "no_db": ("--no-db", "the reference's own flag is a no-op too (no database; state is in "
+                         "the workspace's files)"),
+    "no_progress": ("--no-progress", "it filters the reference's console event stream, "
+                                     "which xpm_nb does not have"),
+    "events_viewer": ("--events-viewer", "no console event stream: use --web or the "
+                                         "notebook widgets"),
+    "events_format": ("--events-format", "no console event stream"),
+    "console": ("--console", "no terminal UI: use --web (monitoring page) or a notebook"),
+    "watcher": ("--watcher", "jobs are followed by polling their files and pidfd waits, "
+                             "not a file-system watcher"),
+    "polling_interval": ("--polling-interval", "the polling period is fixed (0.25 s locally, "
+                                               "1 s remotely)"),
+}
+
+
+def _ignored_flags(args) -> list[tuple[str, str]]:
+    """The no-op flags given that the user may expect something from (printed as a note)."""
+    return [_NO_OPS[name] for name in ("events_viewer", "console")
+            if getattr(args, name, None)]
 
 
 # --- jobs ------------------------------------------------------------------------
@@ -232,20 +289,30 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run-experiment", help="run an experiment described by a YAML file",
                          description="Run the run(helper, configuration) function of the "
                                      "experiment described by YAML_FILE.")
-    run.add_argument("yaml_file", metavar="YAML_FILE")
+    run.add_argument("yaml_file", metavar="YAML_FILE",
+                     help="the experiment's YAML file (.yaml may be left out)")
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                      help="override a configuration value (VALUE is read as YAML)")
     run.add_argument("-c", "--conf", action="append", metavar="KEY=VALUE",
                      help="override a configuration value (same as a positional KEY=VALUE)")
-    run.add_argument("--workdir", help="the workspace (default: $XPM_NB_WORKDIR)")
+    run.add_argument("--workdir", help="the workspace folder (default: the workspace of "
+                     "settings.yaml whose triggers match the experiment id, else "
+                     "$XPM_NB_WORKDIR, else the first workspace of settings.yaml)")
+    run.add_argument("--workspace", metavar="ID",
+                     help="a workspace id of settings.yaml (--workdir then replaces its path)")
+    run.add_argument("--xpm-config-dir", metavar="DIR",
+                     help="the folder of settings.yaml, launchers.py and launchers.yaml "
+                          "(default: ~/.config/xpm_nb, then ~/.config/experimaestro)")
     run.add_argument("--pre-yaml", action="append", default=[], metavar="FILE",
                      help="a YAML file merged before the main one")
     run.add_argument("--post-yaml", action="append", default=[], metavar="FILE",
                      help="a YAML file merged after the main one")
     run.add_argument("--file", help="the Python file holding run() (instead of `file:`)")
     run.add_argument("--module-name", help="the module holding run() (instead of `module:`)")
-    run.add_argument("--run-mode", choices=["normal", "generate_only", "dry_run", "dry-run",
-                                            "generate", "prepare"])
+    run.add_argument("--run-mode", type=_run_mode, metavar="{normal,generate_only,dry_run,prepare}",
+                     help="normal: run the jobs; dry_run: only list them; generate_only: write "
+                          "their folders (params.json) without running them; prepare: only "
+                          "run the Prepare configurations")
     run.add_argument("--env", nargs=2, action="append", metavar=("NAME", "VALUE"),
                      help="an environment variable for the jobs")
     run.add_argument("--port", type=int, help="serve the monitoring page on this port (0: any)")
@@ -254,6 +321,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--wait-for-quit", action="store_true",
                      help="keep the monitoring page up after the jobs end, until quit from it")
     run.add_argument("--show", action="store_true", help="print the configuration and exit")
+    run.add_argument("--web", action="store_true",
+                     help="serve the monitoring page at the host, port and token of "
+                          "settings.yaml's server: (any free port if none), kept up after the "
+                          "jobs end until quit from it")
+    run.add_argument("--debug", action="store_true",
+                     help="debug logging, and tracebacks on errors (as XPM_NB_DEBUG=1)")
+    for name, (flag, why) in _NO_OPS.items():
+        if name == "events_format":
+            run.add_argument(flag, choices=["text", "json"], help=f"no-op: {why}")
+        elif name == "watcher":
+            run.add_argument(flag, choices=["auto", "polling", "inotify", "fsevents", "kqueue",
+                                            "windows"], help=f"no-op: {why}")
+        elif name == "polling_interval":
+            run.add_argument(flag, type=float, metavar="SECONDS", help=f"no-op: {why}")
+        else:
+            run.add_argument(flag, action="store_true", help=f"no-op: {why}")
     run.set_defaults(handler=_run_experiment)
 
     jobs = sub.add_parser("jobs", help="list, kill and clean the jobs of a workspace",
@@ -305,10 +388,15 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     from .errors import XPMError
 
+    debug = bool(os.environ.get("XPM_NB_DEBUG") or getattr(args, "debug", False))
+    if getattr(args, "debug", False):
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
     except XPMError as exc:
-        if os.environ.get("XPM_NB_DEBUG"):
+        if debug:
             raise
         print(f"xpm-nb: error: {exc}", file=sys.stderr)
         return 2
@@ -316,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         print("xpm-nb: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # the workspace's folders themselves (permissions, a lost mount)
-        if os.environ.get("XPM_NB_DEBUG"):
+        if debug:
             raise
         print(f"xpm-nb: error: {_printable(exc)}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ Every error xpm_nb raises on purpose is one of these::
     │   ├── UnknownFieldError          (also ValueError) a keyword the class does not declare
     │   ├── FieldTypeError             (also TypeError, ValueError) a value of the wrong type
     │   ├── MissingFieldError          (also ValueError) a required field unset at seal time
+    │   ├── UnsetFieldError            (also AttributeError, KeyError) reading a field not set yet
     │   ├── ConstantFieldError         (also AttributeError) writing a Constant
     │   ├── SealedConfigError          (also AttributeError) changing a sealed config
     │   └── DeclarationError           (also TypeError)  a class declaration that cannot work
@@ -39,6 +40,7 @@ __all__ = [
     "UnknownFieldError",
     "FieldTypeError",
     "MissingFieldError",
+    "UnsetFieldError",
     "ConstantFieldError",
     "SealedConfigError",
     "DeclarationError",
@@ -81,6 +83,13 @@ class FieldTypeError(ConfigError, TypeError, ValueError):
 
 class MissingFieldError(ConfigError, ValueError):
     """A required field without a value when the configuration is sealed."""
+
+
+class UnsetFieldError(ConfigError, AttributeError, KeyError):
+    """A field read before it was given a value.
+
+    Also a ``KeyError``, as the reference raises for an unset parameter
+    (datamaestro catches ``KeyError`` there)."""
 
 
 class ConstantFieldError(ConfigError, AttributeError):

@@ -32,9 +32,11 @@ import importlib.util
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -44,6 +46,7 @@ from pathlib import Path
 __all__ = [
     "Service",
     "WebService",
+    "ProcessWebService",
     "ServiceState",
     "ServiceListener",
     "TensorboardService",
@@ -206,8 +209,11 @@ class Service:
     # --- recreating a service -------------------------------------------------
 
     def state_dict(self) -> dict:
-        """The constructor's keyword arguments (Path values are handled)."""
-        return {}
+        """The constructor's keyword arguments (Path values are handled).
+
+        The base gives ``log_directory``, as the reference's (subclasses extend
+        ``super().state_dict()`` or replace it)."""
+        return {"log_directory": self.log_directory}
 
     def full_state_dict(self) -> dict:
         """The service, JSON-ready, with the reference's keys.
@@ -421,6 +427,64 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
+
+
+class ProcessWebService(WebService):
+    """A web service that is a separate process (e.g. ``tensorboard``), as the reference's.
+
+    Subclasses implement ``_build_command()`` (the command line) and
+    ``_wait_for_ready()`` (blocks until the process serves, returns its URL;
+    it may read ``self.stdout``/``self.stderr``, where the process writes, and
+    ``self.process``). The process runs in its own session, so ``stop()``
+    ends it with everything it started.
+    """
+
+    def __init__(self, log_directory: Path | None = None):
+        super().__init__(log_directory)
+        self.process: subprocess.Popen | None = None
+
+    def _build_command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _wait_for_ready(self) -> str:
+        raise NotImplementedError
+
+    def _serve(self, running: threading.Event) -> None:
+        self._start_process()
+        try:
+            self.url = self._wait_for_ready()
+            running.set()
+            while not self.should_stop() and self.process.poll() is None:
+                self._stop_event.wait(0.5)
+            if not self.should_stop():
+                msg = f"process exited with code {self.process.returncode} (log: {self.stderr})"
+                raise RuntimeError(msg)
+        finally:
+            self._end_process()
+
+    def _start_process(self) -> None:
+        if self.log_directory is None:
+            self.log_directory = Path(tempfile.mkdtemp(prefix=f"xpm_nb-{self.id}-"))
+        self.log_directory.mkdir(parents=True, exist_ok=True)
+        with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
+            self.process = subprocess.Popen(  # noqa: S603 - the subclass's own command
+                self._build_command(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+
+    def _end_process(self, timeout: float = 2.0) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                process.wait(timeout)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
 
 class TensorboardService(WebService):

@@ -20,7 +20,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Optional
+from typing import Generic, Optional, TypeVar
 
 Case = tuple[str, Callable[[], object]]
 
@@ -66,6 +66,9 @@ EXPECTED_ERRORS = {
     # the reference only takes a task as a parameter once it was submitted
     "task/as_param_unsubmitted",
     "submitted/simple/unsubmitted_as_param",
+    # fields sharing a type variable disagree; a generic of the wrong type argument
+    "generic/pair_conflict",
+    "generic/wrong_type_argument",
 }
 
 # Cases the reference accepts and xpm_nb refuses on purpose. None any more: like
@@ -876,7 +879,57 @@ def build(pkg_name: str) -> list[Case]:
     add("deprecate/replace", lambda: OldReplaced.C(value=3))
     add("deprecate/parameter", lambda: NewCfg.C(value=3))
 
+    cases.extend(_generic_cases(pkg, CInt))
     return cases
+
+
+T = TypeVar("T")
+
+
+def _generic_cases(pkg, CInt) -> list[Case]:
+    """Generic configurations (``C(Config, Generic[T])``, datamaestro's
+    ``Supervised[...]``) and type names given by ``Identifier``."""
+    Config, Param = pkg.Config, pkg.Param
+
+    class GenHolder(Config, Generic[T]):
+        __xpmid__ = "test.interop.GenHolder"
+        x: Param[T]
+
+    class GenPair(Config, Generic[T]):
+        __xpmid__ = "test.interop.GenPair"
+        a: Param[T]
+        b: Param[T]
+
+    class GenUser(Config):
+        __xpmid__ = "test.interop.GenUser"
+        holder: Param[GenHolder[int]]
+
+    class GenStr(GenHolder[str]):
+        __xpmid__ = "test.interop.GenStr"
+
+    ns = pkg.Identifier("Test.Interop")
+
+    class Named(Config):
+        __xpmid__ = ns.named.Cfg
+        x: Param[int]
+
+    class NamedChild(Named):  # an Identifier __xpmid__ is inherited, as in the reference
+        y: Param[int]
+
+    return [
+        ("generic/int", lambda: GenHolder.C(x=1)),
+        ("generic/float", lambda: GenHolder.C(x=1.5)),
+        ("generic/str", lambda: GenHolder.C(x="a")),
+        ("generic/list", lambda: GenHolder.C(x=[1, 2])),
+        ("generic/config", lambda: GenHolder.C(x=CInt.C(x=1))),
+        ("generic/pair_same_type", lambda: GenPair.C(a=1, b=2)),
+        ("generic/subscripted_field", lambda: GenUser.C(holder=GenHolder.C(x=3))),
+        ("generic/subscripted_base", lambda: GenStr.C(x="a")),
+        ("generic/pair_conflict", lambda: GenPair.C(a=1, b="two")),  # error: T is int
+        ("generic/wrong_type_argument", lambda: GenUser.C(holder=GenStr.C(x="a"))),  # error
+        ("typename/identifier_xpmid", lambda: Named.C(x=1)),
+        ("typename/identifier_inherited", lambda: NamedChild.C(x=1, y=2)),
+    ]
 
 
 def build_submitted(pkg_name: str) -> list[Case]:

@@ -138,7 +138,7 @@ class TestReadOnlyFolder:
             with read_only(job.path, tree=False) as how:
                 release.touch()
                 with pytest.raises(JobFailedError) as info:
-                    task.wait(timeout=60)
+                    task.wait(timeout=60, check=True)
                 assert _denied(str(info.value)), str(info.value)
                 assert not job.paths.done.exists()
                 assert read_disk_state(job.paths)[0] is None  # not done, not running
@@ -178,7 +178,7 @@ class TestFullDisk:
             task = SizedWrite.C(name="a", size_file=size_file)
             task.submit()
             with pytest.raises(JobFailedError) as info:
-                task.wait(timeout=60)
+                task.wait(timeout=60, check=True)
             job = task.__xpm__.job
             assert "No space left on device" in str(info.value), str(info.value)
             assert not job.paths.done.exists()
@@ -204,7 +204,7 @@ class TestFullDisk:
         filler = _fill(small_disk)
         try:
             with pytest.raises((OSError, JobFailedError)) as info:
-                Append.C(value=1, log=log).submit().__xpm__.task.wait(timeout=60)
+                Append.C(value=1, log=log).submit().__xpm__.task.wait(timeout=60, check=True)
             assert "No space left on device" in str(info.value), str(info.value)
             for params in ws.glob("jobs/*/*/params.json"):
                 json.loads(params.read_text())  # whole, if there at all

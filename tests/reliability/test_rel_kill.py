@@ -47,7 +47,7 @@ class TestKillJob:
             pid = int(json.loads(job.paths.pid.read_text())["pid"])
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(JobFailedError, match="SIGKILL"):
-                task.wait(timeout=60)
+                task.wait(timeout=60, check=True)
         finally:
             xp.close()
         assert job.state is JobState.ERROR
@@ -188,7 +188,7 @@ class TestKillDuringFinalWrite:
             task = KilledAtDone.C(size=size)
             task.submit()
             with pytest.raises(JobFailedError, match="SIGKILL"):
-                task.wait(timeout=60)
+                task.wait(timeout=60, check=True)
         finally:
             xp.close()
         job = task.__xpm__.job

@@ -101,10 +101,10 @@ class TestFailures:
             marked.__xpm__.task = bad
             child = Add.C(inputs=[marked]).submit()
             with pytest.raises(DependencyFailedError) as info:
-                child.wait()
+                child.wait(check=True)
             assert str(bad.__xpm__.job.stderr) in str(info.value)
             with pytest.raises(JobFailedError):
-                bad.wait()
+                bad.wait(check=True)
         finally:
             xp.close()
 
@@ -118,7 +118,7 @@ class TestFailures:
             pid = json.loads(job.paths.pid.read_text())["pid"]
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(JobFailedError, match="SIGKILL"):
-                task.wait(timeout=20)
+                task.wait(timeout=20, check=True)
             assert job.state is JobState.ERROR
             assert "SIGKILL" in json.loads(job.paths.failed.read_text())["reason"]
         finally:

@@ -16,7 +16,7 @@ from hashlib import sha256
 from ..errors import IdentifierError, MissingFieldError
 from .objects import ConfigMixin, InstanceConfig
 
-__all__ = ["Identifier", "identifier", "partial_identifier"]
+__all__ = ["ConfigIdentifier", "Identifier", "identifier", "partial_identifier"]
 
 _pack_q = struct.Struct(">q").pack
 _pack_d = struct.Struct(">d").pack
@@ -37,8 +37,12 @@ INSTANCE = b"\x0d"
 SET = b"\x0e"
 
 
-class Identifier:
-    """A configuration identifier: ``all`` (32 bytes), ``hex()``."""
+class ConfigIdentifier:
+    """The content hash of a configuration: ``all`` (32 bytes), ``hex()``.
+
+    (``xpm_nb.Identifier`` is the reference's type-name identifier, the
+    value of ``__xpmid__``: see ``core/xpmtype.py``.)
+    """
 
     __slots__ = ("main", "has_loops")
 
@@ -57,13 +61,13 @@ class Identifier:
         return self.main.hex()
 
     @staticmethod
-    def from_state_dict(data) -> Identifier:
+    def from_state_dict(data) -> ConfigIdentifier:
         if isinstance(data, dict):
             data = data["main"]
-        return Identifier(bytes.fromhex(data))
+        return ConfigIdentifier(bytes.fromhex(data))
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Identifier) and other.main == self.main
+        return isinstance(other, ConfigIdentifier) and other.main == self.main
 
     def __hash__(self) -> int:
         return hash(self.main)
@@ -72,6 +76,11 @@ class Identifier:
         return self.main.hex()
 
     __str__ = __repr__
+
+
+# The reference's name for the content hash in this module
+# (``experimaestro.core.identifier.Identifier``).
+Identifier = ConfigIdentifier
 
 
 class _Path:
@@ -85,7 +94,7 @@ class _Path:
         self.instances: dict[bytes, list[int]] = {}
 
 
-def identifier(config) -> Identifier:
+def identifier(config) -> ConfigIdentifier:
     """The identifier of ``config`` (cached once the config is sealed)."""
     info = config.__xpm__
     cached = info._identifier
@@ -93,17 +102,17 @@ def identifier(config) -> Identifier:
         return cached
     path = _Path()
     main, loops = _compute(config, path, None)
-    ident = Identifier(main, loops)
+    ident = ConfigIdentifier(main, loops)
     if info.sealed:
         info._identifier = ident
     return ident
 
 
-def partial_identifier(config, partial) -> Identifier:
+def partial_identifier(config, partial) -> ConfigIdentifier:
     """The identifier of ``config`` leaving out the parameter groups ``partial`` excludes."""
     path = _Path()
     main, loops = _compute(config, path, partial)
-    return Identifier(main, loops)
+    return ConfigIdentifier(main, loops)
 
 
 def _compute(config, path: _Path, partial) -> tuple[bytes, bool]:

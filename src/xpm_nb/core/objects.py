@@ -20,9 +20,10 @@ from ..errors import (
     FieldTypeError,
     SealedConfigError,
     UnknownFieldError,
+    UnsetFieldError,
 )
 from .arguments import Argument
-from .types import _Mismatch, describe_value
+from .types import TypeVarSpec, _Mismatch, describe_value
 from .xpmtype import ObjectType, class_registry, get_type
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ResumableTask",
     "LightweightTask",
     "InstanceConfig",
+    "Prepare",
     "TaggedValue",
     "DependentMarker",
 ]
@@ -81,6 +83,8 @@ class ConfigInfo:
         "submit_hooks",
         "generated",
         "generated_for",
+        "typevars",
+        "dynamic_output",
         "__weakref__",
     )
 
@@ -101,6 +105,11 @@ class ConfigInfo:
         # (the root sealed with that context) they were generated for.
         self.generated: list[str] = []
         self.generated_for = None
+        # Type variables bound by the values of fields typed by them (Param[T]).
+        self.typevars: dict | None = None
+        # An output a task registered while running (``watch_output``): its
+        # users do not wait for that task to end.
+        self.dynamic_output = False
 
     # Reference-compatible names
     @property
@@ -168,7 +177,62 @@ def _set_field(cfg, argument: Argument, value) -> None:
             raise _field_error(cfg, argument, exc) from None
         if not argument.ignore_generated:
             check_not_generated(cfg, argument.name, value)
+        if type(argument.type) is TypeVarSpec:
+            _bind_typevar(cfg, argument, value)
+        if isinstance(value, ConfigMixin) and (cfg.__xpm__.typevars or value.__xpm__.typevars):
+            _fuse_typevars(cfg, argument, value)
     cfg.__dict__[argument.name] = value
+
+
+def _bind_typevar(cfg, argument: Argument, value) -> None:
+    """Fields sharing a type variable must agree, as in the reference: the
+    variable is bound to the most general class of their values (a subclass or
+    a parent class of the current binding fits; an unrelated class does not)."""
+    typevar = argument.type.typevar
+    new = type(value).__xpmtype__.cls if isinstance(value, ConfigMixin) else type(value)
+    current = _bind(cfg.__xpm__, typevar, new)
+    if current is not None:
+        msg = (
+            f"{_owner(cfg)}.{argument.name}: got {describe_value(value)}, but the type "
+            f"variable {typevar} is bound to {current.__qualname__} by the values of its "
+            "fields. Fix: give values of related classes to the fields that share it"
+        )
+        raise FieldTypeError(msg)
+
+
+def _fuse_typevars(cfg, argument: Argument, value) -> None:
+    """As the reference, a configuration and the one set in its field share their
+    type variable bindings (``Outer[T]`` holding ``Inner[T]``)."""
+    mine, theirs = cfg.__xpm__, value.__xpm__
+    for typevar, cls in list((mine.typevars or {}).items()):
+        conflict = _bind(theirs, typevar, cls)
+        if conflict is not None:
+            raise _fuse_error(cfg, argument, value, typevar, conflict, cls)
+    for typevar, cls in list((theirs.typevars or {}).items()):
+        conflict = _bind(mine, typevar, cls)
+        if conflict is not None:
+            raise _fuse_error(cfg, argument, value, typevar, cls, conflict)
+
+
+def _fuse_error(cfg, argument, value, typevar, inner: type, outer: type) -> FieldTypeError:
+    msg = (
+        f"{_owner(cfg)}.{argument.name}: {_owner(value)}.C(...) binds the type variable "
+        f"{typevar} to {inner.__qualname__}, but {_owner(cfg)} binds it to "
+        f"{outer.__qualname__}. Fix: use values of related classes for the fields typed by it"
+    )
+    return FieldTypeError(msg)
+
+
+def _bind(info: ConfigInfo, typevar, new: type):
+    """Bind ``typevar`` to ``new`` in ``info`` (widening to a parent class); the
+    current binding if ``new`` is unrelated to it, else None."""
+    if info.typevars is None:
+        info.typevars = {}
+    current = info.typevars.get(typevar)
+    if current is None or issubclass(current, new):
+        info.typevars[typevar] = new
+        return None
+    return None if issubclass(new, current) else current
 
 
 def _is_generated(config) -> bool:
@@ -258,7 +322,7 @@ class _FieldSlot:
             f"{cls}.{self.argument.name} is not set yet. Fix: give it a value, "
             f"e.g. {cls}.C({self.argument.name}=...)"
         )
-        raise AttributeError(msg)
+        raise UnsetFieldError(msg)
 
 
 class ConfigMixin:
@@ -329,7 +393,7 @@ class ConfigMixin:
     # --- identity ---------------------------------------------------------
 
     def __identifier__(self):
-        """The identifier of this configuration (an :class:`Identifier`)."""
+        """The identifier of this configuration (a :class:`~xpm_nb.core.identifier.ConfigIdentifier`)."""
         from .identifier import identifier
 
         return identifier(self)
@@ -561,6 +625,40 @@ class Config:
             raise AttributeError(msg) from None
 
 
+class Prepare(Config):
+    """Prepare all files before starting a task (a download, a cache to fill).
+
+    Override ``prepare()``. A task whose parameters hold this configuration
+    gets ``prepare()`` called in the driver before it runs (only when it has
+    to run), once per identifier in the process; with ``RunMode.PREPARE`` only
+    the preparations run, no task. Override ``is_prepared()`` (cheap, no side
+    effect) to skip ``prepare()`` when the work is already done; it also lets
+    ``submit()`` prepare in a job of its own (off the driver). Either way the
+    configuration stays a plain parameter: identifiers do not change.
+    """
+
+    def prepare(self, *args, **kwargs) -> None:
+        """Do the preparation (default: nothing)."""
+
+    def is_prepared(self) -> bool:
+        """Whether the preparation was already done (override to skip ``prepare()``)."""
+        msg = f"{type(self).__qualname__} does not implement is_prepared()"
+        raise NotImplementedError(msg)
+
+    def submit(self, *, workspace=None, launcher=None, run_mode=None,
+               max_retries: Optional[int] = None, transient=None):
+        """Prepare in a job of its own (a ``PrepareTask``: launcher, logs, retries)
+        rather than in the driver; the tasks using this configuration wait for
+        that job. Needs ``is_prepared()``. The job is transient by default: it
+        runs only when a task that uses the configuration has to run. Returns
+        this configuration."""
+        from ..scheduler.submit import submit_prepare
+
+        return submit_prepare(self, workspace=workspace, launcher=launcher,
+                              run_mode=run_mode, max_retries=max_retries,
+                              transient=transient)
+
+
 class LightweightTask(Config):
     """A task run before the main task of a job (``init_tasks``) to adjust it."""
 
@@ -605,10 +703,12 @@ class Task(LightweightTask):
         watch_output(self, method, callback)
 
     # Waiting on a submitted task (delegates to its job)
-    def wait(self, timeout: float | None = None):
+    def wait(self, timeout: float | None = None, *, check: bool = False):
+        """Block until the task's job ends; its final ``JobState`` (``check=True``:
+        raise ``JobFailedError`` if it failed)."""
         from ..scheduler.submit import wait
 
-        return wait(self, timeout=timeout)
+        return wait(self, timeout=timeout, check=check)
 
     def __await__(self):
         from ..scheduler.submit import wait_async

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 
-__all__ = ["register_task_output", "watch_output", "WatchedOutput"]
+__all__ = ["register_task_output", "watch_output", "WatchedOutput", "output_value"]
 
 
 class WatchedOutput:
@@ -27,7 +28,9 @@ def register_task_output(config, method, *args, **kwargs):
 
     name = method.__name__ if callable(method) else str(method)
     bound = getattr(config, name)
-    result = bound(*args, **kwargs)
+    # A method taking the ``dep`` marker (the reference's form) makes its output
+    # in the notebook only, as the reference does: it is not called here.
+    result = None if takes_marker(bound, args, kwargs) else bound(*args, **kwargs)
     job = taskglobals.job_path()
     if job is not None:
         record = {"time": time.time(), "method": name, "args": args, "kwargs": kwargs}
@@ -36,6 +39,46 @@ def register_task_output(config, method, *args, **kwargs):
         with path.open("a") as f:
             f.write(json.dumps(record, default=str) + "\n")
     return result
+
+
+def takes_marker(bound, args, kwargs) -> bool:
+    """Whether an output method takes the ``dep`` marker first
+    (``def checkpoint(self, dep, step)``, as in the reference)."""
+    try:
+        signature = inspect.signature(bound)
+    except (TypeError, ValueError):
+        return False
+    params = list(signature.parameters.values())
+    if params and params[0].name == "dep":
+        return True
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError:
+        try:
+            signature.bind(None, *args, **kwargs)
+        except TypeError:
+            return False
+        return True
+    return False
+
+
+def output_value(config, task, name: str, args, kwargs):
+    """The output ``config.<name>(*args, **kwargs)`` gives in the notebook; a
+    method taking ``dep`` gets a marker making its result a dynamic output of
+    ``task`` (in its identifier; submitting a task that uses it does not wait
+    for ``task`` to end, as the reference's soft dependency)."""
+    bound = getattr(config, name)
+    if not takes_marker(bound, args, kwargs):
+        return bound(*args, **kwargs)
+
+    def dep(output):
+        info = output.__xpm__
+        if info.task is None:
+            info.task = task
+            info.dynamic_output = True
+        return output
+
+    return bound(dep, *args, **kwargs)
 
 
 def watch_output(task, method, callback) -> None:

@@ -298,10 +298,12 @@ class _Shape(SerializationError):
     """Internal: a value of the wrong shape; the caller adds the file and the place."""
 
 
-def read_params(job_path: Path, *, select=None):
+def read_params(job_path: Path, *, select=None, shared: dict | None = None):
     """Rebuild the configuration of a job folder (the last object: the task).
 
     ``select``, if given, filters the object list first (partial loading).
+    ``shared``: see :func:`from_objects` (one object for what several job
+    folders of a run share).
     """
     path = Path(job_path) / "params.json"
     try:
@@ -338,7 +340,7 @@ def read_params(job_path: Path, *, select=None):
     if select is not None:
         check_objects(objects, path)  # the selection reads them before from_objects
         objects = select(objects)
-    return from_objects(objects, Path(job_path), Path(workspace), shipped, path)
+    return from_objects(objects, Path(job_path), Path(workspace), shipped, path, shared=shared)
 
 
 def check_objects(objects, where) -> None:
@@ -402,10 +404,14 @@ def _find_class(module: str, qualname: str, shipped: dict, where) -> type:
 
 
 def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: dict, where,
-                 *, built: dict | None = None, reader_cls=None):
+                 *, built: dict | None = None, reader_cls=None, shared: dict | None = None):
     """Build the objects in order; ``built`` (id -> object) is filled when given.
 
-    ``where`` (the file, for messages) starts every error message.
+    ``where`` (the file, for messages) starts every error message. ``shared``
+    (kept by the caller across files): an object already built from another
+    file with the same writer id, class and values is reused, so a
+    configuration two jobs of a run share is one object, as the reference's
+    ``objects.jsonl`` gives it.
     """
     if not isinstance(objects, list):
         msg = f"{where}: 'objects' is {_kind(objects)}, expected a list of objects"
@@ -437,6 +443,12 @@ def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: 
         except _Shape as exc:
             msg = f"{where}: objects[{index}] ({module}.{qualname}) field {name!r}: {exc}"
             raise SerializationError(msg) from None
+        key = None
+        if shared is not None:
+            key = _shared_key(cls, obj, fields, built)
+            if key in shared:
+                built[obj["id"]] = last = shared[key]
+                continue
         config = cls.C.__new__(cls.C)
         ConfigMixin.__init__(config)
         d = config.__dict__
@@ -467,10 +479,40 @@ def from_objects(objects: list[dict], job_path: Path, workspace: Path, shipped: 
                 raise SerializationError(msg) from None
         built[obj["id"]] = config
         last = config
+        if key is not None:
+            shared[key] = config
     if last is None:
         msg = f"{where}: no object in the file"
         raise SerializationError(msg)
     return last
+
+
+def _shared_key(cls: type, obj: dict, fields: dict, built: dict):
+    """What makes two objects of different files one: the writer's id (the
+    same driver object) and equal values, nested configurations being the same
+    objects already (built first). Values resolved, so paths relative to
+    different job folders differ."""
+    task = obj.get("task")
+    producer = id(built[task]) if task in built else task
+    inits = tuple(id(built.get(i)) for i in obj.get("init_tasks") or ())
+    try:
+        return (cls, obj["id"], _canonical(fields), producer, inits)
+    except TypeError:
+        return None  # a value that cannot be compared: never shared
+
+
+def _canonical(value):
+    """A hashable form of a field value; configurations by identity."""
+    if isinstance(value, ConfigMixin):
+        return ("config", id(value))
+    if isinstance(value, dict):
+        return ("dict", tuple((_canonical(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(_canonical(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(_canonical(v) for v in value))
+    hash(value)  # TypeError for what cannot be compared
+    return (type(value), value)
 
 
 class _Reader:

@@ -461,7 +461,14 @@ def load_xp_info(path: Union[str, Path]) -> ExperimentInfo:
     jobs_records = _jsonl(run / "jobs.jsonl")
     tags = {r["job_id"]: r.get("tags") or {} for r in jobs_records if "job_id" in r}
     if (run / "objects.jsonl").exists():
-        info = _from_objects_jsonl(run, set(tags))
+        try:
+            info = _from_objects_jsonl(run, set(tags))
+        except SerializationError:
+            if not jobs_records:
+                raise
+            # Our runs: classes shipped by value (a notebook's) are only in the
+            # job folders' classes.pkl, which params.json reading uses.
+            info = _from_job_folders(run, jobs_records)
     elif (run / "configs.json").exists():
         info = _from_configs_json(run / "configs.json")
     elif (run / "jobs.jsonl").exists():
@@ -528,6 +535,7 @@ def _from_configs_json(path: Path) -> ExperimentInfo:
 def _from_job_folders(run: Path, records: list[dict]) -> ExperimentInfo:
     workspace = run.parent.parent.parent
     info = ExperimentInfo()
+    shared: dict = {}  # one object for a configuration several jobs share
     for record in records:
         job_id, task_id = record.get("job_id"), record.get("task_id")
         if not job_id or not task_id or job_id in info.jobs:
@@ -535,5 +543,5 @@ def _from_job_folders(run: Path, records: list[dict]) -> ExperimentInfo:
         job_path = workspace / "jobs" / task_id / job_id
         if not (job_path / "params.json").exists():
             continue  # never prepared (dry run): no configuration on disk
-        info.jobs[job_id] = read_params(job_path)
+        info.jobs[job_id] = read_params(job_path, shared=shared)
     return info

@@ -352,6 +352,73 @@ class ConfigSpec(TypeSpec):
         )
 
 
+class TypeVarSpec(TypeSpec):
+    """A field typed by a type variable (``x: Param[T]`` in ``C(Config, Generic[T])``).
+
+    As in the reference, any value fits (within the variable's bound); the
+    fields of one configuration sharing a variable must agree (checked by the
+    configuration, see ``objects._bind_typevar``).
+    """
+
+    def __init__(self, typevar: typing.TypeVar):
+        self.typevar = typevar
+        self.name = f"TypeVar({typevar})"
+
+    def validate(self, value):
+        bound = self.typevar.__bound__
+        if bound is not None and isinstance(bound, type) and not isinstance(value, bound):
+            raise _Mismatch(f"a value of {bound.__qualname__} (the bound of {self.typevar})",
+                            value)
+        return value
+
+
+class GenericConfigSpec(ConfigSpec):
+    """A subscripted generic configuration, ``Param[Holder[int]]``: a ``Holder``
+    whose own type arguments (from its class bases) fit ``int``."""
+
+    def __init__(self, alias):
+        super().__init__(typing.get_origin(alias))
+        self.alias = alias
+        self.args = typing.get_args(alias)
+        names = (getattr(a, "__qualname__", None) or repr(a) for a in self.args)
+        self.name = f"{self.cls.__qualname__}[{', '.join(names)}]"
+
+    def validate(self, value):
+        value = super().validate(value)
+        actual = _generic_args(type(value), self.cls)
+        for expected, got in zip(self.args, actual or ()):
+            if isinstance(expected, typing.TypeVar) or isinstance(got, typing.TypeVar):
+                continue
+            if not _type_arg_fits(got, expected):
+                given = type(value).__xpmtype__.cls.__qualname__
+                raise _Mismatch(f"a {self.name} configuration ({given} has the type "
+                                f"argument {got!r}, which does not fit {expected!r})", value)
+        return value
+
+
+def _generic_args(cls: type, origin: type) -> tuple | None:
+    """The type arguments ``cls`` gives to the generic class ``origin`` in its
+    bases (``class B(A[int])`` -> ``(int,)``), None when it gives none."""
+    for klass in cls.__mro__:
+        for base in klass.__dict__.get("__orig_bases__", ()):
+            if typing.get_origin(base) is origin:
+                return typing.get_args(base)
+    return None
+
+
+def _type_arg_fits(actual, expected) -> bool:
+    """Whether a type argument ``actual`` fits ``expected`` (subclass, Union member)."""
+    if expected is typing.Any or actual is typing.Any:
+        return True
+    if isinstance(expected, type) and isinstance(actual, type):
+        return issubclass(actual, expected)
+    if typing.get_origin(expected) is typing.Union:
+        return any(_type_arg_fits(actual, member) for member in typing.get_args(expected))
+    if typing.get_origin(actual) is typing.Union:
+        return all(_type_arg_fits(member, expected) for member in typing.get_args(actual))
+    return actual == expected
+
+
 _SIMPLE = {
     int: IntSpec(),
     float: FloatSpec(),
@@ -402,6 +469,10 @@ def type_spec(annotation: Any, where: str = "") -> TypeSpec:
         return DictSpec(type_spec(k, where), type_spec(v, where))
     if origin is typing.Literal:
         return LiteralSpec(args)
+    if isinstance(origin, type) and issubclass(origin, Config):
+        return GenericConfigSpec(annotation)
+    if isinstance(annotation, typing.TypeVar):
+        return TypeVarSpec(annotation)
     if origin is typing.Union or type(annotation).__name__ == "UnionType":
         non_none = [a for a in args if a is not type(None)]
         specs = [type_spec(a, where) for a in non_none]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import site
+import sys
+import sysconfig
+from pathlib import Path
+
 from ..errors import MissingFieldError
 from .objects import ConfigMixin, _is_generated, check_not_generated
 
-__all__ = ["seal_tree", "iter_children"]
+__all__ = ["seal_tree", "iter_children", "import_roots"]
 
 
 def iter_children(value, name: str = ""):
@@ -115,3 +121,52 @@ def _mark_generated(info, name: str, root) -> None:
     if name not in info.generated:
         info.generated.append(name)
     info.generated_for = root
+
+
+def import_roots(config) -> list[str]:
+    """Folders outside the Python installation that the tree's classes come from.
+
+    A notebook imports a module that sits next to it (its folder is the
+    kernel's working directory, on ``sys.path``); the job process runs in its
+    job folder and would not find it. These folders go on the job's
+    ``PYTHONPATH``.
+    """
+    roots: list[str] = []
+    seen: set[int] = set()
+    stack = [config]
+    while stack:
+        cfg = stack.pop()
+        if id(cfg) in seen:
+            continue
+        seen.add(id(cfg))
+        root = _import_root(type(cfg).__xpmtype__.cls)
+        if root is not None and root not in roots:
+            roots.append(root)
+        stack.extend(cfg.__xpm__.init_tasks or ())
+        for value in cfg.__dict__.values():
+            stack.extend(child for _, child in iter_children(value))
+    return roots
+
+
+@functools.lru_cache(maxsize=1)
+def _installation_paths() -> tuple[Path, ...]:
+    paths = {Path(p).resolve() for p in sysconfig.get_paths().values()}
+    paths.update(Path(p).resolve() for p in site.getsitepackages())
+    paths.add(Path(site.getusersitepackages()).resolve())
+    return tuple(paths)
+
+
+def _import_root(cls: type) -> str | None:
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None)
+    if cls.__module__ == "__main__" or file is None:
+        return None  # shipped by value (params.py), not imported
+    path = Path(file).resolve()
+    depth = cls.__module__.count(".") + (2 if path.name == "__init__.py" else 1)
+    if depth > len(path.parents):
+        return None
+    root = path.parents[depth - 1]
+    installed = _installation_paths()
+    if any(root == p or p in root.parents for p in installed):
+        return None
+    return str(root)

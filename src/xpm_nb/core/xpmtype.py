@@ -6,6 +6,8 @@ to classes defined later in a module or in a later notebook cell resolve.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import sys
 import typing
 from typing import Any
@@ -14,7 +16,7 @@ from ..errors import DeclarationError
 from .arguments import Argument, FieldHint
 from .types import split_optional, type_spec
 
-__all__ = ["ObjectType", "get_type", "class_registry"]
+__all__ = ["Identifier", "ObjectType", "get_type", "class_registry"]
 
 # Every Config subclass by qualified name and by name (latest wins): the last
 # resort to resolve forward references to classes defined in a function body
@@ -23,13 +25,73 @@ class_registry: dict[str, type] = {}
 
 _TYPES: dict[type, ObjectType] = {}
 
+logger = logging.getLogger("xpm_nb.core")
+
+# (class, field) overrides already warned about: a class's type is built for
+# each of its subclasses too, and the reference warns once per declaration.
+_WARNED_OVERRIDES: set[tuple[type, str]] = set()
+
+
+class Identifier:
+    """A type name (``__xpmid__``), lowercased; attributes extend it with a dot.
+
+    ``ns = Identifier("my.lib")`` then ``__xpmid__ = ns.models.bert`` names a
+    class ``my.lib.models.bert``. (The content hash of a configuration is
+    :class:`xpm_nb.core.identifier.ConfigIdentifier`.)
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        if not isinstance(name, str):
+            msg = f"Identifier: the name must be a str (got {name!r}), e.g. Identifier('my.lib')"
+            raise TypeError(msg)
+        self.name = name.lower()
+
+    def __call__(self, key: str) -> Identifier:
+        return Identifier(f"{self.name}.{key}")
+
+    def __getattr__(self, key: str) -> Identifier:
+        if key.startswith("__"):  # copy/pickle probes are not name parts
+            raise AttributeError(key)
+        return self(key)
+
+    __getitem__ = __call__
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Identifier) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __reduce__(self):
+        return (Identifier, (self.name,))
+
+    def __str__(self) -> str:
+        return self.name
+
+    __repr__ = __str__
+
+
+def _declared_typeid(cls: type) -> str | None:
+    """The type id ``__xpmid__`` gives, as the reference reads it: an
+    :class:`Identifier` (inherited ones too), a classmethod returning the name,
+    or a str set on the class itself."""
+    xpmid = getattr(cls, "__xpmid__", None)
+    if isinstance(xpmid, Identifier):
+        return xpmid.name
+    if inspect.ismethod(xpmid):
+        return str(xpmid())
+    own = cls.__dict__.get("__xpmid__")
+    return own if isinstance(own, str) else None
+
 
 class ObjectType:
     """The fields and identity of one configuration class."""
 
     def __init__(self, cls: type):
         self.cls = cls
-        typeid = cls.__dict__.get("__xpmid__") or f"{cls.__module__}.{cls.__qualname__}"
+        typeid = _declared_typeid(cls) or f"{cls.__module__}.{cls.__qualname__}"
         self.typeid: str = typeid
         # The type id is lowercased in identifiers and job folder names.
         self.identifier: str = typeid.lower()
@@ -91,7 +153,7 @@ class ObjectType:
                     # Re-annotated without a new default: keep the parent's default.
                     parent = self.arguments[name]
                     declared = parent.default if parent.has_default else None
-                self.arguments[name] = Argument(
+                argument = Argument(
                     name,
                     type_spec(inner, where),
                     optional=optional,
@@ -99,9 +161,66 @@ class ObjectType:
                     declared=declared,
                     owner=klass,
                 )
+                parent = self.arguments.get(name)
+                if parent is not None and parent.owner is not klass:
+                    _check_override(klass, argument, parent)
+                self.arguments[name] = argument
             for name, value in klass.__dict__.items():
                 if isinstance(value, DeprecatedParam):
                     self.deprecated_params[name] = value
+
+
+def _check_override(klass: type, child: Argument, parent: Argument) -> None:
+    """A field redeclared in a subclass: its type must fit the parent's (a
+    subclass for configurations, the same kind of type otherwise), and, as the
+    reference, a warning asks for ``field(overrides=True)`` when not given."""
+    from .types import ConfigSpec, GenericConfigSpec
+
+    where = f"{klass.__qualname__}.{child.name}"
+    parent_owner = parent.owner.__qualname__ if parent.owner is not None else "a parent class"
+    fix = (f"Fix: declare {child.name} with the type of {parent_owner}.{child.name} "
+           f"({parent.type}) or a subtype of it, or rename the field")
+    ctype, ptype = child.type, parent.type
+    if type(ctype) is not type(ptype):
+        msg = (f"{where}: Parameter '{child.name}' type {ctype} is not compatible with parent "
+               f"type {ptype} (declared in {parent_owner}). Override types must be the same "
+               f"type or a subtype. {fix}")
+        raise DeclarationError(msg)
+    if isinstance(ctype, GenericConfigSpec):
+        _check_generic_override(where, child.name, ctype, ptype, fix)
+    elif isinstance(ctype, ConfigSpec) and not issubclass(ctype.cls, ptype.cls):
+        msg = (f"{where}: Parameter '{child.name}' type {ctype.cls.__qualname__} is not a "
+               f"subtype of parent type {ptype.cls.__qualname__}. Override types must be "
+               f"subtypes of the parent type. {fix}")
+        raise DeclarationError(msg)
+    if not child.overrides and (klass, child.name) not in _WARNED_OVERRIDES:
+        _WARNED_OVERRIDES.add((klass, child.name))
+        logger.warning(
+            "Parameter '%s' in %s overrides parent parameter from %s. "
+            "Use field(overrides=True) to suppress this warning.",
+            child.name, klass.__qualname__, parent_owner,
+        )
+
+
+def _check_generic_override(where: str, name: str, child, parent, fix: str) -> None:
+    """``Holder[B]`` may override ``Holder[A]`` when each argument of B fits A's."""
+    from .objects import Config
+
+    if child.cls is not parent.cls or len(child.args) != len(parent.args):
+        msg = (f"{where}: Parameter '{name}': generic type {child} is not compatible with "
+               f"parent type {parent}. Override types must have the same generic origin. {fix}")
+        raise DeclarationError(msg)
+    for carg, parg in zip(child.args, parent.args):
+        if isinstance(carg, type) and isinstance(parg, type) and issubclass(parg, Config):
+            if not issubclass(carg, parg):
+                msg = (f"{where}: Parameter '{name}': type argument {carg.__qualname__} is "
+                       f"not a subtype of parent type argument {parg.__qualname__}. "
+                       f"Override generic type arguments must be subtypes. {fix}")
+                raise DeclarationError(msg)
+        elif carg != parg:
+            msg = (f"{where}: Parameter '{name}': type argument {carg!r} does not match "
+                   f"parent type argument {parg!r}. {fix}")
+            raise DeclarationError(msg)
 
 
 def _resolve_annotation(klass: type, name: str, annotation: Any):

@@ -129,6 +129,56 @@ def _import_file(path: Path, name: str):
     return module
 
 
+def yaml_path(path: Path) -> Path:
+    """``path``, or ``path.yaml`` when only that exists (``run-experiment exp``, as the
+    reference)."""
+    if not path.exists() and path.suffix != ".yaml":
+        with_suffix = path.with_name(path.name + ".yaml")
+        if with_suffix.is_file():
+            return with_suffix
+    return path
+
+
+def _defining_folder(loc: Location, default: Path) -> Path:
+    """The folder of the YAML file a value was written in (``default`` for an override)."""
+    if loc.override is None and loc.file and Path(loc.file).is_file():
+        return Path(loc.file).parent
+    return default
+
+
+def _import_module(name: str, loc: Location, pythonpath: list[Path]):
+    """Import ``module:``; if not found, from the folder that many levels above the YAML
+    file naming it (``experiments.foo`` in ``myproject/experiments/foo.yaml``: from
+    ``myproject``), as the reference does."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if name != missing and not name.startswith(missing + "."):
+            msg = f"{loc}: module: cannot import {name!r} ({exc}). Python path: {pythonpath}"
+            raise ExperimentFileError(msg) from exc  # a module it imports is missing
+        first = exc
+    except ImportError as exc:
+        msg = f"{loc}: module: cannot import {name!r} ({exc}). Python path: {pythonpath}"
+        raise ExperimentFileError(msg) from exc
+    root = None
+    defining = Path(loc.file).resolve() if loc.override is None and loc.file else None
+    if defining is not None and defining.is_file() and name.count(".") < len(defining.parents):
+        root = defining.parents[name.count(".")]
+    if root is None or str(root) in sys.path:
+        msg = (f"{loc}: module: cannot import {name!r} ({first}). Python path: {pythonpath}. "
+               "Fix: add the folder holding it to `pythonpath:`")
+        raise ExperimentFileError(msg) from first
+    sys.path.insert(0, str(root))
+    pythonpath.append(root)  # the jobs import it too
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        msg = (f"{loc}: module: cannot import {name!r} ({exc}), from the Python path "
+               f"{pythonpath}. Fix: add the folder holding it to `pythonpath:`")
+        raise ExperimentFileError(msg) from exc
+
+
 def _run_pre_experiment(base, sources: Sources) -> None:
     target = base.pre_experiment
     loc = _where(sources, "pre_experiment")
@@ -173,11 +223,12 @@ def load_experiment(yaml_file: Path | str, overrides: list[str] = (), *,
                     pre_yaml: list[Path | str] = (), post_yaml: list[Path | str] = (),
                     file: str | None = None, module_name: str | None = None) -> LoadedExperiment:
     """Load the YAML files and the experiment module; check the configuration."""
-    main = Path(yaml_file).absolute()
+    main = yaml_path(Path(yaml_file).absolute())
     if not main.is_file():
         msg = f"{main}: no such experiment file. Fix: give the path of the experiment's YAML file"
         raise ExperimentFileError(msg)
-    sources = load_sources(main, [Path(p) for p in pre_yaml], [Path(p) for p in post_yaml])
+    sources = load_sources(main, [yaml_path(Path(p)) for p in pre_yaml],
+                           [yaml_path(Path(p)) for p in post_yaml])
     apply_overrides(sources, list(overrides))
     if file is not None:
         sources.values["file"] = file
@@ -197,15 +248,12 @@ def load_experiment(yaml_file: Path | str, overrides: list[str] = (), *,
 
     if base.module:
         loc = _where(sources, "module")
-        try:
-            module = importlib.import_module(base.module)
-        except ImportError as exc:
-            msg = f"{loc}: module: cannot import {base.module!r} ({exc}). Python path: {pythonpath}"
-            raise ExperimentFileError(msg) from exc
+        module = _import_module(base.module, loc, pythonpath)
     else:
         loc = _where(sources, "file")
         shown = f"file: {base.file!r}" + ("" if ("file",) in sources.where else " (the default)")
-        path = (folder / base.file)
+        # Relative to the YAML file that sets it (an imported one may be elsewhere).
+        path = (_defining_folder(loc, folder) / base.file)
         if path.suffix != ".py":
             path = path.with_name(path.name + ".py")
         if not path.is_file():
@@ -239,27 +287,35 @@ def run_experiment(yaml_file: Path | str, *overrides: str, workdir: Path | str |
                    token: str | None = None, env: dict[str, str] | None = None,
                    wait: bool = True, pre_yaml=(), post_yaml=(), file: str | None = None,
                    module_name: str | None = None, launcher=None,
-                   wait_for_quit: bool = False) -> ExperimentHelper:
+                   wait_for_quit: bool = False, workspace: str | None = None,
+                   xpm_config_dir: Path | str | None = None) -> ExperimentHelper:
     """Run the experiment of ``yaml_file`` (with ``KEY=VALUE`` overrides); returns its helper.
 
-    ``workdir``: the workspace (default: ``$XPM_NB_WORKDIR``). With ``wait``
+    The workspace, as the reference chooses it (``experiments/settings.py``):
+    ``workspace`` (an id of ``settings.yaml``; ``workdir`` then replaces its path),
+    else ``workdir``, else the first workspace of ``settings.yaml`` whose
+    ``triggers`` match the experiment id, else ``$XPM_NB_WORKDIR``, else the
+    first workspace of ``settings.yaml``. ``xpm_config_dir``: the folder of
+    ``settings.yaml`` and of the launchers files (for the whole process). With ``wait``
     (default) the call returns when every job is finished and the experiment
     is closed, as on the command line; with ``wait=False`` (a notebook) the
     experiment stays open: ``helper.xp.wait()`` or ``await helper.xp`` later. With a
     ``port``, the monitoring page is served; ``wait_for_quit`` keeps it up after the
     jobs end until someone quits from the page.
     """
+    from ..launcherfinder.registry import set_config_dir
     from ..scheduler.experiment import experiment
+    from .settings import find_workspace
 
+    if xpm_config_dir is not None:  # before the experiment's module may look for launchers
+        set_config_dir(xpm_config_dir)
     loaded = load_experiment(yaml_file, list(overrides), pre_yaml=pre_yaml, post_yaml=post_yaml,
                              file=file, module_name=module_name)
-    workdir = workdir or os.environ.get("XPM_NB_WORKDIR")
-    if not workdir:
-        msg = ("no workspace: give workdir=... (command line: --workdir DIR), or set "
-               "XPM_NB_WORKDIR")
-        raise ExperimentFileError(msg)
+    ws_settings = find_workspace(workspace=workspace, workdir=workdir,
+                                 experiment_id=loaded.experiment_id,
+                                 default_workdir=os.environ.get("XPM_NB_WORKDIR"))
     cfg = loaded.configuration
-    xp = experiment(workdir, loaded.experiment_id, host=host, port=port, token=token,
+    xp = experiment(ws_settings, loaded.experiment_id, host=host, port=port, token=token,
                     run_mode=run_mode, launcher=launcher, dirty_git=cfg.dirty_git,
                     project_paths=loaded.project_paths, wait_for_quit=wait_for_quit)
     try:

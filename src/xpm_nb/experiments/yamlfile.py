@@ -228,6 +228,8 @@ def _load_file(path: Path, stack: tuple[Path, ...], files: list[Path]):
             msg = f"{loc}: {key[0]}: expected a YAML file path, got {item!r}"
             raise ExperimentFileError(msg)
         target = path.parent / item
+        if not target.is_file() and target.with_name(target.name + ".yaml").is_file():
+            target = target.with_name(target.name + ".yaml")  # as the reference: .yaml added
         if not target.is_file():
             msg = f"{loc}: {key[0]}: no file {target}. Fix: give a path relative to {path.parent}"
             raise ExperimentFileError(msg)

@@ -4,7 +4,9 @@ The file is ``launchers.py`` or ``launchers.yaml`` in the configuration folder:
 ``$XPM_NB_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/xpm_nb``, else
 ``~/.config/xpm_nb`` (the Python file wins when both exist). When that folder
 has none, the reference's folder ``~/.config/experimaestro`` is read (the
-reference has no environment variable for it).
+reference has no environment variable for it). ``run-experiment
+--xpm-config-dir DIR`` (:func:`set_config_dir`) replaces both: only ``DIR`` is
+read, as in the reference (``settings.yaml`` is looked up the same way).
 
 Without any launchers file, ``find_launcher`` uses this machine (a
 ``DirectLauncher``) if it satisfies the requirement; when nothing fits it
@@ -71,7 +73,7 @@ from .specs import (
 
 __all__ = ["Host", "LauncherEntry", "LauncherNotFoundError", "LauncherRegistry",
            "find_launcher", "config_dir", "launchers_file", "local_host",
-           "reference_config_dir"]
+           "reference_config_dir", "set_config_dir", "config_folders"]
 
 
 class LauncherNotFoundError(XPMError):
@@ -116,8 +118,30 @@ class LauncherEntry:
         return config(**options) if options else self.launcher
 
 
+_CONFIG_DIR: Path | None = None  # set by --xpm-config-dir
+
+
+def set_config_dir(path: Path | str | None) -> None:
+    """Read the launchers (and settings) files from ``path`` only (None: the defaults)."""
+    global _CONFIG_DIR
+    if path is not None and not Path(path).expanduser().is_dir():
+        msg = (f"--xpm-config-dir {path}: not a folder. Fix: give the folder that holds "
+               "launchers.py, launchers.yaml or settings.yaml")
+        raise XPMError(msg)
+    _CONFIG_DIR = None if path is None else Path(path).expanduser()
+
+
+def config_folders() -> list[Path]:
+    """The folders searched for configuration files, in order."""
+    if _CONFIG_DIR is not None:
+        return [_CONFIG_DIR]
+    return [config_dir(), reference_config_dir()]
+
+
 def config_dir() -> Path:
-    """The user's configuration folder of xpm_nb."""
+    """The user's configuration folder of xpm_nb (``--xpm-config-dir`` if given)."""
+    if _CONFIG_DIR is not None:
+        return _CONFIG_DIR
     env = os.environ.get("XPM_NB_CONFIG_DIR")
     if env:
         return Path(env).expanduser()
@@ -136,7 +160,7 @@ def launchers_file() -> Path | None:
     Our folder first (:func:`config_dir`), then the reference's
     (:func:`reference_config_dir`).
     """
-    for folder in (config_dir(), reference_config_dir()):
+    for folder in config_folders():
         for name in ("launchers.py", "launchers.yaml", "launchers.yml"):
             if (folder / name).is_file():
                 return folder / name
@@ -268,7 +292,7 @@ def find_launcher(*specs: HostRequirement | str, tags: set[str] | frozenset = fr
     if path is None:
         registry = _local_registry()
         launcher = registry.find(*specs)
-        where = (f"no launchers file in {config_dir()} or {reference_config_dir()}, and "
+        where = (f"no launchers file in {' or '.join(map(str, config_folders()))}, and "
                  "this machine does not satisfy it. Fix: write "
                  f"{config_dir() / 'launchers.yaml'} (see xpm_nb.launcherfinder.registry), "
                  "or set XPM_NB_CONFIG_DIR to the folder that has one")

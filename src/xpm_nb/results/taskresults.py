@@ -65,9 +65,21 @@ def _known_classes() -> dict[str, type]:
             seen.add(sub)
             stack.append(sub)
             if not sub.__dict__.get("_xpm_config_type"):  # not a Model.XPMConfig class
-                typeid = sub.__dict__.get("__xpmid__") or f"{sub.__module__}.{sub.__qualname__}"
-                known[typeid.lower()] = sub
+                typeid = _typeid(sub)
+                if typeid is not None:
+                    known[typeid.lower()] = sub
     return known
+
+
+def _typeid(cls: type) -> str | None:
+    """The class's type id as jobs record it (an ``Identifier`` or classmethod
+    ``__xpmid__`` included); None for a class whose type cannot be built."""
+    from ..core.xpmtype import get_type
+
+    try:
+        return str(get_type(cls).identifier)
+    except Exception:  # noqa: BLE001 - a broken user class is simply not known here
+        return None
 
 
 def any_to_compute(known: dict[str, type] | None, records) -> bool:

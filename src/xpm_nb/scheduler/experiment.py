@@ -29,6 +29,7 @@ from ..errors import JobFailedError, WorkspaceError, XPMError, add_note
 from ..launchers import check_env_name
 from .jobs import Job, JobState
 from .loopthread import ensure_not_on_loop, scheduler_loop
+from .objects_file import ObjectsFile
 from .runlock import RUN_LOCK_NAME, RunLock
 from .scheduler import Scheduler
 from .workspace import RunMode, Workspace, WorkspaceSettings, experiment_name_problem
@@ -89,6 +90,7 @@ class experiment:  # noqa: N801 - the reference's name
         self.closed = False
         self.server = None
         self.run_lock: RunLock | None = None
+        self._objects: ObjectsFile | None = None  # the run's objects.jsonl
         try:
             self._open()
         except BaseException:
@@ -141,6 +143,8 @@ class experiment:  # noqa: N801 - the reference's name
             fs.rename(tmp, current)
             self._write_environment()
             self._write_status("running")
+            self._objects = ObjectsFile(fs, self.run_path / "objects.jsonl")
+            self._objects.flush()  # the reference's load_xp_info needs the file
         experiment.CURRENT = self
         Workspace.CURRENT = self.workspace
         taskglobals.set_workspace(self.workspace.path)
@@ -212,6 +216,8 @@ class experiment:  # noqa: N801 - the reference's name
                     service.stop()
         finally:
             try:
+                if self._objects is not None:
+                    self._close_objects()
                 if self.run_mode is not RunMode.DRY_RUN:
                     status_error = self._write_final_status()
             finally:
@@ -221,6 +227,13 @@ class experiment:  # noqa: N801 - the reference's name
                 if experiment.CURRENT is self:
                     experiment.CURRENT = None
         return status_error
+
+    def _close_objects(self) -> None:
+        try:
+            self._objects.close()
+        except OSError as exc:  # a convenience file: the jobs' folders keep the truth
+            logger.warning("experiment %r: cannot write %s: %s", self.name,
+                           self._objects.path, exc)
 
     def _write_final_status(self) -> OSError | None:
         """Write "done" or "failed" best-effort: a failed write is logged and returned."""
@@ -295,6 +308,12 @@ class experiment:  # noqa: N801 - the reference's name
             fs.symlink(job.path, link)
         except FileExistsError:
             pass
+        if self._objects is not None:
+            try:
+                self._objects.add(job.config)
+            except Exception as exc:  # noqa: BLE001 - as the reference: the job still runs
+                logger.warning("job %s: not written in %s: %s", job.locator,
+                               self._objects.path, exc)
 
     def failed_jobs(self) -> list[Job]:
         return [j for j in self.jobs if j.state is JobState.ERROR]
@@ -349,7 +368,7 @@ class experiment:  # noqa: N801 - the reference's name
         for job in self.failed_jobs():
             if job.identifier not in self._reported:
                 self._reported.add(job.identifier)
-                logger.warning("experiment %r: %s", self.name, job.failure_message())
+                job.report_failure(logger, f"experiment {self.name!r}: ")
 
     def raise_if_failed(self) -> None:
         """Raise ``FailedExperiment`` listing the failed jobs (with their logs), if any."""

@@ -20,7 +20,41 @@ __all__ = ["JobState", "JobPaths", "Job", "read_disk_state", "live_pid", "same_p
            "process_identity"]
 
 
+class _Answer:
+    """A yes/no read both as a property (``state.finished``, ours) and as a call
+    (``state.finished()``, the reference's)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __call__(self) -> bool:
+        return self.value
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (bool, _Answer)):
+            return self.value == bool(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+_YES, _NO = _Answer(True), _Answer(False)
+
+
 class JobState(enum.Enum):
+    """A job's state, with the reference's questions: ``notstarted()``,
+    ``running()`` (scheduled or running), ``finished()`` (done or failed),
+    ``is_error()``, ``is_unscheduled()``."""
+
     UNSCHEDULED = "unscheduled"
     WAITING = "waiting"  # dependencies not done yet
     READY = "ready"  # may start (waiting for a token or a slot)
@@ -30,8 +64,23 @@ class JobState(enum.Enum):
     ERROR = "error"
 
     @property
-    def finished(self) -> bool:
-        return self in (JobState.DONE, JobState.ERROR)
+    def finished(self) -> _Answer:
+        """Done or failed (``state.finished`` or ``state.finished()``)."""
+        return _YES if self in (JobState.DONE, JobState.ERROR) else _NO
+
+    def notstarted(self) -> bool:
+        """Not started yet: unscheduled, waiting for dependencies, or ready."""
+        return self in (JobState.UNSCHEDULED, JobState.WAITING, JobState.READY)
+
+    def running(self) -> bool:
+        """Started: scheduled on a cluster or running."""
+        return self in (JobState.SCHEDULED, JobState.RUNNING)
+
+    def is_error(self) -> bool:
+        return self is JobState.ERROR
+
+    def is_unscheduled(self) -> bool:
+        return self is JobState.UNSCHEDULED
 
 
 class JobPaths:
@@ -316,7 +365,10 @@ class Job:
         self.launcher = launcher
         self.run_mode = run_mode or RunMode.NORMAL
         self.transient = transient or TransientMode.NONE
-        self.max_retries = 3 if max_retries is None else max_retries
+        if max_retries is None:  # the workspace's setting (settings.yaml), as the reference
+            ws_settings = getattr(workspace, "workspace_settings", None)
+            max_retries = getattr(ws_settings, "max_retries", 3)
+        self.max_retries = max_retries
         xpmtype = config.__xpmtype__
         self.type_id: str = xpmtype.identifier
         self.identifier: str = config.__identifier__().hex()
@@ -324,6 +376,8 @@ class Job:
         self.path: Path = workspace.job_path(self.type_id, self.identifier)
         self.paths = JobPaths(self.path, self.name)
         self.dependencies: list[Job] = []
+        self.prepares: list = []  # Preparation of the Prepare configs it uses (in the driver)
+        self.import_roots: list[str] = []  # folders its classes come from (core/walk.py)
         self.tags: dict[str, Any] = dict(config.tags())
         self.state = JobState.UNSCHEDULED
         self.failure_reason: str | None = None
@@ -333,6 +387,7 @@ class Job:
         self.started_time: float | None = None
         self.ended_time: float | None = None
         self.retry_count = 0
+        self._fresh_retries = False  # set by resubmit(): recorded failures do not count
         self.progress: list[dict] = []
         self.process = None
         self.environ_extra: dict[str, str] = {}
@@ -543,6 +598,13 @@ class Job:
         """One line for errors: which job, why it failed, where its log is."""
         return f"job {self.locator} failed: {self.failure_reason}. Log: {self.stderr}"
 
+    def report_failure(self, log, prefix: str = "") -> None:
+        """Log this run's failure once, whoever waited for it (the job, its experiment)."""
+        if getattr(self, "_failure_reported", None) is self._done:
+            return
+        self._failure_reported = self._done
+        log.warning("%s%s", prefix, self.failure_message())
+
     def status_dict(self) -> dict:
         return {
             "job_id": self.identifier,
@@ -569,6 +631,21 @@ class Job:
             return None, None
         return parse_time(data.get("started_time")), parse_time(data.get("ended_time"))
 
+    def mark_done(self) -> None:
+        """Write the ``.done`` marker of a job adopted without running (its output exists)."""
+        c = self.connector
+        c.mkdir(self.path, parents=True, exist_ok=True)
+        c.write_atomic(self.paths.done, b"")
+
+    def recorded_retry_count(self) -> int:
+        """The failed runs its folder records (``status.json``, ours or the reference's)."""
+        try:
+            data = json.loads(self.connector.read_optional(self.paths.status) or b"{}")
+        except (OSError, ValueError):
+            return 0
+        count = data.get("retry_count") if isinstance(data, dict) else None
+        return count if type(count) is int and count >= 0 else 0
+
     def write_status_if_folder(self) -> None:
         if self.has_folder():
             self.write_status()
@@ -586,10 +663,11 @@ class Job:
 
     # --- waiting ------------------------------------------------------------
 
-    def wait(self, timeout: float | None = None):
+    def wait(self, timeout: float | None = None, *, check: bool = False) -> JobState:
+        """Block until the job ends; its final state (see ``submit.wait``)."""
         from .submit import wait
 
-        return wait(self, timeout=timeout)
+        return wait(self, timeout=timeout, check=check)
 
     def __await__(self):
         from .submit import wait_async

@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 
+from ..core.prepare import prepare_error
 from ..errors import XPMError
 from ..launchers import ProcessExit, ProcessHandle, ProcessState
 from ..launchers.pidwait import wait_exit
@@ -58,9 +59,10 @@ class Scheduler:
         key = str(job.path)
         with self._lock:
             existing = self.jobs.get(key)
-            if existing is not None:
-                return existing
-            self.jobs[key] = job
+            if existing is None:
+                self.jobs[key] = job
+        if existing is not None:
+            return call_on_loop(self._merge, existing, job)
         job.scheduler = self
         job._on_start = on_start
         self._arm(job)
@@ -70,6 +72,31 @@ class Scheduler:
         else:
             self.loop.call_soon_threadsafe(self._start, job)
         return job
+
+    def _merge(self, existing: Job, job: Job) -> Job:
+        """A second submission of a job's folder, as the reference merges it: the most
+        lasting transient mode wins (none > transient > remove), the larger
+        ``max_retries``; a job only dry-run (or generate-only) so far is now run. A job
+        that ended unscheduled (dry run, or a transient one no job needed) runs again."""
+        from .workspace import RunMode, TransientMode
+
+        order = [TransientMode.NONE, TransientMode.TRANSIENT, TransientMode.REMOVE]
+        was_transient = existing.transient is not TransientMode.NONE
+        if order.index(job.transient) < order.index(existing.transient):
+            existing.transient = job.transient
+        existing.max_retries = max(existing.max_retries, job.max_retries)
+        now_real = job.run_mode is RunMode.NORMAL and existing.run_mode is not RunMode.NORMAL
+        if now_real:
+            existing.run_mode = RunMode.NORMAL  # a job not yet at its run-mode check runs
+        now_needed = was_transient and existing.transient is TransientMode.NONE
+        if now_needed:
+            existing._needed.set()
+        if ((now_real or now_needed) and existing._done.done()
+                and existing.state is JobState.UNSCHEDULED):
+            self._arm(existing)
+            self._set_state(existing, JobState.WAITING)
+            self._start(existing)
+        return existing
 
     @staticmethod
     def _arm(job: Job) -> None:
@@ -144,6 +171,7 @@ class Scheduler:
         job.exit_code = None
         job.started_time = job.ended_time = None
         job.retry_count = 0
+        job._fresh_retries = True  # failures recorded on disk no longer count
         job.progress = []
         self._arm(job)
         self._set_state(job, JobState.WAITING)
@@ -237,7 +265,13 @@ class Scheduler:
 
         for dep in job.dependencies:
             dep._needed.set()
-        for dep in job.dependencies:
+        waited = job.dependencies
+        queue_after = getattr(job.launcher, "queue_after", None)
+        if queue_after is not None and job.run_mode is RunMode.NORMAL:
+            # Hook: a cluster launcher (SLURM) may have the cluster wait for some
+            # dependencies (--dependency=afterok); it returns those left to us.
+            waited = await queue_after(job)
+        for dep in waited:
             await _ended(dep)
             if dep.state is JobState.UNSCHEDULED and job.run_mode is not RunMode.NORMAL:
                 continue  # dry run / generate only: not run, like its dependency
@@ -251,20 +285,33 @@ class Scheduler:
         # here and the slot, jobs queue for their slot in submission order.
         async with self._intake:
             state, info = await job.io(job.disk_state)
+        if state is JobState.DONE and await _output_valid(job) is False:
+            # The marker only caches the answer (a Prepare's output is elsewhere).
+            await job.io(job.connector.unlink, job.paths.done)
+            state, info = None, {}
         if state is JobState.DONE:
             # Done earlier: show when it ran, from its folder's record.
             job.started_time, job.ended_time = await job.io(job.recorded_times)
             await self._finish(job, JobState.DONE)
+            return
+        if state is JobState.ERROR and _is_resumable(job) and await self._out_of_retries(job, info):
             return
         running_elsewhere = state is JobState.RUNNING  # another process runs it: followed
         if running_elsewhere:
             job.started_time = parse_time(info.get("started"))  # its real start
         if not self.is_awaited(job):
             await job._needed.wait()  # a transient job runs only for a dependent
+        if job.run_mode is RunMode.GENERATE_ONLY:
+            await job.io(job.prepare)
+        # Read again: a real submission of the same job meanwhile (_merge) runs it.
         if job.run_mode in (RunMode.DRY_RUN, RunMode.GENERATE_ONLY):
-            if job.run_mode is RunMode.GENERATE_ONLY:
-                await job.io(job.prepare)
             await self._finish(job, JobState.UNSCHEDULED)
+            return
+        if not running_elsewhere and await _output_valid(job) is True:
+            await job.io(job.mark_done)  # its output is there already: adopted, not run
+            await self._finish(job, JobState.DONE)
+            return
+        if job.prepares and not await self._prepare(job):
             return
         self._set_state(job, JobState.READY)
         tokens = [d for d in job.config.__xpm__.dependencies if isinstance(d, TokenDependency)]
@@ -288,6 +335,42 @@ class Scheduler:
         finally:
             if slots is not None and not job._slot_released:
                 slots.release(job)
+
+    async def _out_of_retries(self, job: Job, info: dict) -> bool:
+        """A failed resumable task counts its failed runs across experiments
+        (``retry_count`` of ``status.json``, as the reference); as the reference,
+        it is not run again once they reach ``max_retries`` (a larger
+        ``max_retries``, or ``job.resubmit()``, runs it). Unlike the reference, a
+        job that never ran (a dependency or a preparation failed) counts nothing:
+        it did not use up a retry."""
+        if job._fresh_retries:  # job.resubmit(): the count starts over
+            job._fresh_retries = False
+            return False
+        job.retry_count = await job.io(job.recorded_retry_count)
+        if job.retry_count < job.max_retries:
+            return False
+        job.exit_code = info.get("code")
+        job.failure_reason = (
+            f"{info.get('reason') or 'failed'}; not run again: it failed {job.retry_count} "
+            f"time(s) and max_retries is {job.max_retries}. Fix: submit it with a larger "
+            "max_retries, or call job.resubmit()")
+        logger.warning("job %s: %s", job.locator, job.failure_reason)
+        await self._finish(job, JobState.ERROR)
+        return True
+
+    async def _prepare(self, job: Job) -> bool:
+        """Run the preparations of the Prepare configs the job uses (off the loop,
+        at once); False (the job failed) if one fails."""
+        results = await asyncio.gather(
+            *(asyncio.to_thread(p.ensure) for p in job.prepares), return_exceptions=True)
+        for preparation, result in zip(job.prepares, results):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result  # cancelled: the job's coroutine handles it
+                job.failure_reason = prepare_error(preparation, result)
+                await self._finish(job, JobState.ERROR)
+                return False
+        return True
 
     async def _run_in_slot(self, job: Job, tokens: list[TokenDependency], slots) -> None:
         job._slot_released = False
@@ -324,6 +407,8 @@ class Scheduler:
         if state is JobState.DONE:  # even when cancelled too late: the folder says done
             await self._finish(job, JobState.DONE)
             return
+        if _is_resumable(job):  # every failed run counts (see _out_of_retries)
+            job.retry_count += 1
         if job._cancelled:
             job.exit_code = info.get("code", code)
             job.failure_reason = "cancelled"
@@ -398,11 +483,11 @@ class Scheduler:
                 env = dict(job.environ)  # a copy: these entries are per launch
                 env["XPM_NB_WORKSPACE"] = str(job.workspace.path)
                 env["XPM_NB_JOB_NAME"] = job.name
-                if job.workspace.python_path:
-                    env["PYTHONPATH"] = os.pathsep.join(
-                        [*job.workspace.python_path,
-                         os.environ.get("PYTHONPATH", "") if connector.is_local else ""]
-                    )
+                if os.environ.get("XPM_NB_EXPERIMAESTRO"):  # the stand-in (xpm_nb.compat)
+                    env["XPM_NB_EXPERIMAESTRO"] = os.environ["XPM_NB_EXPERIMAESTRO"]
+                python_path = _python_path(job, connector)
+                if python_path:
+                    env["PYTHONPATH"] = python_path
                 job._launching = True
                 try:
                     handle = await job.launcher.launch_async(job, env)
@@ -482,6 +567,19 @@ async def _ended(job: Job) -> None:
             return
 
 
+async def _output_valid(job: Job) -> bool | None:
+    """The task's own ``__xpm_output_valid__()`` (off the loop), None without one
+    or when it fails."""
+    check = getattr(job.config, "__xpm_output_valid__", None)
+    if check is None:
+        return None
+    try:
+        return bool(await asyncio.to_thread(check))
+    except Exception:  # noqa: BLE001 - the job then runs as if nothing were known
+        logger.exception("job %s: checking its output failed", job.locator)
+        return None
+
+
 def _is_resumable(job: Job) -> bool:
     from ..core.objects import ResumableTask
 
@@ -517,3 +615,14 @@ class _PidHandle(ProcessHandle):
 
     def kill(self) -> None:
         os.killpg(os.getpgid(self.pid), signal.SIGTERM)
+
+
+def _python_path(job, connector) -> str:
+    """The job's PYTHONPATH: the workspace's entries, then (on this host) the
+    folders its classes were imported from and the driver's own PYTHONPATH."""
+    entries = list(job.workspace.python_path)
+    if connector.is_local:
+        entries += [r for r in job.import_roots if r not in entries]
+        if os.environ.get("PYTHONPATH"):
+            entries.append(os.environ["PYTHONPATH"])
+    return os.pathsep.join(entries)

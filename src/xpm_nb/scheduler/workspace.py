@@ -45,9 +45,13 @@ class FolderSettings:
     mode: str = "use"
 
 
-@dataclass
+@dataclass(init=False)
 class WorkspaceSettings:
-    """Settings of a workspace: its path, environment and defaults."""
+    """Settings of a workspace: its path, environment and defaults.
+
+    ``WorkspaceSettings(path)``, or as the reference ``WorkspaceSettings(id, path)``
+    / ``WorkspaceSettings(id, path=...)``; every other field by keyword.
+    """
 
     path: Path
     id: str = ""
@@ -59,6 +63,26 @@ class WorkspaceSettings:
     #: The host of the workspace: None for this machine; set from an
     #: ``ssh://host//path`` path (an ``SshConnector``) or given.
     connector: Any = None
+
+    def __init__(self, *args, path=None, id: str = "", env=None, max_retries: int = 3,  # noqa: A002
+                 folders=None, alt_workspaces=None, python_path=None, connector=None):
+        if len(args) > 2 or (len(args) == 2 and path is not None):
+            msg = ("WorkspaceSettings takes (path) or (id, path) positionally; "
+                   f"got {len(args)} positional values {args!r}. Fix: pass the others by keyword")
+            raise TypeError(msg)
+        if len(args) == 2 or (args and path is not None):  # the reference's order: id, path
+            id, path = args[0], (args[1] if len(args) == 2 else path)  # noqa: A001
+        elif args:
+            path = args[0]
+        if path is None:
+            msg = "WorkspaceSettings: no path. Fix: WorkspaceSettings(path) or WorkspaceSettings(id, path)"
+            raise TypeError(msg)
+        self.path, self.id, self.max_retries, self.connector = path, id, max_retries, connector
+        self.env = {} if env is None else env
+        self.folders = [] if folders is None else folders
+        self.alt_workspaces = [] if alt_workspaces is None else alt_workspaces
+        self.python_path = [] if python_path is None else python_path
+        self.__post_init__()
 
     def __post_init__(self):
         if self.connector is None and _is_ssh(self.path):
