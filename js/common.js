@@ -331,6 +331,9 @@ function savedEntry(record) {
     state.snapshot = record.snapshot();
     delete state.patch;
   }
+  // The experiment view's curves panel: its last patch alone would be a partial picture
+  // (a reopened notebook's panel has no kernel to ask for the rest).
+  delete state.curves_patch;
   return {
     model_name: widget.get("_model_name"),
     model_module: widget.get("_model_module"),
@@ -364,7 +367,7 @@ export function saveViews(notebook) {
   else notebook.metadata.set("widgets", value);
 }
 
-const STYLE_ID = "xpm-nb-style-v2";
+const STYLE_ID = "xpm-nb-style-v3";
 
 /** Add the views' stylesheet once to the document (or the shadow root holding `el`). */
 export function ensureStyle(el) {
@@ -400,6 +403,7 @@ export const CSS = `
   animation: xpm-pulse 1.6s ease-in-out infinite; }
 .xpm-state-done .xpm-dot { background: #2f9e44; }
 .xpm-state-error .xpm-dot { background: #e03131; }
+.xpm-state-cancelled .xpm-dot { background: #868e96; }
 .xpm-state-error .xpm-state-text { color: #c92a2a; }
 @keyframes xpm-pulse { 50% { box-shadow: 0 0 0 5px rgba(28,126,214,.05); } }
 
@@ -421,7 +425,10 @@ export const CSS = `
 .xpm-chip { display: inline-flex; align-items: center; gap: 4px; padding: 0 7px; border-radius: 10px;
   border: 1px solid var(--jp-border-color2, #d0d7de); background: var(--jp-layout-color1, #fff);
   font-size: 11.5px; line-height: 18px; white-space: nowrap; }
-.xpm-tag { background: #fff3bf; border-color: #ffe066; color: #5c3c00; }
+/* Tag highlights: a translucent warning colour over the theme's background, text in the
+   theme's font colour, so they read in JupyterLab's light and dark themes alike. */
+.xpm-tag { background: color-mix(in srgb, var(--jp-warn-color2, #ffd43b) 28%, transparent);
+  border-color: var(--jp-warn-color2, #ffe066); color: var(--jp-ui-font-color1, #5c3c00); }
 .xpm-badge { display: inline-block; padding: 0 5px; border-radius: 3px; font-size: 10.5px; line-height: 15px;
   background: var(--jp-layout-color2, #eef1f4); color: var(--jp-ui-font-color2, #656d76); margin-left: 5px; }
 .xpm-badge-noid { font-style: italic; }
@@ -447,7 +454,12 @@ export const CSS = `
 .xpm-jt-head > div { cursor: pointer; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .xpm-jt-head > div.xpm-sorted::after { content: " \\25B4"; }
 .xpm-jt-head > div.xpm-sorted.xpm-desc::after { content: " \\25BE"; }
+.xpm-jt-scroll { overflow-x: auto; overflow-y: hidden; }
 .xpm-jt-body { position: relative; overflow-y: auto; overflow-x: hidden; }
+.xpm-jt-row .xpm-c-metric { text-align: right; }
+.xpm-jt-head > div.xpm-metric-head { text-align: right; }
+.xpm-metric-summary { font-size: 11px; color: var(--jp-ui-font-color2, #656d76); overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
 .xpm-jt-spacer { width: 1px; }
 .xpm-jt-row { position: absolute; left: 0; right: 0; top: 0; height: 30px; cursor: pointer;
   border-bottom: 1px solid var(--jp-border-color3, #eef1f4); box-sizing: border-box; }
@@ -488,6 +500,30 @@ export const CSS = `
 .xpm-stack > div { height: 100%; transition: width .3s ease; }
 .xpm-services { margin: 0 0 8px; display: flex; flex-direction: column; gap: 3px; }
 
+/* metrics view (./metrics_view.js, ./metrics_chart.js) */
+.xpm-mc-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 14px; margin-bottom: 4px; }
+.xpm-mc-toolbar label { display: inline-flex; align-items: center; gap: 4px; }
+.xpm-mc-toolbar select { font: inherit; font-size: 11.5px; background: var(--jp-layout-color1, #fff);
+  color: var(--jp-ui-font-color1, #1f2328); border: 1px solid var(--jp-border-color1, #c9ced6); border-radius: 4px; }
+.xpm-mc-smooth { width: 110px; }
+.xpm-mc-hover { min-height: 1.4em; font-size: 11.5px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.xpm-mc-charts { display: flex; flex-wrap: wrap; gap: 10px; }
+.xpm-mc-chart { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px; padding: 4px 4px 0;
+  background: var(--jp-layout-color0, #fff); }
+.xpm-mc-title { font-weight: 600; font-size: 12px; padding: 0 4px; }
+.xpm-mc-svg { display: block; }
+.xpm-mc-axis text { fill: var(--jp-ui-font-color2, #656d76); font-size: 10px; }
+.xpm-mc-grid { stroke: var(--jp-border-color3, #eef1f4); stroke-width: 1; }
+.xpm-mc-frame { fill: none; stroke: var(--jp-border-color2, #d0d7de); }
+.xpm-mc-line, .xpm-mc-mean { fill: none; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
+.xpm-mc-mean { stroke-width: 2; }
+.xpm-mc-band { opacity: .22; stroke: none; }
+.xpm-mc-plot path.xpm-mc-hot { stroke-width: 3.2; }
+.xpm-mc-empty { padding: 10px; }
+.xpm-mc-legend { display: flex; flex-wrap: wrap; gap: 2px 12px; font-size: 11.5px; margin: 2px 0; }
+.xpm-mc-key { display: inline-flex; align-items: center; gap: 4px; }
+.xpm-mc-swatch { width: 14px; height: 3px; border-radius: 2px; }
+
 /* config view */
 .xpm-cv { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px; padding: 8px 10px;
   background: var(--jp-layout-color0, #fff); }
@@ -501,7 +537,8 @@ export const CSS = `
 .xpm-caret { width: 12px; flex: none; cursor: pointer; color: var(--jp-ui-font-color2, #656d76); user-select: none; }
 .xpm-caret-none { cursor: default; }
 .xpm-fname { font-weight: 600; }
-.xpm-fname.xpm-tagged { background: #fff3bf; border-radius: 3px; padding: 0 3px; }
+.xpm-fname.xpm-tagged { background: color-mix(in srgb, var(--jp-warn-color2, #ffd43b) 28%, transparent);
+  color: var(--jp-ui-font-color0, #1f2328); border-radius: 3px; padding: 0 3px; }
 .xpm-ftype { color: var(--jp-ui-font-color2, #8c959f); font-style: italic; }
 .xpm-value { color: var(--jp-mirror-editor-number-color, #0b7285); white-space: pre-wrap; word-break: break-word; }
 .xpm-field-noid > .xpm-line .xpm-fname { color: var(--jp-ui-font-color2, #656d76); font-weight: 500; }

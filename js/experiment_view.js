@@ -3,8 +3,15 @@
  * state, the services, and the job table (./job_table.js, same model).
  *
  * Keys read, besides the job table's: "name", "run_id", "workspace",
- * "status" ("running" | "closed"), "counts" ({state: n}),
+ * "status" ("running" | "closed"), "counts" ({state: n}; cancelled jobs under
+ * "cancelled", not "error": a cancel is not a failure),
  * "services" ([{id, description, state, url, error}]).
+ *
+ * "curves" opens the metrics' charts (./metrics_panel.js) under the header, fed by
+ * the keys "curves_patch", "curves_color_by", "curves_group_by",
+ * "curves_log_scale", "curves_smoothing" and the messages {type: "curves_sync"}
+ * (sent) / {type: "curves_snapshot", ...} (received) through an adapter model
+ * (`curvesModel`), so that the chart code is the same as MetricsView's.
  *
  * Without a kernel (restarted, or a copy restored from the notebook file) the
  * view is inert, with one note above the table (see ./job_table.js).
@@ -19,13 +26,60 @@ import jobTable, {
   h,
   inertNote,
   modelRecord,
+  registerModel,
+  sendIfLive,
   watchLive,
 } from "./job_table.js";
+import { curvesView } from "./metrics_panel.js";
+
+const metricsView = curvesView({ clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive });
 
 const STACK_COLORS = {
-  done: "#2f9e44", error: "#e03131", running: "#1c7ed6", scheduled: "#74c0fc",
+  done: "#2f9e44", error: "#e03131", cancelled: "#868e96", running: "#1c7ed6", scheduled: "#74c0fc",
   ready: "#a5d8ff", waiting: "#ced4da", unscheduled: "#e9ecef",
 };
+
+const label = (s) => STATE_LABELS[s] || s; // "cancelled" is a count, not a JobState
+
+// The keys of a MetricsView model, as the experiment view's model holds them.
+const CURVE_KEYS = {
+  snapshot: null, patch: "curves_patch", color_by: "curves_color_by", group_by: "curves_group_by",
+  log_scale: "curves_log_scale", smoothing: "curves_smoothing", tag_names: "tag_names",
+};
+
+/** A MetricsView-like model over the experiment view's `model` (see the top of this file). */
+function curvesModel(model) {
+  const wrapped = new Map(); // (event, fn) -> the listener given to `model`
+  const eventOf = (event) => {
+    const key = event.startsWith("change:") ? event.slice(7) : null;
+    return key !== null && key in CURVE_KEYS ? (CURVE_KEYS[key] ? `change:${CURVE_KEYS[key]}` : null) : event;
+  };
+  const listener = (event, fn) => {
+    if (event !== "msg:custom") return fn;
+    return (message, buffers) => {
+      if (message && message.type === "curves_snapshot") fn({ ...message, type: "snapshot" }, buffers);
+    };
+  };
+  return {
+    get: (key) => (key in CURVE_KEYS ? (CURVE_KEYS[key] ? model.get(CURVE_KEYS[key]) : undefined) : undefined),
+    set: (key, value) => CURVE_KEYS[key] && model.set(CURVE_KEYS[key], value),
+    save_changes: () => model.save_changes(),
+    send: (message) => model.send(message && message.type === "sync" ? { type: "curves_sync" } : message),
+    on(event, fn) {
+      const target = eventOf(event);
+      if (!target) return;
+      const inner = listener(event, fn);
+      wrapped.set(fn, inner);
+      model.on(target, inner);
+    },
+    off(event, fn) {
+      const target = eventOf(event);
+      const inner = wrapped.get(fn);
+      if (target && inner && model.off) model.off(target, inner);
+      wrapped.delete(fn);
+    },
+  };
+}
 
 function render({ model, el }) {
   ensureStyle(el);
@@ -35,8 +89,19 @@ function render({ model, el }) {
   const note = h("div", { class: "xpm-note xpm-inert-note" });
   const summary = h("div", { class: "xpm-xp-summary" });
   const services = h("div", { class: "xpm-services" });
+  const curvesEl = h("div", { class: "xpm-xp-curves", style: { display: "none" } });
   const tableEl = h("div");
-  const root = h("div", { class: "xpm-root xpm-xp" }, head, note, summary, services, tableEl);
+  const root = h("div", { class: "xpm-root xpm-xp" }, head, note, summary, services, curvesEl, tableEl);
+  // The curves panel: mounted at the first "curves" click (its data are asked then).
+  let curvesCleanup = null;
+  const curvesButton = h("button", { type: "button", class: "xpm-xp-curves-toggle",
+    title: "charts of the metrics the jobs log (log_metrics)" }, "curves");
+  curvesButton.addEventListener("click", () => {
+    const open = curvesEl.style.display === "none";
+    curvesEl.style.display = open ? "" : "none";
+    curvesButton.classList.toggle("xpm-active", open);
+    if (open && !curvesCleanup) curvesCleanup = metricsView.render({ model: curvesModel(model), el: curvesEl });
+  });
   el.appendChild(root);
 
   function renderHead() {
@@ -52,6 +117,7 @@ function render({ model, el }) {
           `${model.get("status") || ""}, not live`),
       h("code", { class: "xpm-muted", title: "workspace" }, workspace),
       workspace ? copyButton(() => workspace) : null,
+      curvesButton,
     );
   }
 
@@ -62,19 +128,19 @@ function render({ model, el }) {
     const stack = h("div", { class: "xpm-stack", title: "jobs by state" });
     const legend = h("span", { class: "xpm-xp-counts" });
     // Finished first, then running, then waiting: the bar fills from the left.
-    for (const s of ["done", "error", "running", "scheduled", "ready", "waiting", "unscheduled"]) {
+    for (const s of ["done", "error", "cancelled", "running", "scheduled", "ready", "waiting", "unscheduled"]) {
       const n = counts[s] || 0;
       if (!n) continue;
       stack.appendChild(h("div", {
         style: { width: `${(100 * n) / total}%`, background: STACK_COLORS[s] },
-        title: `${n} ${STATE_LABELS[s]}`,
+        title: `${n} ${label(s)}`,
       }));
     }
-    for (const s of STATES) {
+    for (const s of [...STATES, "cancelled"]) {
       const n = counts[s] || 0;
       if (!n) continue;
       legend.appendChild(h("span", { class: `xpm-state xpm-state-${s}`, style: { marginRight: "10px" },
-        dataset: { state: s, count: String(n) } }, h("span", { class: "xpm-dot" }), `${n} ${STATE_LABELS[s]}`));
+        dataset: { state: s, count: String(n) } }, h("span", { class: "xpm-dot" }), `${n} ${label(s)}`));
     }
     summary.append(h("b", {}, `${total} job${total === 1 ? "" : "s"}`), stack, legend);
   }
@@ -121,6 +187,7 @@ function render({ model, el }) {
   return () => {
     for (const [event, fn] of handlers) if (model.off) model.off(event, fn);
     cleanupTable();
+    if (curvesCleanup) curvesCleanup();
     watch.stop();
     root.remove();
   };

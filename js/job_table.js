@@ -23,16 +23,20 @@
  * as below: the notebook widget sends its patches as changes of this key, so
  * that one update is one comm message; a server may send them as "msg:custom"
  * messages instead; the view takes both), "_xpm_id" (the model id: the rows of
- * a model are kept once for all its views, from the widget's `initialize`).
+ * a model are kept once for all its views, from the widget's `initialize`),
+ * "metric_names" (names of the metrics the jobs logged: one column each, after the tags).
  *
  * Requests the view sends (kernel side: xpm_nb.widgets.rows.JobTableState.handle):
  *   {type: "sync"}                              every row, please (when a patch was missed,
  *                                               or at start without a "snapshot" key)
- *   {type: "log", k, stream: "err"|"out", lines} the tail of a job's log
+ *   {type: "log", k, stream: "err"|"out"|"auto", lines} the tail of a job's log ("auto":
+ *                                               stderr, or stdout when stderr is empty)
  *   {type: "cancel", k}   {type: "resubmit", k}  act on a job through the scheduler
  * Messages the view handles (model "msg:custom", or the keys above):
- *   {type: "snapshot", rows: [Row] | table: Table, tag_names, seq, now}  replaces every row
- *   {type: "patch", rows: [Row], tag_names?, seq, now}    rows that changed or are new
+ *   {type: "snapshot", rows: [Row] | table: Table, tag_names, metric_names, seq, now}  every row
+ *   {type: "patch", rows: [Row], tag_names?, metric_names?, seq, now}  rows that changed or are
+ *        new; a row without `id` holds only the fields that changed (merged into the row held),
+ *        its `metrics` may be the values in metric_names order (a list)
  *   {type: "log", k, stream, text, file} or {type: "log", k, stream, error}
  *   {type: "action", action, k, ok, message}         the answer to cancel/resubmit
  * Row = {k: int key, id: identifier (hex), task: type id, name: class name,
@@ -41,7 +45,8 @@
  *        reason: failure reason or null, code: exit code or null,
  *        progress: [[fraction 0..1, desc or null], ...] (index = nesting level),
  *        tags: {name: value}, submitted, started, ended: epoch seconds or null,
- *        retries: int, path: job folder}
+ *        retries: int, path: job folder,
+ *        metrics: {name: last value} (of the current attempt), step: last step or null}
  * `now` is the sender's clock (epoch seconds), used to show running durations.
  * `seq` numbers the patches (1, 2, ...); a snapshot's is that of the last patch
  * it includes. A patch numbered at most the view's is already in; one more than
@@ -51,8 +56,9 @@
  * roots: [folder], t0: int, rows: [[id, task index, state index (in STATES),
  * tags (values in tag_names order, or an object), submitted, started, ended
  * (seconds after t0), progress, reason, code, retries, path (index into roots:
- * root/type id/id, or the path)]]}, keys 0..n-1 in order; trailing fields at
- * their default (null, [], 0, root 0) are left out.
+ * root/type id/id, or the path), metrics (values in metric_names order, or an
+ * object), step]]}, keys 0..n-1 in order; trailing fields at their default
+ * (null, [], 0, root 0, {}) are left out.
  *
  * A view whose kernel is gone (restarted; or a copy restored from the notebook
  * file) goes inert: a note says so, durations stop, every action is disabled
@@ -60,7 +66,13 @@
  *
  * Only the visible rows are in the DOM (fixed row height, a spacer for the
  * scroll height), so 10,000 jobs scroll, filter and sort smoothly. Filter and
- * sort happen here, in the browser.
+ * sort happen here, in the browser. A click on a header sorts by that column,
+ * a second click the other way, a third goes back to submission order; empty
+ * values always come last. Metric columns (./metrics.js) sort best first on
+ * the first click: ascending for a name containing "loss", "error" or
+ * "perplexity", descending for any other (an accuracy). A job with metrics but
+ * no progress bar shows its step and last values in the progress column.
+ * Narrower than its columns, the table scrolls sideways (head and rows together).
  */
 import {
   FINISHED,
@@ -82,10 +94,15 @@ import {
   stateBadge,
   watchLive,
 } from "./common.js";
+import { metricCell, metricColumns, metricSummary, showsMetricsInstead } from "./metrics.js";
 
-// For ./experiment_view.js: the helpers it shares with the table come through this
-// module, so that a bundle holds ./common.js once (see xpm_nb.widgets.assets).
-export { STATES, STATE_LABELS, clear, copyButton, ensureStyle, h, inertNote, modelRecord, watchLive };
+// For ./experiment_view.js: the helpers it shares with the table (and gives to the
+// curves panel, ./metrics_panel.js) come through this module, so that a bundle holds
+// ./common.js once (see xpm_nb.widgets.assets).
+export {
+  STATES, STATE_LABELS, clear, copyButton, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive,
+  watchLive,
+};
 
 const ROW_HEIGHT = 30; // px; must match .xpm-jt-row in common.js
 const VISIBLE_ROWS = 14; // rows shown before the body scrolls
@@ -95,18 +112,18 @@ const STATE_ORDER = Object.fromEntries(STATES.map((s, i) => [s, i]));
 const RESYNC_MS = 5000; // at most one "sync" request in this time, while none is answered
 // The order of JobState values in a compact table (xpm_nb.widgets.rows.STATES).
 const TABLE_STATES = ["unscheduled", "waiting", "ready", "scheduled", "running", "done", "error"];
-const TABLE_DEFAULTS = [null, null, null, [], null, null, 0, 0]; // fields 4 to 11
+const TABLE_DEFAULTS = [null, null, null, [], null, null, 0, 0, {}, null]; // fields 4 to 13
 const FIRST_OPTIONAL = 4;
 
 const round3 = (x) => Math.round(x * 1000) / 1000;
 
 /** The rows of a compact table (see "Compact table" above). */
-export function decodeTable(table, tagNames) {
+export function decodeTable(table, tagNames, metricNames = []) {
   const t0 = table.t0 || 0;
   const time = (x) => (x === null || x === undefined ? null : t0 + x);
   return (table.rows || []).map((item, k) => {
     const f = item.concat(TABLE_DEFAULTS.slice(item.length - FIRST_OPTIONAL));
-    const [id, ti, state, tags, submitted, started, ended, progress, reason, code, retries, path] = f;
+    const [id, ti, state, tags, submitted, started, ended, progress, reason, code, retries, path, metrics, step] = f;
     const [task, name] = table.tasks[ti];
     return {
       k, id, task, name,
@@ -116,12 +133,14 @@ export function decodeTable(table, tagNames) {
       submitted: time(submitted), started: time(started), ended: time(ended),
       retries,
       path: typeof path === "number" ? `${table.roots[path]}/${task}/${id}` : path,
+      metrics: Array.isArray(metrics) ? Object.fromEntries(metricNames.map((n, i) => [n, metrics[i]])) : metrics,
+      step,
     };
   });
 }
 
 /** The compact table of `rows` (keys 0..n-1): what xpm_nb.widgets.rows.encode_table makes. */
-export function encodeTable(rows, tagNames) {
+export function encodeTable(rows, tagNames, metricNames = []) {
   const tasks = [];
   const taskIndex = new Map();
   const roots = [];
@@ -132,6 +151,7 @@ export function encodeTable(rows, tagNames) {
   t0 = Number.isFinite(t0) ? Math.floor(t0) : 0;
   const rel = (t) => (t === null || t === undefined ? null : round3(t - t0));
   const names = new Set(tagNames);
+  const mnames = new Set(metricNames);
   const encoded = rows.map((r) => {
     const key = `${r.task}\u0000${r.name}`;
     let ti = taskIndex.get(key);
@@ -143,6 +163,11 @@ export function encodeTable(rows, tagNames) {
     let tags = r.tags || {};
     const keys = Object.keys(tags);
     if (keys.length === tagNames.length && keys.every((n) => names.has(n))) tags = tagNames.map((n) => tags[n]);
+    let metrics = r.metrics || {};
+    const mkeys = Object.keys(metrics);
+    if (mkeys.length && mkeys.length === metricNames.length && mkeys.every((n) => mnames.has(n))) {
+      metrics = metricNames.map((n) => metrics[n]);
+    }
     let path = r.path;
     const suffix = `/${r.task}/${r.id}`;
     if (typeof path === "string" && path.endsWith(suffix)) {
@@ -156,7 +181,7 @@ export function encodeTable(rows, tagNames) {
       path = ri;
     }
     const item = [r.id, ti, stateIndex[r.state] ?? r.state, tags, rel(r.submitted), rel(r.started), rel(r.ended),
-      r.progress || [], r.reason ?? null, r.code ?? null, r.retries || 0, path];
+      r.progress || [], r.reason ?? null, r.code ?? null, r.retries || 0, path, metrics, r.step ?? null];
     let n = item.length;
     while (n > FIRST_OPTIONAL && JSON.stringify(item[n - 1]) === JSON.stringify(TABLE_DEFAULTS[n - 1 - FIRST_OPTIONAL])) n--;
     return item.slice(0, n);
@@ -173,6 +198,7 @@ export class RowStore {
     this.rows = new Map(); // k -> row
     this.seq = null; // `seq` of the last snapshot or patch applied (null: none numbered yet)
     this.tagNames = [];
+    this.metricNames = [];
     this.clockOffset = 0; // sender's clock - ours, seconds
     this.received = false; // a snapshot or a patch came
     this.live = true; // false once the kernel is gone: nothing is sent then
@@ -202,6 +228,12 @@ export class RowStore {
     return true;
   }
 
+  setMetricNames(names) {
+    if (!Array.isArray(names) || String(names) === String(this.metricNames)) return false;
+    this.metricNames = names;
+    return true;
+  }
+
   clock(message) {
     if (typeof message.now === "number") this.clockOffset = message.now - Date.now() / 1000;
   }
@@ -211,14 +243,15 @@ export class RowStore {
     const seq = typeof message.seq === "number" ? message.seq : null;
     if (seq !== null && this.seq !== null && seq < this.seq) return; // older than what is here
     const tagNames = message.tag_names || this.tagNames;
-    const rows = message.table ? decodeTable(message.table, tagNames) : message.rows;
+    const metricNames = message.metric_names || this.metricNames;
+    const rows = message.table ? decodeTable(message.table, tagNames, metricNames) : message.rows;
     const old = this.rows;
     this.rows = new Map(rows.map((r) => [r.k, r]));
     if (seq !== null) this.seq = seq;
     this.syncAsked = 0;
     this.received = true;
     this.clock(message);
-    const tagsChanged = this.setTagNames(message.tag_names);
+    const tagsChanged = this.setNames(message);
     this.emit({ snapshot: true, changed: rows.map((r) => [old.get(r.k), r]), tagsChanged });
   }
 
@@ -231,16 +264,31 @@ export class RowStore {
       gap = seq > this.seq + 1;
     }
     const changed = [];
-    for (const row of message.rows || []) {
-      changed.push([this.rows.get(row.k), row]);
+    const tagsChanged = this.setNames(message); // before the rows: their metrics may be a list
+    for (let row of message.rows || []) {
+      const old = this.rows.get(row.k);
+      if (!("id" in row)) { // only the changed fields of a row the view has
+        if (!old) { gap = true; continue; }
+        if (Array.isArray(row.metrics)) {
+          row = { ...row, metrics: Object.fromEntries(this.metricNames.map((n, i) => [n, row.metrics[i]])) };
+        }
+        row = { ...old, ...row };
+      }
+      changed.push([old, row]);
       this.rows.set(row.k, row);
     }
     if (seq !== null) this.seq = seq;
     this.received = true;
     this.clock(message);
-    const tagsChanged = this.setTagNames(message.tag_names);
     this.emit({ snapshot: false, changed, tagsChanged });
     if (gap) this.resync();
+  }
+
+  /** Take the tag and metric names of a message; true when the columns change. */
+  setNames(message) {
+    const tags = this.setTagNames(message.tag_names);
+    const metrics = this.setMetricNames(message.metric_names);
+    return tags || metrics;
   }
 
   /** Ask for every row again (a patch was missed); never without a kernel. */
@@ -256,8 +304,8 @@ export class RowStore {
   toSnapshot() {
     const rows = Array.from(this.rows.values()).sort((a, b) => a.k - b.k);
     return {
-      type: "snapshot", table: encodeTable(rows, this.tagNames), n: rows.length,
-      tag_names: this.tagNames, seq: this.seq === null ? 0 : this.seq, now: Date.now() / 1000 + this.clockOffset,
+      type: "snapshot", table: encodeTable(rows, this.tagNames, this.metricNames), n: rows.length,
+      tag_names: this.tagNames, metric_names: this.metricNames, seq: this.seq === null ? 0 : this.seq, now: Date.now() / 1000 + this.clockOffset,
     };
   }
 }
@@ -269,18 +317,24 @@ export function connectStore(model, store) {
   const onTagNames = () => {
     if (store.setTagNames(model.get("tag_names") || [])) store.emit({ snapshot: false, changed: [], tagsChanged: true });
   };
+  const onMetricNames = () => {
+    if (store.setMetricNames(model.get("metric_names") || [])) {
+      store.emit({ snapshot: false, changed: [], tagsChanged: true });
+    }
+  };
   const onMessage = (message) => {
     if (message && message.type === "snapshot") store.snapshot(message);
     else if (message && message.type === "patch") store.patch(message);
   };
   store.send = (message) => sendIfLive(model, null, message);
   store.setTagNames(model.get("tag_names") || []);
+  store.setMetricNames(model.get("metric_names") || []);
   const initial = model.get("snapshot");
   const hasSnapshot = !!(initial && (initial.table || initial.rows));
   if (hasSnapshot) store.snapshot(initial);
   onPatch();
   const handlers = [["change:snapshot", onSnapshot], ["change:patch", onPatch],
-    ["change:tag_names", onTagNames], ["msg:custom", onMessage]];
+    ["change:tag_names", onTagNames], ["change:metric_names", onMetricNames], ["msg:custom", onMessage]];
   for (const [event, fn] of handlers) model.on(event, fn);
   if (!hasSnapshot) store.resync(); // a model without the "snapshot" key: ask
   return () => {
@@ -299,15 +353,21 @@ function initialize({ model }) {
   };
 }
 
-function compareValues(a, b) {
+/** Order of two cell values (`dir` -1: descending); empty values last either way. */
+function compareValues(a, b, dir = 1) {
   const na = a === null || a === undefined || a === "";
   const nb = b === null || b === undefined || b === "";
-  if (na || nb) return na === nb ? 0 : na ? 1 : -1; // empty values last
-  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (na || nb) return na === nb ? 0 : na ? 1 : -1;
+  if (typeof a === "number" && typeof b === "number") return dir * (a - b);
   const fa = Number(a);
   const fb = Number(b);
-  if (!Number.isNaN(fa) && !Number.isNaN(fb)) return fa - fb;
-  return String(a).localeCompare(String(b));
+  if (!Number.isNaN(fa) && !Number.isNaN(fb)) return dir * (fa - fb);
+  return dir * String(a).localeCompare(String(b));
+}
+
+/** The chip a row counts under: its state, or "cancelled" apart from "error" (failed). */
+function countKey(row) {
+  return row.state === "error" && row.reason === "cancelled" ? "cancelled" : row.state;
 }
 
 function taskName(row) {
@@ -354,7 +414,7 @@ function render({ model, el, store = null, watch = null, note = true }) {
     sortKey: null, // null: submission order
     sortDesc: false,
     selected: null, // k
-    logStream: "err",
+    logStream: "auto", // stderr, or stdout when stderr is empty: the kernel picks, then it stays
     pending: new Set(), // keys with an action under way
   };
   const inert = () => !watch.live;
@@ -376,10 +436,12 @@ function render({ model, el, store = null, watch = null, note = true }) {
   const head = h("div", { class: "xpm-jt-grid xpm-jt-head" });
   const spacer = h("div", { class: "xpm-jt-spacer" });
   const body = h("div", { class: "xpm-jt-body" }, spacer);
+  // Head and rows scroll sideways together when the columns do not fit (a narrow output).
+  const scroller = h("div", { class: "xpm-jt-scroll" }, head, body);
   const empty = h("div", { class: "xpm-jt-empty xpm-muted" }, "waiting for the job list…");
   const detail = h("div", { class: "xpm-jt-detail", style: { display: "none" } });
   const noteEl = note ? h("div", { class: "xpm-note xpm-inert-note" }) : null;
-  const root = h("div", { class: "xpm-root xpm-jt" }, noteEl, toolbar, head, body, empty, detail);
+  const root = h("div", { class: "xpm-root xpm-jt" }, noteEl, toolbar, scroller, empty, detail);
   el.appendChild(root);
 
   // The last action's answer, shown for a few seconds.
@@ -396,19 +458,21 @@ function render({ model, el, store = null, watch = null, note = true }) {
 
   // --- columns ---------------------------------------------------------------
   function columns() {
+    // `min`: the column's least width (px): below their sum the table scrolls sideways.
     const cols = [
-      { key: "state", label: "state", width: "92px", value: (r) => STATE_ORDER[r.state] },
-      { key: "task", label: "task", width: "minmax(90px, 1fr)", value: (r) => taskName(r) },
+      { key: "state", label: "state", width: "92px", min: 92, value: (r) => STATE_ORDER[r.state] },
+      { key: "task", label: "task", width: "minmax(90px, 1fr)", min: 90, value: (r) => taskName(r) },
     ];
     for (const name of store.tagNames) {
-      cols.push({ key: `tag:${name}`, label: name, tag: name, width: "minmax(48px, 0.5fr)",
+      cols.push({ key: `tag:${name}`, label: name, tag: name, width: "minmax(48px, 0.5fr)", min: 48,
         value: (r) => (r.tags || {})[name] });
     }
+    cols.push(...metricColumns(store.metricNames));
     cols.push(
-      { key: "progress", label: "progress", width: "minmax(140px, 2fr)",
+      { key: "progress", label: "progress", width: "minmax(140px, 2fr)", min: 140,
         value: (r) => (r.progress && r.progress.length ? r.progress[0][0] : r.state === "done" ? 1 : null) },
-      { key: "duration", label: "duration", width: "72px", value: (r) => jobDuration(r, now()) },
-      { key: "actions", label: "", width: "62px", value: null },
+      { key: "duration", label: "duration", width: "72px", min: 72, value: (r) => jobDuration(r, now()) },
+      { key: "actions", label: "", width: "62px", min: 62, value: null },
     );
     return cols;
   }
@@ -418,18 +482,24 @@ function render({ model, el, store = null, watch = null, note = true }) {
     cols = columns();
     const template = cols.map((c) => c.width).join(" ");
     head.style.gridTemplateColumns = template;
+    // Grid gap 10px, padding 10px each side (.xpm-jt-grid).
+    const minWidth = `${cols.reduce((a, c) => a + c.min, 0) + 10 * (cols.length - 1) + 20}px`;
+    head.style.minWidth = body.style.minWidth = minWidth;
     clear(head);
     for (const c of cols) {
-      const cell = h("div", { title: c.tag ? `tag ${c.tag}` : c.label, dataset: { col: c.key } }, c.label);
+      const title = c.title || (c.tag ? `tag ${c.tag}` : c.label);
+      const cell = h("div", { title, class: c.metric ? "xpm-metric-head" : null, dataset: { col: c.key } }, c.label);
       if (c.value) {
         if (state.sortKey === c.key) cell.classList.add("xpm-sorted");
         if (state.sortKey === c.key && state.sortDesc) cell.classList.add("xpm-desc");
+        // Click: sort (metrics: best first), click again: the other way, a third: submission order.
+        const first = !!c.firstDesc;
         cell.addEventListener("click", () => {
           if (state.sortKey !== c.key) {
             state.sortKey = c.key;
-            state.sortDesc = false;
-          } else if (!state.sortDesc) {
-            state.sortDesc = true;
+            state.sortDesc = first;
+          } else if (state.sortDesc === first) {
+            state.sortDesc = !first;
           } else {
             state.sortKey = null; // third click: back to submission order
             state.sortDesc = false;
@@ -451,15 +521,15 @@ function render({ model, el, store = null, watch = null, note = true }) {
     const terms = state.filterTerms;
     let rows = Array.from(store.rows.values());
     const counts = {};
-    for (const r of rows) counts[r.state] = (counts[r.state] || 0) + 1;
-    if (state.stateFilter) rows = rows.filter((r) => r.state === state.stateFilter);
+    for (const r of rows) counts[countKey(r)] = (counts[countKey(r)] || 0) + 1;
+    if (state.stateFilter) rows = rows.filter((r) => countKey(r) === state.stateFilter);
     if (terms.length) rows = rows.filter((r) => terms.every((t) => matchesTerm(r, t)));
     if (state.sortKey) {
       const col = cols.find((c) => c.key === state.sortKey);
       if (col && col.value) {
         const keyed = rows.map((r) => [col.value(r), r]);
-        keyed.sort((a, b) => compareValues(a[0], b[0]) || a[1].k - b[1].k);
-        if (state.sortDesc) keyed.reverse();
+        const dir = state.sortDesc ? -1 : 1;
+        keyed.sort((a, b) => compareValues(a[0], b[0], dir) || a[1].k - b[1].k);
         rows = keyed.map((x) => x[1]);
       }
     } else {
@@ -479,13 +549,13 @@ function render({ model, el, store = null, watch = null, note = true }) {
       `all ${store.rows.size.toLocaleString()}`);
     all.addEventListener("click", () => setStateFilter(null));
     chips.appendChild(all);
-    for (const s of STATES) {
+    for (const s of [...STATES, "cancelled"]) {
       if (!counts[s]) continue;
       const chip = h("span", {
         class: `xpm-chip xpm-state-${s}${state.stateFilter === s ? " xpm-active" : ""}`,
-        title: `show only the ${STATE_LABELS[s]} jobs`,
+        title: `show only the ${STATE_LABELS[s] || s} jobs`,
         dataset: { state: s },
-      }, h("span", { class: "xpm-dot" }), `${STATE_LABELS[s]} ${counts[s].toLocaleString()}`);
+      }, h("span", { class: "xpm-dot" }), `${STATE_LABELS[s] || s} ${counts[s].toLocaleString()}`);
       chip.addEventListener("click", () => setStateFilter(state.stateFilter === s ? null : s));
       chips.appendChild(chip);
     }
@@ -543,8 +613,12 @@ function render({ model, el, store = null, watch = null, note = true }) {
       } else if (c.tag !== undefined) {
         const v = (row.tags || {})[c.tag];
         cell = h("div", { class: "xpm-c-tag xpm-mono" }, v === undefined || v === null ? "" : String(v));
+      } else if (c.metric !== undefined) {
+        cell = metricCell(row, c.metric);
       } else if (c.key === "progress") {
-        cell = h("div", { class: "xpm-c-progress" }, progressBars(row.progress, { state: row.state }));
+        // A job that logs only metrics has no bar to show: its step and last values instead.
+        cell = h("div", { class: "xpm-c-progress" }, showsMetricsInstead(row)
+          ? metricSummary(row) : progressBars(row.progress, { state: row.state }));
       } else if (c.key === "duration") {
         cell = h("div", { class: "xpm-c-duration xpm-mono" }, formatDuration(jobDuration(row, now())));
       } else {
@@ -625,6 +699,7 @@ function render({ model, el, store = null, watch = null, note = true }) {
   }
   function select(k) {
     state.selected = state.selected === k ? null : k;
+    state.logStream = "auto";
     logText = logError = logFile = "";
     if (logTimer) clearInterval(logTimer);
     logTimer = null;
@@ -690,6 +765,11 @@ function render({ model, el, store = null, watch = null, note = true }) {
     if (row.retries) add("retries", String(row.retries));
     const tags = Object.entries(row.tags || {});
     if (tags.length) add("tags", tags.map(([k, v]) => `${k}=${v}`).join(", "));
+    const metrics = Object.entries(row.metrics || {});
+    if (metrics.length || (row.step !== null && row.step !== undefined)) {
+      add("metrics", [row.step !== null && row.step !== undefined ? `step ${row.step}` : null,
+        ...metrics.map(([k, v]) => `${k}=${v}`)].filter(Boolean).join(", "));
+    }
     detail.appendChild(kv);
     if (row.progress && row.progress.length) {
       detail.appendChild(progressBars(row.progress, { compact: false, state: row.state }));
@@ -723,7 +803,10 @@ function render({ model, el, store = null, watch = null, note = true }) {
 
   function onMessage(message) {
     if (!message || typeof message !== "object") return;
-    if (message.type === "log" && message.k === state.selected && message.stream === state.logStream) {
+    if (message.type === "log" && message.k === state.selected
+        && (message.stream === state.logStream || state.logStream === "auto")) {
+      // "auto" answered with lines: that stream from now on (else ask "auto" again).
+      if (message.text) state.logStream = message.stream;
       logText = message.text || "";
       logError = message.error || "";
       logFile = message.file || "";

@@ -209,8 +209,11 @@ def test_widgets_render_update_and_cancel(jupyterlab_server, lab_page, screensho
         reasons = [json.loads(p.read_text())["reason"] for p in workdir.glob("jobs/*/*/*.failed")]
         assert len(reasons) == 2 and "cancelled" in reasons, reasons
         assert any("FloatingPointError: loss diverged" in r for r in reasons), reasons
+        # The cancelled job counts as cancelled, the diverged one as failed.
         counts = lab.page.locator(".xpm-xp-counts [data-state='error']").get_attribute("data-count")
-        assert counts == "2"
+        assert counts == "1"
+        counts = lab.page.locator(".xpm-xp-counts [data-state='cancelled']").get_attribute("data-count")
+        assert counts == "1"
 
         # --- the failed job's details and log ------------------------------------------
         lab.click(f"{ROW.format(k=2)}")

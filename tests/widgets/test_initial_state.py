@@ -239,7 +239,8 @@ def test_a_real_kernel_opens_the_table_complete_and_patches_it_while_a_cell_bloc
             elif kind == "comm_msg" and opening is not None and content["comm_id"] == opening["_xpm_id"]:
                 update = content["data"].get("state", {})
                 for row in update.get("patch", {}).get("rows", []):
-                    rows[row["k"]] = row
+                    # A row the view has comes with its changed fields only: merged.
+                    rows[row["k"]] = row if "id" in row else {**rows[row["k"]], **row}
                 if update.get("snapshot"):
                     rows = {r["k"]: r for r in snapshot_rows(update["snapshot"])}
             if rows and all(r["state"] == "done" for r in rows.values()) and busy_since:

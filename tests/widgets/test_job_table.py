@@ -21,10 +21,12 @@ pytestmark = pytest.mark.usefixtures("comms")
 
 
 def row_history(messages: list[dict], key: int) -> list[dict]:
+    """Every version of row ``key`` a view held (patch rows merged as the view merges them)."""
     out = []
-    for m in messages:
+    for i, m in enumerate(messages):
         rows = snapshot_rows(m) if m["type"] == "snapshot" else m["rows"]
-        out += [r for r in rows if r["k"] == key]
+        if any(r["k"] == key for r in rows):
+            out.append(replay(messages[: i + 1])[key])
     return out
 
 

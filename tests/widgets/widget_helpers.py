@@ -103,8 +103,10 @@ def replay(messages: list[dict]) -> dict[int, dict]:
     """The rows a front-end holds after these messages (as js/job_table.js applies them)."""
     rows: dict[int, dict] = {}
     seq = None
+    names: list[str] = []
     for message in messages:
         mseq = message.get("seq")
+        names = message.get("metric_names") or names
         if message["type"] == "snapshot":
             if mseq is not None and seq is not None and mseq < seq:
                 continue
@@ -113,6 +115,10 @@ def replay(messages: list[dict]) -> dict[int, dict]:
             if mseq is not None and seq is not None and mseq <= seq:
                 continue
             for row in message["rows"]:
+                if "id" not in row:  # only the changed fields of a row sent before
+                    if isinstance(row.get("metrics"), list):  # values in metric_names order
+                        row = {**row, "metrics": dict(zip(names, row["metrics"]))}
+                    row = {**rows[row["k"]], **row}
                 rows[row["k"]] = row
         else:
             continue

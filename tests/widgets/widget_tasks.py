@@ -46,3 +46,27 @@ class Fail(Task):
     def execute(self):
         print("about to fail", file=sys.stderr, flush=True)
         raise RuntimeError(f"boom {self.code}")
+
+
+class Curves(Task):
+    """Logs metrics only (no progress bar): loss and accuracy at each step.
+
+    With ``gate``, stops after ``hold`` steps until the gate file exists.
+    """
+
+    lr: Param[float]
+    steps: Param[int] = field(default=4)
+    hold: Meta[int] = field(default=0)
+    pause: Meta[float] = field(default=0.02)
+    gate: Meta[Optional[Path]]
+
+    def execute(self):
+        from xpm_nb import log_metrics
+
+        for step in range(self.steps):
+            if step == self.hold and self.gate is not None:
+                while not self.gate.exists():
+                    time.sleep(0.02)
+            log_metrics(step=step, loss=1.0 / (1 + step * self.lr), accuracy=step * self.lr / 10)
+            time.sleep(self.pause)
+        print("curves done", flush=True)  # stdout only: the log panel opens on it

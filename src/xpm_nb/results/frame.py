@@ -19,12 +19,14 @@ from .taskresults import ResultsWarning, any_to_compute, task_results
 
 __all__ = ["results", "FIXED_COLUMNS", "HISTORY_COLUMNS"]
 
-FIXED_COLUMNS = ("experiment", "task_id", "identifier", "state", "failure", "path",
-                 "submitted", "started", "ended", "duration", "progress")
-"""The columns of every summary frame, before the metrics and ``results()`` values."""
+FIXED_COLUMNS = ("state", "failure", "progress", "duration", "submitted", "started", "ended",
+                 "experiment", "task_id", "identifier", "path")
+"""The columns of every summary frame, after the metrics and ``results()`` values: what a
+reader looks at first (tags as the index, metrics, results) comes first, the bookkeeping
+(identifier, path...) last."""
 
-HISTORY_COLUMNS = ("experiment", "task_id", "identifier", "step", "timestamp", "metric",
-                   "value")
+HISTORY_COLUMNS = ("metric", "step", "value", "attempt", "timestamp", "experiment", "task_id",
+                   "identifier")
 """The columns of a history frame (one row per job, step and metric)."""
 
 # Columns that need no event file: a frame of only these skips reading them.
@@ -34,7 +36,8 @@ _TIMES = ("submitted", "started", "ended")
 
 def results(source, experiment: str | None = None, *, run: str | None = None,
             columns: Iterable[str] | None = None, metrics: str = "last",
-            done_only: bool = False, task_results: bool | None = None):
+            done_only: bool = False, task_results: bool | None = None,
+            attempts: str = "last"):
     """A pandas DataFrame of the jobs of ``source``, indexed by their tags.
 
     ``source``: an ``experiment`` (its jobs, live), a workspace path (with an
@@ -43,14 +46,19 @@ def results(source, experiment: str | None = None, *, run: str | None = None,
 
     The index has one level per tag name (a missing value where a job has no
     such tag): a MultiIndex, an Index named after the tag when there is one
-    tag, a RangeIndex when there is none. Columns: ``experiment``, ``task_id``, ``identifier``, ``state``,
-    ``failure`` (reason of a failed job), ``path``, ``submitted``, ``started``,
-    ``ended`` (times), ``duration`` (seconds; so far for a running job),
-    ``progress`` (0-1), the last value of each metric logged with
-    ``log_metrics``, and the values of the task's ``results()`` for done jobs.
+    tag, a RangeIndex when there is none. Columns, what one reads first
+    first: the last value of each metric logged with ``log_metrics``, the
+    values of the task's ``results()`` for done jobs, then ``state``,
+    ``failure`` (reason of a failed job), ``progress`` (0-1), ``duration``
+    (seconds; so far for a running job), ``submitted``, ``started``,
+    ``ended`` (times), and the bookkeeping last: ``experiment``, ``task_id``,
+    ``identifier``, ``path``.
 
     ``metrics="history"`` gives instead every logged value, one row per job,
-    step and metric (columns ``step``, ``timestamp``, ``metric``, ``value``).
+    step and metric (columns ``metric``, ``step``, ``value``, ``attempt``,
+    ``timestamp``, then the bookkeeping). ``attempt`` numbers the runs of a
+    job (1, 2...: a resubmission, a retry after a timeout); only the last
+    attempt's values are kept unless ``attempts="all"``.
     ``columns`` keeps only these columns; ``done_only`` only the done jobs.
 
     ``task_results``: None (default) runs ``results()`` for the done jobs of
@@ -71,6 +79,9 @@ def results(source, experiment: str | None = None, *, run: str | None = None,
     if metrics not in ("last", "history"):
         msg = f"results(): metrics={metrics!r}; expected 'last' or 'history'"
         raise ResultsError(msg)
+    if attempts not in ("last", "all"):
+        msg = f"results(): attempts={attempts!r}; expected 'last' or 'all'"
+        raise ResultsError(msg)
     if isinstance(columns, str):
         columns = [columns]
     wanted = list(columns) if columns is not None else None
@@ -82,7 +93,7 @@ def results(source, experiment: str | None = None, *, run: str | None = None,
     try:
         records = records_of(source, experiment, run)
         if metrics == "history":
-            frame = _history_frame(records, wanted, done_only)
+            frame = _history_frame(records, wanted, done_only, attempts == "all")
         else:
             frame = _summary_frame(records, wanted, done_only, task_results)
     finally:
@@ -189,7 +200,9 @@ def _summary_frame(records: list[JobRecord], wanted: list[str] | None, done_only
     for name in _TIMES:
         data[name] = _times(pd, data[name])
     data["progress"] = pd.array(data["progress"], dtype="Float64").astype("float64")
-    frame = pd.DataFrame(data, index=_index(pd, records))
+    # Metrics and results first, then FIXED_COLUMNS (the bookkeeping last).
+    order = [n for n in data if n not in FIXED_COLUMNS] + list(FIXED_COLUMNS)
+    frame = pd.DataFrame({name: data[name] for name in order}, index=_index(pd, records))
     return _select(frame, wanted, records)
 
 
@@ -234,22 +247,34 @@ def _select(frame, wanted: list[str] | None, records: list[JobRecord]):
     return frame[[c for c in wanted if c in frame.columns]]
 
 
-def _history_frame(records: list[JobRecord], wanted: list[str] | None, done_only: bool):
+def _last_attempt(rows: list[tuple]) -> list[tuple]:
+    """The rows of the last attempt that logged anything."""
+    if not rows:
+        return rows
+    last = rows[-1][4]
+    return [row for row in rows if row[4] == last]
+
+
+def _history_frame(records: list[JobRecord], wanted: list[str] | None, done_only: bool,
+                   all_attempts: bool):
     import pandas as pd
 
     if done_only:
         records = [r for r in records if summarize(r, False).state == "done"]
     histories = [read_history(r) for r in records]
+    if not all_attempts:
+        histories = [_last_attempt(h) for h in histories]
     counts = [len(h) for h in histories]
     rows = [row for h in histories for row in h]
     data = {
+        "metric": [row[2] for row in rows],
+        "step": pd.array([row[0] for row in rows], dtype="Int64"),
+        "value": pd.array([row[3] for row in rows], dtype="Float64").astype("float64"),
+        "attempt": pd.array([row[4] for row in rows], dtype="Int64"),
+        "timestamp": _times(pd, [row[1] for row in rows]),
         "experiment": [r.experiment for r, n in zip(records, counts) for _ in range(n)],
         "task_id": [r.task_id for r, n in zip(records, counts) for _ in range(n)],
         "identifier": [r.job_id for r, n in zip(records, counts) for _ in range(n)],
-        "step": pd.array([row[0] for row in rows], dtype="Int64"),
-        "timestamp": _times(pd, [row[1] for row in rows]),
-        "metric": [row[2] for row in rows],
-        "value": pd.array([row[3] for row in rows], dtype="Float64").astype("float64"),
     }
     frame = pd.DataFrame(data, index=_index(pd, records, counts))
     return _select(frame, wanted, records)

@@ -401,7 +401,11 @@ def _state_name(record: JobRecord, state: JobState | None) -> str:
 
 
 def read_history(record: JobRecord) -> list[tuple]:
-    """Every metric value of a job: ``(step, timestamp, metric, value)`` rows."""
+    """Every metric value of a job: ``(step, timestamp, metric, value, attempt)`` rows.
+
+    Attempts are told apart by the "running" state event each run of the job
+    process writes first (1 for values before any, as in files that have none).
+    """
     try:
         blob = read_from(record.path + EVENTS, 0)
     except BadFile as exc:
@@ -411,14 +415,18 @@ def read_history(record: JobRecord) -> list[tuple]:
         return []
     end = blob.rfind(b"\n")
     rows = []
+    attempt = 0
     for event in parse_lines(blob[:end] if end >= 0 else b""):
-        if event.get("event_type") != "JobMetricsEvent":
+        kind = event.get("event_type")
+        if kind == "JobStateChangedEvent" and event.get("state") == "running":
+            attempt += 1
+        if kind != "JobMetricsEvent":
             continue
         values = event.get("metrics")
         if isinstance(values, dict):
             step, ts = event.get("step"), event.get("timestamp")
             step = step if _is_number(step) and type(step) is int else None
             ts = ts if _is_number(ts) else None
-            rows.extend((step, ts, name, value) for name, value in values.items()
-                        if _is_number(value))
+            rows.extend((step, ts, name, value, max(attempt, 1))
+                        for name, value in values.items() if _is_number(value))
     return rows

@@ -22,7 +22,9 @@ import logging
 import math
 from pathlib import Path
 
-__all__ = ["FileTail", "JobFollower"]
+from ..core.outputs import output_value
+
+__all__ = ["FileTail", "JobFollower", "MetricsLog", "metrics_log", "is_metric_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ MAX_LEVEL = 32  # deepest progress level (nested loops) kept; deeper events are 
 MAX_DESC = 1000  # characters of a progress description kept
 MAX_LINE = 64 * 1024  # bytes: a longer event line is skipped (never held in memory)
 READ_CHUNK = 4 * 1024 * 1024  # bytes read at once from an event file
+MAX_METRICS = 256  # metric values kept of one log_metrics event
+MAX_METRIC_NAME = 200  # characters of a metric name
 
 
 class BadEvent(ValueError):
@@ -125,6 +129,82 @@ def check_progress(record: dict) -> dict:
     return {"level": level, "progress": min(value, 1.0), "desc": desc}
 
 
+def check_metrics(record: dict) -> tuple[int | None, float | None, dict[str, float]]:
+    """``(step, timestamp, values)`` of a metrics event; :class:`BadEvent` if it is bad."""
+    values = record.get("metrics")
+    if not isinstance(values, dict) or len(values) > MAX_METRICS:
+        raise BadEvent(f"metrics {str(values)[:80]}: expected an object of at most "
+                       f"{MAX_METRICS} numbers")
+    checked = {}
+    for name, value in values.items():
+        if len(name) > MAX_METRIC_NAME:
+            raise BadEvent(f"metric name {name[:80]!r}…: longer than {MAX_METRIC_NAME}")
+        if type(value) is float and not math.isfinite(value):
+            continue  # a diverged loss (NaN, inf): not a point to show, not a bad event
+        checked[name] = _number(value, f"metric {name!r}")
+    step = record.get("step")
+    timestamp = record.get("timestamp")
+    return (step if type(step) is int else None,
+            timestamp if type(timestamp) in (int, float) else None, checked)
+
+
+class MetricsLog:
+    """What a job logged with ``log_metrics``, as followed (for the widgets).
+
+    ``last``/``step``: the last values of the current attempt (a "running" state
+    event starts one: ``attempt`` counts them). No history is kept here: views
+    that draw curves read the event file once, then get each new event through
+    ``watchers`` (called on the scheduler's thread with ``(job, attempt, step,
+    timestamp, values)``; ``values`` None when an attempt starts). A follower
+    made for a new run reads the file from its start: ``read`` (metric and
+    "running" records applied) makes it skip what was applied already.
+    """
+
+    def __init__(self):
+        self.attempt = 0
+        self.last: dict[str, float] = {}
+        self.step: int | None = None
+        self.read = 0
+        self.watchers: list = []
+
+    def apply(self, job, record: dict, nth: int) -> bool:
+        """Apply the ``nth`` metric or "running" record of the file; False if seen."""
+        if nth < self.read:
+            return False
+        if record.get("event_type") == "JobMetricsEvent":
+            step, timestamp, values = check_metrics(record)  # BadEvent: not counted
+            self.read = nth + 1
+            self.last.update(values)
+            self.step = step
+        else:  # a new attempt: its values start over
+            self.read = nth + 1
+            self.attempt += 1
+            self.last, self.step = {}, None
+            step = values = None
+            timestamp = record.get("timestamp")
+        for watcher in list(self.watchers):
+            try:
+                watcher(job, max(self.attempt, 1), step, timestamp, values)
+            except Exception:  # a view's bug must not stop the follower
+                logger.exception("metrics watcher failed")
+        return True
+
+
+def metrics_log(job) -> MetricsLog:
+    """The job's :class:`MetricsLog` (made on first use)."""
+    log = job.__dict__.get("metrics_log")
+    if log is None:
+        log = job.__dict__.setdefault("metrics_log", MetricsLog())
+    return log
+
+
+def is_metric_record(record: dict) -> bool:
+    """A metrics event, or the "running" state event that starts an attempt."""
+    kind = record.get("event_type")
+    return kind == "JobMetricsEvent" or (kind == "JobStateChangedEvent"
+                                         and record.get("state") == "running")
+
+
 class JobFollower:
     """Applies a job's new events to the ``Job`` and calls its output watchers."""
 
@@ -136,6 +216,7 @@ class JobFollower:
         self.remote = not connector.is_local
         self.events = FileTail(job.paths.events, connector)
         self.outputs = FileTail(job.paths.meta / "task-outputs.jsonl", connector)
+        self._metric_records = 0  # metric and "running" records read (see MetricsLog.read)
 
     def _read(self) -> tuple[list[dict], list[dict]]:
         return self.events.read(), self.outputs.read()
@@ -155,6 +236,13 @@ class JobFollower:
                     self._bad(f"{self.events.path}: {exc}")
                 except Exception as exc:  # noqa: BLE001 - a job's events never fail it
                     self._bad(f"{self.events.path}: {type(exc).__name__}: {exc}")
+            elif is_metric_record(record):
+                self._metric_records += 1
+                try:
+                    changed |= metrics_log(self.job).apply(self.job, record,
+                                                           self._metric_records - 1)
+                except BadEvent as exc:
+                    self._bad(f"{self.events.path}: {exc}")
         for record in outputs:
             try:
                 self._output(record)
@@ -204,7 +292,7 @@ class JobFollower:
             if watched.method_name != method:
                 continue
             try:
-                value = getattr(watched.config, method)(*args, **kwargs)
+                value = output_value(watched.config, self.job.config, method, args, kwargs)
                 watched.callback(value)
             except Exception:  # a user's callback must not stop the job's follower
                 logger.exception("watch_output callback for %s failed", method)

@@ -1,6 +1,7 @@
-"""Live notebook widgets: configuration trees, job tables, experiment views.
+"""Live notebook widgets: configuration trees, job tables, experiment views, metric curves.
 
-``ConfigView``, ``JobTable`` and ``ExperimentView`` are anywidget widgets,
+``ConfigView``, ``JobTable``, ``ExperimentView`` and ``MetricsView`` (the
+curves of the logged metrics: ``MetricsView(xp, group="lr")``) are anywidget widgets,
 imported on first use; :mod:`.rows`, :mod:`.config_tree`, :mod:`.static` and
 :mod:`.updates` import no widget library (a monitoring server uses them too).
 Evaluating a configuration, a submitted task, a job or an experiment in a
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["ConfigView", "ExperimentView", "JobTable", "view"]
+__all__ = ["ConfigView", "ExperimentView", "JobTable", "MetricsView", "view"]
 
 _LAZY = {
     "ConfigView": "xpm_nb.widgets.config_view",
     "JobTable": "xpm_nb.widgets.job_table",
     "ExperimentView": "xpm_nb.widgets.experiment_view",
+    "MetricsView": "xpm_nb.widgets.metrics_view",
 }
 
 

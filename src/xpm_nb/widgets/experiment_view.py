@@ -1,4 +1,11 @@
-"""``ExperimentView``: an experiment's counts by state, its job table and its services."""
+"""``ExperimentView``: an experiment's counts by state, its job table and its services.
+
+Its "curves" button opens the metrics' charts (``js/metrics_view.js``) in the
+same view: the first ``{"type": "curves_sync"}`` of the view makes a
+:class:`~xpm_nb.widgets.metrics.CurveFeed` (nothing is read for curves
+before), answered by a ``curves_snapshot`` message; then the new points go in
+``curves_patch``, in the same coalesced flush as the table's patch.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import traitlets
 from ..services import is_web_url
 from .assets import bundle
 from .job_table import JobTable
+from .metrics import CurveFeed
 from .updates import UPDATE_INTERVAL
 
 __all__ = ["ExperimentView", "service_info"]
@@ -55,9 +63,16 @@ class ExperimentView(JobTable):
     workspace = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("running").tag(sync=True)
     services = traitlets.List(traitlets.Dict()).tag(sync=True)
+    # The curves panel (see the module's docstring) and its settings (as MetricsView's).
+    curves_patch = traitlets.Dict().tag(sync=True)
+    curves_color_by = traitlets.Unicode("").tag(sync=True)
+    curves_group_by = traitlets.Unicode("").tag(sync=True)
+    curves_log_scale = traitlets.Bool(False).tag(sync=True)
+    curves_smoothing = traitlets.Float(0.0).tag(sync=True)
 
     def __init__(self, xp, *, interval: float = UPDATE_INTERVAL, **kwargs):
         self.experiment = xp
+        self._feed = None  # the curves, once a view asks for them
         super().__init__(
             xp.jobs,
             scheduler=xp.scheduler,
@@ -80,6 +95,31 @@ class ExperimentView(JobTable):
             return
         self.status = _status(xp)
         self.services = _services(xp)
+        feed = getattr(self, "_feed", None)
+        if feed is not None:
+            patch = feed.state.patch()
+            if patch is not None:
+                self.curves_patch = patch
+
+    def _on_job(self, job) -> None:
+        super()._on_job(job)
+        feed = getattr(self, "_feed", None)
+        if feed is not None:
+            feed.job_changed(job, True)
+
+    def _on_message(self, widget, content, buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "curves_sync":
+            self._curves_sync()
+            return
+        super()._on_message(widget, content, buffers)
+
+    def _curves_sync(self) -> None:
+        """Start the curves (reading the jobs' histories) if needed; send them whole."""
+        with self._sync_lock:
+            if self._feed is None:
+                self._feed = CurveFeed(self.table.jobs, lambda: self._coalescer.mark(self._loop()),
+                                       self._loop)
+            self.send({**self._feed.state.snapshot(), "type": "curves_snapshot"})
 
     def _schedule_tick(self) -> None:
         """Arm the next look, on the scheduler's loop (from any thread)."""
@@ -102,6 +142,8 @@ class ExperimentView(JobTable):
         self._schedule_tick()
 
     def close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
         self._stopped = True
         if self._tick_handle is not None:
             self._tick_handle.cancel()

@@ -12,6 +12,14 @@ first render thus never waits for the kernel, however long the cells after it
 run. A flush is one comm message: the ``patch`` trait and the small facts
 (counts by state, tag names) change together under ``hold_sync``.
 
+Metrics: each row holds the last values its job logged (``log_metrics``, as
+the scheduler's follower read them; a job found finished on disk, never
+followed, has its event file read once in the background, :class:`~xpm_nb.widgets.metrics.DiskFill`).
+The view shows one column per metric (``metric_names``); a first click on one
+sorts best first: ascending for names containing "loss", "error" or
+"perplexity", descending for others. Cancelled jobs count as "cancelled" in
+``counts``, apart from the failed ones ("error").
+
 Threads: scheduler listeners and flushes run on the scheduler's thread, the
 view's requests on the kernel's. Building a snapshot, making a patch and
 sending them happen under one lock, so a view gets them in ``seq`` order.
@@ -28,6 +36,7 @@ import anywidget
 import traitlets
 
 from .assets import bundle
+from .metrics import DiskFill
 from .rows import JobTableState
 from .updates import UPDATE_INTERVAL, Coalescer
 
@@ -50,6 +59,8 @@ class JobTable(anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
     counts = traitlets.Dict().tag(sync=True)
     tag_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # Names of the metrics the jobs logged (log_metrics): one column each.
+    metric_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     n_jobs = traitlets.Int(0).tag(sync=True)
     # Every row, built when the state is read (the trait's own value is never used).
     snapshot = traitlets.Dict().tag(sync=True, to_json=_fresh_snapshot)
@@ -66,10 +77,13 @@ class JobTable(anywidget.AnyWidget):
         model_id = kwargs.pop("model_id", None) or uuid.uuid4().hex
         kwargs.setdefault("counts", self.table.counts())
         kwargs.setdefault("tag_names", self.table.tag_names)
+        kwargs.setdefault("metric_names", self.table.metric_names)
         kwargs.setdefault("n_jobs", len(self.table))
         super().__init__(title=title, model_id=model_id, _xpm_id=model_id, **kwargs)
         self._follow_all = scheduler is not None
         self._coalescer = Coalescer(self._flush, interval)
+        # Jobs found finished on disk were never followed: their metrics are read once.
+        self._disk_fill = DiskFill(self._filled)
         self._schedulers: list = []
         schedulers = [scheduler] if scheduler is not None else []
         schedulers += [job.scheduler for job in self.table.jobs if job.scheduler is not None]
@@ -78,6 +92,8 @@ class JobTable(anywidget.AnyWidget):
                 self._schedulers.append(sched)
                 sched.listeners.append(self._on_job)
         self.on_msg(self._on_message)
+        for job in self.table.jobs:
+            self._disk_fill.consider(job, self._loop())
 
     @property
     def jobs(self) -> list:
@@ -106,6 +122,13 @@ class JobTable(anywidget.AnyWidget):
             self.table.add(job)
         elif not self.table.mark(job):
             return
+        loop = self._loop()
+        self._disk_fill.consider(job, loop)
+        self._coalescer.mark(loop)
+
+    def _filled(self, jobs) -> None:
+        for job in jobs:
+            self.table.mark(job)
         self._coalescer.mark(self._loop())
 
     def _flush(self) -> None:
@@ -120,6 +143,7 @@ class JobTable(anywidget.AnyWidget):
         with self.hold_sync():
             self.counts = self.table.counts()
             self.tag_names = self.table.tag_names
+            self.metric_names = self.table.metric_names
             self.n_jobs = len(self.table)
             self._sync_more()
 

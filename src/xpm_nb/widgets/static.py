@@ -12,7 +12,7 @@ import html
 import time
 
 from .config_tree import SHORT_ID, config_tree, tree_html, tree_text
-from .rows import STATES, job_row
+from .rows import STATES, count_key, job_row
 
 __all__ = [
     "jobs_html",
@@ -120,9 +120,11 @@ def jobs_text(jobs, limit: int = MAX_STATIC_ROWS) -> str:
 
 
 def _counts(jobs) -> dict[str, int]:
-    counts = dict.fromkeys(STATES, 0)
+    """Jobs by state; cancelled jobs apart from the failed ones (as the live views count)."""
+    counts = dict.fromkeys((*STATES, "cancelled"), 0)
     for job in jobs:
-        counts[job.state.value] = counts.get(job.state.value, 0) + 1
+        key = count_key({"state": job.state.value, "reason": job.failure_reason})
+        counts[key] = counts.get(key, 0) + 1
     return {k: v for k, v in counts.items() if v}
 
 

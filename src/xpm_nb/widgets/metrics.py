@@ -1,0 +1,393 @@
+"""Metrics of jobs for the views: last values (job table) and curves (``MetricsView``).
+
+Live values come from the scheduler's follower (:class:`~xpm_nb.scheduler.follow.MetricsLog`
+on each followed job). Two things it cannot give are read here from the job
+folders, through the job's connector (off the loop, like every folder read):
+
+- :class:`DiskFill`: the last values of finished jobs nobody followed (found
+  done on disk, from an earlier run), read once in the background;
+- :func:`read_history`: every point of a job's metrics, when a chart view
+  opens (the follower keeps no history in memory).
+
+:class:`CurveState` holds the curves of a chart view and turns new points into
+patches (only the points added since the last patch); :class:`CurveFeed` keeps
+one current (``MetricsView``, and the experiment view's curves panel).
+Imports no widget library.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from array import array
+from typing import Any
+
+from ..scheduler.follow import BadEvent, FileTail, check_metrics, is_metric_record, metrics_log
+
+__all__ = ["DiskFill", "CurveState", "CurveFeed", "read_history", "MAX_POINTS"]
+
+# Points kept (and sent) per curve; beyond, every other point is dropped. A chart is
+# about 300 pixels wide; 2,000 curves of this many points are 16 MB of arrays here.
+MAX_POINTS = 500
+
+
+def _records(job) -> list[dict]:
+    """The metric and "running" records of ``job``'s event file (blocking)."""
+    try:
+        return [r for r in FileTail(job.paths.events, job.connector).read() if is_metric_record(r)]
+    except OSError:
+        return []
+
+
+def _followed(job) -> bool:
+    """True when a follower applied some of the job's records (a chart's watcher alone makes an empty log)."""
+    log = job.__dict__.get("metrics_log")
+    return log is not None and log.read > 0
+
+
+class DiskFill:
+    """Reads, once, the metrics of finished jobs that no follower read, then calls ``done(jobs)``."""
+
+    def __init__(self, done):
+        self.done = done
+        self._seen: set[int] = set()
+        self._pending: list = []
+        self._lock = threading.Lock()
+        self._running = False
+
+    def consider(self, job, loop) -> None:
+        """Queue ``job`` if it is finished and has no metrics yet (cheap: called by listeners)."""
+        if not job.state.finished or _followed(job) or id(job) in self._seen:
+            return
+        with self._lock:
+            self._seen.add(id(job))
+            self._pending.append(job)
+            if self._running or loop is None or loop.is_closed() or not loop.is_running():
+                return
+            self._running = True
+        loop.call_soon_threadsafe(lambda: loop.create_task(self._run()))
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    jobs, self._pending = self._pending, []
+                    if not jobs:
+                        self._running = False
+                        return
+                filled = []
+                for job in jobs:
+                    records = await job.connector.call(_records, job)
+                    if _followed(job):
+                        continue  # a follower got there first (a resubmitted job)
+                    log = metrics_log(job)
+                    for nth, record in enumerate(records):
+                        try:
+                            log.apply(job, record, nth)
+                        except BadEvent:
+                            continue
+                    filled.append(job)
+                if filled:
+                    self.done(filled)
+        except Exception:  # noqa: BLE001 - a view's background read must never surface
+            with self._lock:
+                self._running = False
+
+
+# --- curves --------------------------------------------------------------------
+
+
+def _int64(step) -> bool:
+    """A step that an x array holds (None, or a step beyond int64, is replaced by a count)."""
+    return step is not None and -(1 << 63) <= step < (1 << 63)
+
+
+def read_history(job) -> tuple[int, float, dict[str, tuple[list, list]]]:
+    """``(attempt, last timestamp, {metric: (xs, ys)})`` of the job's last attempt (blocking).
+
+    x is the step, or the number of the event in the attempt when there is none.
+    """
+    attempt, last_ts, curves, n = 0, 0.0, {}, 0
+    for record in _records(job):
+        if record.get("event_type") != "JobMetricsEvent":
+            attempt, curves, n = attempt + 1, {}, 0
+            ts = record.get("timestamp")
+            last_ts = ts if isinstance(ts, (int, float)) else last_ts
+            continue
+        try:
+            step, ts, values = check_metrics(record)
+        except BadEvent:
+            continue
+        x = step if _int64(step) else n
+        n += 1
+        last_ts = ts if ts is not None else last_ts
+        for name, value in values.items():
+            xs, ys = curves.setdefault(name, ([], []))
+            xs.append(x)
+            ys.append(value)
+    for xs, ys in curves.values():
+        while len(xs) > MAX_POINTS:
+            del xs[-2::-2], ys[-2::-2]  # the last point kept
+    return max(attempt, 1), last_ts, curves
+
+
+class _Run:
+    """The curves of one job, and what the views were not sent yet."""
+
+    __slots__ = ("attempt", "last_ts", "curves", "n", "new", "reset", "waiting")
+
+    def __init__(self, attempt: int = 1, last_ts: float = 0.0, curves=None):
+        # Events that come while the history is read from disk wait here.
+        self.waiting: list | None = None
+        self.attempt = attempt
+        self.last_ts = last_ts
+        # Arrays (a third of the memory of lists of floats), copied: they grow here. x is
+        # a step, or the number of the event: an integer.
+        self.curves: dict[str, tuple[array, array]] = {
+            m: (array("q", xs), array("d", ys)) for m, (xs, ys) in (curves or {}).items()}
+        self.n = max((len(xs) for xs, _ in self.curves.values()), default=0)
+        self.new: dict[str, int] = {}  # metric -> points not sent yet (the last ones)
+        self.reset = False  # every curve is sent whole in the next patch
+
+
+class CurveState:
+    """The curves of a set of jobs (the last attempt of each), for a chart view.
+
+    Events come from the followers (scheduler's thread); snapshots are read
+    from the kernel's: one lock. ``add_event`` ignores an event already in the
+    history read from disk (same attempt, not later).
+    """
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.seq = 0
+        self.jobs: list = []
+        self._keys: dict[int, int] = {}
+        self._runs: list[_Run] = []
+        self._dirty: set[int] = set()
+        self._sent_info: dict[int, dict] = {}
+        self.metric_names: list[str] = []
+        self._sent_metric_names: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def key(self, job) -> int | None:
+        return self._keys.get(id(job))
+
+    def add(self, job) -> int:
+        """Add ``job`` (once); its events wait until :meth:`set_history`. Returns its key."""
+        with self.lock:
+            key = self._keys.get(id(job))
+            if key is None:
+                key = len(self.jobs)
+                self.jobs.append(job)
+                self._keys[id(job)] = key
+                run = _Run(0, 0.0)
+                run.waiting = []
+                self._runs.append(run)
+            self._dirty.add(key)
+            return key
+
+    def set_history(self, job, history: tuple) -> None:
+        """The job's curves as read from disk (:func:`read_history`), then the events
+        that came meanwhile and are not in it."""
+        key = self._keys.get(id(job))
+        if key is None:
+            return
+        with self.lock:
+            waiting = self._runs[key].waiting or []
+            run = self._runs[key] = _Run(*history)
+            run.reset = True
+            for name in run.curves:
+                self._note(name)
+            for event in waiting:
+                self.add_event(job, *event)
+            self._dirty.add(key)
+
+    def _note(self, name: str) -> None:
+        if name not in self.metric_names:
+            self.metric_names.append(name)
+
+    def mark(self, job) -> bool:
+        key = self._keys.get(id(job))
+        if key is None:
+            return False
+        with self.lock:
+            self._dirty.add(key)
+        return True
+
+    def add_event(self, job, attempt: int, step, timestamp, values) -> bool:
+        """A followed event (see ``MetricsLog.watchers``); False if ignored."""
+        key = self._keys.get(id(job))
+        if key is None:
+            return False
+        with self.lock:
+            run = self._runs[key]
+            ts = timestamp if timestamp is not None else time.time()
+            if run.waiting is not None:
+                run.waiting.append((attempt, step, ts, values))
+                return True
+            if (attempt, ts) <= (run.attempt, run.last_ts):
+                return False  # in the history read from disk already
+            if attempt > run.attempt:  # a new attempt: its curves start over
+                self._runs[key] = run = _Run(attempt, ts)
+                run.reset = True
+            run.last_ts = ts
+            if values:
+                self._append(run, step, values)
+            self._dirty.add(key)
+            return True
+
+    def _append(self, run: _Run, step, values: dict) -> None:
+        x = step if _int64(step) else run.n
+        run.n += 1
+        for name, value in values.items():
+            xs, ys = run.curves.get(name) or run.curves.setdefault(name, (array("q"), array("d")))
+            xs.append(x)
+            ys.append(value)
+            self._note(name)
+            if len(xs) > MAX_POINTS:  # thinned: the view gets the whole curve again
+                del xs[-2::-2], ys[-2::-2]  # the last point kept
+                run.reset = True
+            else:
+                run.new[name] = run.new.get(name, 0) + 1
+
+    # --- messages --------------------------------------------------------------
+
+    def _info(self, key: int) -> dict:
+        job = self.jobs[key]
+        return {"k": key, "id": job.identifier, "name": job.config.__xpmtype__.cls.__qualname__,
+                "state": job.state._value_, "attempt": self._runs[key].attempt,
+                "tags": {str(k): v if type(v) in (str, int, float, bool, type(None)) else repr(v)
+                         for k, v in job.tags.items()}}
+
+    def snapshot(self) -> dict:
+        """Every run and curve: ``{type, runs, curves: {k: {metric: [xs, ys]}}, metric_names, seq}``."""
+        with self.lock:
+            runs = [self._info(k) for k in range(len(self.jobs))]
+            curves = {str(k): {m: [xs.tolist(), ys.tolist()] for m, (xs, ys) in run.curves.items()}
+                      for k, run in enumerate(self._runs) if run.curves}
+            return {"type": "snapshot", "runs": runs, "curves": curves,
+                    "metric_names": list(self.metric_names), "seq": self.seq}
+
+    def baseline(self) -> None:
+        """The next patch holds only what changes after a snapshot made now."""
+        with self.lock:
+            for k, run in enumerate(self._runs):
+                run.new, run.reset = {}, False
+                self._sent_info[k] = self._info(k)
+            self._dirty.clear()
+            self._sent_metric_names = list(self.metric_names)
+
+    def patch(self) -> dict | None:
+        """New points since the last patch (``append``), whole curves (``set``), changed runs."""
+        with self.lock:
+            dirty, self._dirty = self._dirty, set()
+            runs, append, whole = [], {}, {}
+            for k in sorted(dirty):
+                run = self._runs[k]
+                info = self._info(k)
+                if self._sent_info.get(k) != info:
+                    self._sent_info[k] = info
+                    runs.append(info)
+                if run.reset:
+                    whole[str(k)] = {m: [xs.tolist(), ys.tolist()] for m, (xs, ys) in run.curves.items()}
+                elif run.new:
+                    append[str(k)] = {m: [run.curves[m][0][-n:].tolist(),
+                                          run.curves[m][1][-n:].tolist()]
+                                      for m, n in run.new.items()}
+                run.new, run.reset = {}, False
+            message: dict[str, Any] = {"type": "patch"}
+            if runs:
+                message["runs"] = runs
+            if append:
+                message["append"] = append
+            if whole:
+                message["set"] = whole
+            if self.metric_names != self._sent_metric_names:
+                self._sent_metric_names = list(self.metric_names)
+                message["metric_names"] = list(self.metric_names)
+            if len(message) == 1:
+                return None
+            self.seq += 1
+            message["seq"] = self.seq
+            return message
+
+
+
+class CurveFeed:
+    """The curves of a set of jobs, kept current: what a chart view's widget needs.
+
+    Watches each job's :class:`~xpm_nb.scheduler.follow.MetricsLog` (events
+    reach :attr:`state` on the scheduler's thread), reads each history from
+    disk (the jobs given: now, on the caller's thread; jobs added later: on
+    their host's worker thread) and calls ``mark()`` when a flush is due.
+    ``loop()`` gives the scheduler's loop.
+    """
+
+    def __init__(self, jobs, mark, loop):
+        self.state = CurveState()
+        self._mark = mark
+        self._loop = loop
+        self._watched: list = []
+        for job in jobs:
+            self.watch(job)
+        for job in jobs:  # after the watchers: an event read meanwhile waits, then merges
+            self.state.set_history(job, read_history(job))
+        self.state.baseline()
+
+    @property
+    def jobs(self) -> list:
+        return list(self.state.jobs)
+
+    def tag_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for job in self.state.jobs:
+            names.update(dict.fromkeys(map(str, job.tags)))
+        return list(names)
+
+    def watch(self, job) -> None:
+        self.state.add(job)
+        log = metrics_log(job)
+        log.watchers.append(self._on_metrics)
+        self._watched.append(log)
+
+    def _on_metrics(self, job, attempt, step, timestamp, values) -> None:
+        if self.state.add_event(job, attempt, step, timestamp, values):
+            self._mark()
+
+    def job_changed(self, job, add: bool) -> None:
+        """A scheduler listener's call: a known job changed, or (``add``) a new one came."""
+        if self.state.key(job) is None:
+            if not add:
+                return
+            self.watch(job)
+            self._read_later(job)
+        self.state.mark(job)
+        self._mark()
+
+    def _read_later(self, job) -> None:
+        """A job that joined later: its history (if any) read on its host's worker thread."""
+        loop = self._loop()
+
+        async def read():
+            try:
+                history = await job.connector.call(read_history, job)
+            except Exception:  # noqa: BLE001 - no history: the live points only
+                history = (1, 0.0, {})
+            self.state.set_history(job, history)
+            self._mark()
+
+        if loop is not None and loop.is_running():
+            loop.create_task(read())  # listeners run on the loop's thread
+        else:
+            self.state.set_history(job, read_history(job))
+
+    def close(self) -> None:
+        for log in self._watched:
+            try:
+                log.watchers.remove(self._on_metrics)
+            except ValueError:
+                pass
+        self._watched = []

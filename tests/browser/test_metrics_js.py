@@ -1,0 +1,307 @@
+"""Metric columns and metric charts in headless Chromium, on a blank page with a fake model.
+
+Exact checks of what the live notebook shows only now and then: the metric
+columns hold the last values, a first click sorts best first (ascending for
+a loss, descending for an accuracy), a job that logs only metrics shows its
+step and values instead of an empty bar, a patch carrying only the changed
+fields merges into the row, the table scrolls sideways at 560 px, and the
+chart view draws one path per run (or a mean and a band per group) and adds
+the points of a patch.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.jupyterlab import CHROMIUM, chromium_available, launch_chromium, playwright_available
+from support.integration import need
+from xpm_nb.scheduler.follow import metrics_log
+from xpm_nb.scheduler.jobs import Job, JobState
+from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
+from xpm_nb.widgets.assets import bundle
+from xpm_nb.widgets.metrics import CurveState
+from xpm_nb.widgets.rows import JobTableState
+
+WIDGET_TESTS = Path(__file__).resolve().parents[1] / "widgets"
+if str(WIDGET_TESTS) not in sys.path:
+    sys.path.insert(0, str(WIDGET_TESTS))
+
+from test_views_js import FAKE_MODEL  # noqa: E402 - after the path
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    need(chromium_available(), f"{CHROMIUM} missing (apt-get install chromium chromium-driver)")
+    need(playwright_available(), "the Python playwright package is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = launch_chromium(pw, tmp_path_factory.mktemp("chromium-metrics"))
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.set_content("<html><body></body></html>")
+            page.evaluate(FAKE_MODEL)
+            for name in ("job_table", "metrics_view", "metrics_chart", "experiment_view"):
+                url = "data:text/javascript;base64," + base64.b64encode(bundle(name).encode()).decode()
+                page.evaluate("async ([name, url]) => { window[name] = await import(url); }", [name, url])
+            page.errors = errors
+            yield page
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def fresh(page):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.evaluate("() => { document.body.innerHTML = ''; delete globalThis[Symbol.for('xpm_nb.views')]; }")
+    yield page
+    assert page.errors == []
+
+
+def make_jobs(tmp_path, n: int) -> list[Job]:
+    from widget_tasks import Fail
+
+    from xpm_nb import tag
+
+    workspace = Workspace(WorkspaceSettings(tmp_path / "ws"))
+    return [Job(Fail.C(code=tag(i)), workspace=workspace) for i in range(n)]
+
+
+def log(job, nth: int, step: int, **values) -> None:
+    metrics_log(job).apply(job, {"event_type": "JobMetricsEvent", "step": step, "metrics": values,
+                                 "timestamp": 100.0 + nth}, nth)
+
+
+def table_state(tmp_path) -> tuple[dict, JobTableState, list[Job]]:
+    jobs = make_jobs(tmp_path, 4)
+    for i, job in enumerate(jobs):
+        job.state = JobState.RUNNING
+        if i < 3:  # the fourth logs nothing
+            log(job, 0, 10 * i, loss=[0.5, 0.1, 0.9][i], accuracy=[0.7, 0.95, 0.2][i])
+    state = JobTableState(jobs)
+    state.baseline()
+    snapshot = state.compact_snapshot()
+    return ({"_xpm_id": "mt", "title": "t", "tag_names": state.tag_names,
+             "metric_names": state.metric_names, "counts": state.counts(), "snapshot": snapshot,
+             "patch": {}, "n_jobs": 4}, state, jobs)
+
+
+RENDER_TABLE = """async (state) => {
+  const model = new FakeModel(state);
+  const el = document.createElement('div');
+  document.body.appendChild(el);
+  const mod = window.job_table.default;
+  mod.initialize({ model });
+  mod.render({ model, el });
+  await new Promise((r) => setTimeout(r, 50));
+  window.current = { model, el };
+}"""
+
+# Row keys, top to bottom, and the text of one column.
+COLUMN = """(key) => {
+  const el = window.current.el;
+  const heads = [...el.querySelectorAll('.xpm-jt-head > div')].map((d) => d.dataset.col);
+  const i = heads.indexOf(key);
+  return [...el.querySelectorAll('.xpm-jt-row')].filter((r) => r.style.display !== 'none')
+    .map((r) => [parseFloat(r.style.transform.replace('translateY(', '')), r.dataset.k, r.children[i].textContent])
+    .sort((a, b) => a[0] - b[0]).map((x) => [Number(x[1]), x[2]]);
+}"""
+
+CLICK = """async (key) => {
+  window.current.el.querySelector(`.xpm-jt-head [data-col="${key}"]`).click();
+  await new Promise((r) => setTimeout(r, 60));
+}"""
+
+
+def test_metric_columns_sort_best_first_and_update(fresh, tmp_path):
+    state, table, jobs = table_state(tmp_path)
+    fresh.evaluate(RENDER_TABLE, state)
+    heads = fresh.evaluate("() => [...window.current.el.querySelectorAll('.xpm-jt-head > div')].map((d) => d.textContent)")
+    assert heads == ["state", "task", "code", "loss", "accuracy", "progress", "duration", ""]
+    assert fresh.evaluate(COLUMN, "metric:loss") == [[0, "0.5"], [1, "0.1"], [2, "0.9"], [3, ""]]
+    # A loss: lowest first; an accuracy: highest first. Empty values last both ways.
+    fresh.evaluate(CLICK, "metric:loss")
+    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:loss")] == [1, 0, 2, 3]
+    fresh.evaluate(CLICK, "metric:loss")  # the other way
+    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:loss")][:3] == [2, 0, 1]
+    fresh.evaluate(CLICK, "metric:accuracy")
+    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:accuracy")] == [1, 0, 2, 3]
+    # No progress bar, but metrics: the step and the values instead of an empty bar.
+    progress = fresh.evaluate(COLUMN, "progress")
+    assert dict(progress)[0] == "step 0 · loss 0.5 · accuracy 0.7"
+    assert dict(progress)[3] == ""
+    assert fresh.evaluate("() => window.current.el.querySelectorAll('.xpm-jt-row .xpm-bar').length") == 0
+    # A live patch: only the changed fields, merged; the sort follows the new value.
+    log(jobs[2], 1, 21, loss=0.01, accuracy=0.99)
+    table.mark(jobs[2])
+    patch = table.patch()
+    assert set(patch["rows"][0]) == {"k", "metrics", "step"}
+    fresh.evaluate("(p) => window.current.model.change('patch', p)", patch)
+    fresh.wait_for_timeout(60)
+    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:accuracy")] == [2, 1, 0, 3]
+    assert dict(fresh.evaluate(COLUMN, "metric:accuracy"))[2] == "0.99"
+
+
+def test_a_narrow_table_scrolls_sideways(fresh, tmp_path):
+    state, _, _ = table_state(tmp_path)
+    fresh.set_viewport_size({"width": 560, "height": 700})
+    fresh.evaluate(RENDER_TABLE, state)
+    shown = fresh.evaluate("""() => {
+      const el = window.current.el;
+      const scroller = el.querySelector('.xpm-jt-scroll');
+      const cancel = el.querySelector('.xpm-jt-row[data-k="0"] button.xpm-cancel');
+      scroller.scrollLeft = scroller.scrollWidth;
+      const box = cancel.getBoundingClientRect();
+      const outer = scroller.getBoundingClientRect();
+      return { scrolls: scroller.scrollWidth > scroller.clientWidth, left: scroller.scrollLeft,
+               visible: box.right <= outer.right + 1 && box.left >= outer.left - 1 };
+    }""")
+    assert shown["scrolls"] and shown["left"] > 0 and shown["visible"], shown
+
+
+def curve_state(tmp_path) -> tuple[CurveState, list[Job]]:
+    jobs = make_jobs(tmp_path, 4)
+    state = CurveState()
+    for i, job in enumerate(jobs):
+        job.tags["lr"] = [0.1, 0.1, 1.0, 1.0][i]
+        state.add(job)
+        xs = list(range(5))
+        state.set_history(job, (1, 10.0, {"loss": (xs, [1.0 / (1 + x + i) for x in xs]),
+                                          "accuracy": (xs, [0.1 * x + 0.01 * i for x in xs])}))
+    state.baseline()
+    return state, jobs
+
+
+RENDER_CHART = """async (state) => {
+  const model = new FakeModel(state);
+  const el = document.createElement('div');
+  document.body.appendChild(el);
+  const mod = window.metrics_view.default;
+  mod.initialize({ model });
+  mod.render({ model, el });
+  await new Promise((r) => setTimeout(r, 300));
+  window.current = { model, el };
+}"""
+
+PATHS = """() => Object.fromEntries([...window.current.el.querySelectorAll('.xpm-mc-chart')].map((c) => [
+  c.dataset.metric, {
+    lines: c.querySelectorAll('path.xpm-mc-line').length,
+    means: c.querySelectorAll('path.xpm-mc-mean').length,
+    bands: c.querySelectorAll('path.xpm-mc-band').length,
+    points: [...c.querySelectorAll('path.xpm-mc-line, path.xpm-mc-mean')].map((p) => (p.getAttribute('d').match(/[ML]/g) || []).length),
+  }]))"""
+
+
+def test_charts_draw_a_curve_per_run_and_add_live_points(fresh, tmp_path):
+    state, jobs = curve_state(tmp_path)
+    model = {"_xpm_id": "mv", "title": "sweep", "tag_names": ["code", "lr"], "snapshot": state.snapshot(),
+             "patch": {}, "color_by": "lr", "group_by": "", "log_scale": False, "smoothing": 0.0}
+    fresh.evaluate(RENDER_CHART, model)
+    paths = fresh.evaluate(PATHS)
+    assert paths["loss"]["lines"] == 4 and paths["accuracy"]["lines"] == 4
+    assert paths["loss"]["points"] == [5, 5, 5, 5]
+    # Coloured by lr: two colours, the runs sharing a value share one.
+    colours = fresh.evaluate("() => [...document.querySelectorAll('[data-metric=loss] path.xpm-mc-line')].map((p) => p.getAttribute('stroke'))")
+    assert colours[0] == colours[1] != colours[2] == colours[3]
+    # A live patch adds points to the running job's curves.
+    for step in (5, 6):
+        state.add_event(jobs[0], 1, step, 20.0 + step, {"loss": 0.1, "accuracy": 0.9})
+    patch = state.patch()
+    assert patch["append"] == {"0": {"loss": [[5, 6], [0.1, 0.1]], "accuracy": [[5, 6], [0.9, 0.9]]}}
+    fresh.evaluate("(p) => window.current.model.change('patch', p)", patch)
+    fresh.wait_for_timeout(350)
+    assert fresh.evaluate(PATHS)["loss"]["points"] == [7, 5, 5, 5]
+    # Hover: the run's tags.
+    point = fresh.evaluate("""() => {
+      const path = document.querySelector("[data-metric=loss] path.xpm-mc-line[data-key='2']");
+      const p = path.getPointAtLength(path.getTotalLength() / 2).matrixTransform(path.getScreenCTM());
+      return [p.x, p.y];
+    }""")
+    fresh.mouse.move(*point)  # on the line itself (the fill does not take the pointer)
+    assert "lr=1" in fresh.inner_text(".xpm-mc-hover") and "code=2" in fresh.inner_text(".xpm-mc-hover")
+    # Grouped by lr: a mean and a band per value, no single curves.
+    fresh.select_option(".xpm-mc-group", "lr")
+    fresh.wait_for_timeout(350)
+    grouped = fresh.evaluate(PATHS)["loss"]
+    assert (grouped["lines"], grouped["means"], grouped["bands"]) == (0, 2, 2)
+    assert fresh.evaluate("() => window.current.model.get('group_by')") == "lr"
+    # Log scale and smoothing change the drawing, not the data.
+    before = fresh.get_attribute("[data-metric=loss] path.xpm-mc-mean", "d")
+    fresh.check(".xpm-mc-log")
+    fresh.wait_for_timeout(350)
+    assert fresh.get_attribute("[data-metric=loss] path.xpm-mc-mean", "d") != before
+    fresh.fill(".xpm-mc-smooth", "0.9")
+    fresh.wait_for_timeout(350)
+    assert fresh.evaluate("() => window.current.model.get('smoothing')") == 0.9
+
+
+def test_smoothing_and_group_statistics(fresh):
+    out = fresh.evaluate("""() => {
+      const { smooth, groupStats } = window.metrics_chart;
+      return { flat: smooth([2, 2, 2], 0.9), none: smooth([1, 3], 0),
+               stats: groupStats([{ x: [0, 1], y: [1, 3] }, { x: [0, 1, 2], y: [3, 5, 7] }]) };
+    }""")
+    assert [round(v, 9) for v in out["flat"]] == [2, 2, 2]  # debiased: no ramp from 0
+    assert out["none"] == [1, 3]
+    assert out["stats"] == {"x": [0, 1, 2], "mean": [2, 4, 7], "min": [1, 3, 7], "max": [3, 5, 7]}
+
+
+def test_saved_copy_of_the_chart_holds_its_curves(fresh, tmp_path):
+    state, _ = curve_state(tmp_path)
+    model = {"_xpm_id": "mv2", "title": "", "tag_names": ["lr"], "snapshot": state.snapshot(),
+             "patch": {}, "color_by": "", "group_by": "", "log_scale": False, "smoothing": 0.0}
+    fresh.evaluate(RENDER_CHART, model)
+    saved = fresh.evaluate("() => globalThis[Symbol.for('xpm_nb.views')].models.get('mv2').snapshot()")
+    assert saved["curves"] == state.snapshot()["curves"]  # 1 == 1.0: JSON numbers alike
+
+
+EXPERIMENT = """async ([state, snapshot, patch]) => {
+  const model = new FakeModel(state);
+  const el = document.createElement('div');
+  document.body.appendChild(el);
+  const mod = window.experiment_view.default;
+  mod.initialize({ model });
+  mod.render({ model, el });
+  await new Promise((r) => setTimeout(r, 50));
+  const out = { before: model.sent.length, panel: el.querySelectorAll('.xpm-mc').length };
+  el.querySelector('button.xpm-xp-curves-toggle').click();
+  await new Promise((r) => setTimeout(r, 50));
+  out.asked = model.sent.slice(out.before);
+  // The kernel's answer (a custom message), then a patch of new points.
+  model.trigger('msg:custom', snapshot, []);
+  await new Promise((r) => setTimeout(r, 300));
+  out.lines = el.querySelectorAll(".xpm-mc-chart[data-metric='loss'] path.xpm-mc-line").length;
+  model.change('curves_patch', patch);
+  await new Promise((r) => setTimeout(r, 350));
+  out.points = (el.querySelector(".xpm-mc-chart[data-metric='loss'] path.xpm-mc-line[data-key='0']")
+    .getAttribute('d').match(/[ML]/g) || []).length;
+  const group = el.querySelector('.xpm-mc-group');
+  group.value = 'lr';
+  group.dispatchEvent(new Event('change'));
+  await new Promise((r) => setTimeout(r, 350));
+  out.group = model.get('curves_group_by');
+  out.means = el.querySelectorAll(".xpm-mc-chart[data-metric='loss'] path.xpm-mc-mean").length;
+  out.rows = el.querySelectorAll('.xpm-jt-row').length;  // the table is still there
+  return out;
+}"""
+
+
+def test_the_experiment_view_opens_the_curves_on_demand(fresh, tmp_path):
+    table, _, _ = table_state(tmp_path)
+    curves, jobs = curve_state(tmp_path / "c")
+    state = {**table, "name": "sweep", "run_id": "r", "workspace": "/ws", "status": "running",
+             "services": [], "curves_patch": {}, "curves_color_by": "", "curves_group_by": "",
+             "curves_log_scale": False, "curves_smoothing": 0.0, "tag_names": ["code", "lr"]}
+    snapshot = {**curves.snapshot(), "type": "curves_snapshot"}
+    curves.add_event(jobs[0], 1, 5, 30.0, {"loss": 0.05})
+    patch = curves.patch()
+    out = fresh.evaluate(EXPERIMENT, [state, snapshot, patch])
+    assert out["panel"] == 0 and out["asked"] == [{"type": "curves_sync"}]  # nothing before a click
+    assert out["lines"] == 4 and out["points"] == 6
+    assert out["group"] == "lr" and out["means"] == 2 and out["rows"] == 4
