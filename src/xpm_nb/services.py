@@ -462,6 +462,13 @@ class ProcessWebService(WebService):
         finally:
             self._end_process()
 
+    def stop(self, timeout: float = 2.0) -> None:
+        """End the process (and what it started) before the serving thread: a
+        service said stopped has no process left."""
+        self._stop_event.set()
+        self._end_process(timeout)
+        super().stop(timeout)
+
     def _start_process(self) -> None:
         if self.log_directory is None:
             self.log_directory = Path(tempfile.mkdtemp(prefix=f"xpm_nb-{self.id}-"))

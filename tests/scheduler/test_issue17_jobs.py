@@ -195,3 +195,27 @@ class TestResumableRetries:
             job.resubmit()
             assert job.wait() is JobState.DONE
         assert log.read_text().count("run") == 2
+
+
+class TestResubmitAfterFailure:
+    def test_a_failed_job_submitted_again_runs_again_with_the_new_configuration(
+            self, workdir, tmp_path):
+        """As the reference: in the same experiment, submitting a failed job's
+        configuration again (a cell run again after a fix) runs it again."""
+        from issue17_tasks import FailOnce
+
+        from xpm_nb.scheduler.jobs import JobState
+
+        flag, log = tmp_path / "flag", tmp_path / "log"
+        with experiment(workdir, "resubmit-failed") as xp:
+            first = FailOnce.C(name="a", flag=flag, log=log)
+            first.submit()
+            assert first.wait() is JobState.ERROR
+            flag.touch()  # "the fix"
+            again = FailOnce.C(name="a", flag=flag, log=log)
+            again.submit()
+            assert again.__xpm__.job is first.__xpm__.job  # the same job, run again
+            assert again.__xpm__.job.config is again
+            assert again.wait() is JobState.DONE
+        assert not xp.failed
+        assert log.read_text().splitlines() == ["run", "run"]

@@ -77,7 +77,8 @@ class Scheduler:
         """A second submission of a job's folder, as the reference merges it: the most
         lasting transient mode wins (none > transient > remove), the larger
         ``max_retries``; a job only dry-run (or generate-only) so far is now run. A job
-        that ended unscheduled (dry run, or a transient one no job needed) runs again."""
+        that ended unscheduled (dry run, or a transient one no job needed), or failed,
+        runs again."""
         from .workspace import RunMode, TransientMode
 
         order = [TransientMode.NONE, TransientMode.TRANSIENT, TransientMode.REMOVE]
@@ -96,6 +97,15 @@ class Scheduler:
             self._arm(existing)
             self._set_state(existing, JobState.WAITING)
             self._start(existing)
+        elif existing.state is JobState.ERROR and job.run_mode is RunMode.NORMAL:
+            # As the reference: submitted again after it failed, it runs again, with
+            # the new submission's configuration (a class fixed and redefined in a
+            # cell is what the job process gets).
+            existing.config = job.config
+            existing.dependencies = job.dependencies
+            existing.prepares = job.prepares
+            existing.import_roots = job.import_roots
+            self._resubmit(existing)
         return existing
 
     @staticmethod
