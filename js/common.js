@@ -367,7 +367,7 @@ export function saveViews(notebook) {
   else notebook.metadata.set("widgets", value);
 }
 
-const STYLE_ID = "xpm-nb-style-v3";
+const STYLE_ID = "xpm-nb-style-v4";
 
 /** Add the views' stylesheet once to the document (or the shadow root holding `el`). */
 export function ensureStyle(el) {
@@ -546,4 +546,52 @@ export const CSS = `
 .xpm-cv-job { display: grid; grid-template-columns: max-content minmax(160px, 360px) auto; align-items: center;
   gap: 4px 10px; padding: 6px 8px; margin-bottom: 8px; border-radius: 5px; background: var(--jp-layout-color1, #f6f8fa);
   border: 1px solid var(--jp-border-color2, #d0d7de); }
+
+/* keyboard: a visible focus ring on what Tab reaches (headers, chips, rows, graph nodes) */
+.xpm-root [tabindex]:focus-visible, .xpm-root button:focus-visible, .xpm-root a:focus-visible {
+  outline: 2px solid #4c6ef5; outline-offset: -2px; }
+.xpm-jt-row:focus-visible { background: rgba(76,110,245,.14); }
+/* a cancel waiting for its confirmation */
+.xpm-root button.xpm-confirming, .xpm-root button.xpm-confirming:hover:not(:disabled) {
+  background: #c92a2a; color: #fff; border-color: #c92a2a; font-weight: 600; }
+/* task graph links in a job's details */
+.xpm-kv > div:has(> .xpm-dep-list) { white-space: normal; }
+.xpm-dep-list { display: inline-flex; flex-wrap: wrap; gap: 3px; vertical-align: middle; }
+.xpm-root button.xpm-dep-link { display: inline-flex; align-items: center; gap: 4px; padding: 0 6px;
+  font-size: 11px; line-height: 16px; }
+.xpm-xp-monitor { color: var(--jp-content-link-color, #1c7ed6); text-decoration: underline; }
+/* task graph */
+.xpm-xp-graph { margin: 6px 0; border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px;
+  background: var(--jp-layout-color0, #fff); }
+.xpm-dag-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; padding: 5px 8px;
+  border-bottom: 1px solid var(--jp-border-color2, #d0d7de); background: var(--jp-layout-color1, #f6f8fa); }
+.xpm-dag-toolbar label { display: inline-flex; align-items: center; gap: 3px; cursor: pointer; }
+.xpm-dag-legend { display: inline-flex; flex-wrap: wrap; gap: 8px; margin-left: auto; font-size: 11px;
+  color: var(--jp-ui-font-color2, #656d76); }
+.xpm-dag-key { display: inline-flex; align-items: center; gap: 3px; }
+.xpm-dag-swatch { width: 10px; height: 10px; border-radius: 2px; display: inline-block; }
+.xpm-dag-scroll { max-height: 460px; overflow: auto; padding: 2px; }
+.xpm-dag-empty { padding: 10px; }
+.xpm-dag-svg { display: block; font-family: var(--jp-ui-font-family, system-ui, sans-serif); }
+.xpm-dag-edge { fill: none; stroke: var(--jp-ui-font-color3, #8c959f); stroke-width: 1.2; opacity: .75; }
+.xpm-dag-node { cursor: pointer; }
+.xpm-dag-node .xpm-dag-box { stroke: rgba(0,0,0,.25); stroke-width: 1; }
+.xpm-dag-node:hover .xpm-dag-box { stroke: var(--jp-ui-font-color1, #1f2328); stroke-width: 1.5; }
+.xpm-dag-node:focus { outline: none; }
+.xpm-dag-node:focus-visible .xpm-dag-box { stroke: #4c6ef5; stroke-width: 3; }
+.xpm-dag-node[data-state="running"] .xpm-dag-box { animation: xpm-dag-pulse 1.6s ease-in-out infinite; }
+@keyframes xpm-dag-pulse { 50% { opacity: .72; } }
+.xpm-inert .xpm-dag-node .xpm-dag-box { animation: none; }
+/* compare */
+.xpm-jt-row .xpm-pick { margin: 0 auto 0 2px; cursor: pointer; }
+.xpm-cmp { padding: 6px 10px; border-bottom: 1px solid var(--jp-border-color2, #d0d7de); }
+.xpm-cmp-scroll { overflow-x: auto; max-height: 320px; overflow-y: auto; }
+.xpm-cmp-table { border-collapse: collapse; font-size: 12px; }
+.xpm-cmp-table th, .xpm-cmp-table td { padding: 2px 10px 2px 0; text-align: left; vertical-align: top;
+  max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.xpm-cmp-table th { font-weight: normal; }
+.xpm-cmp-table tr:not(.xpm-cmp-section):hover td { background: var(--jp-layout-color2, #f3f5f7); }
+.xpm-cmp-path { color: var(--jp-ui-font-color2, #656d76); }
+.xpm-cmp-section td { padding-top: 6px; font-size: 11px; font-weight: 600; color: var(--jp-ui-font-color2, #656d76);
+  border-bottom: 1px solid var(--jp-border-color2, #d0d7de); }
 `;

@@ -13,6 +13,14 @@
  * (sent) / {type: "curves_snapshot", ...} (received) through an adapter model
  * (`curvesModel`), so that the chart code is the same as MetricsView's.
  *
+ * "graph" opens the task graph (./dag.js) of the table's rows (their `deps`): a
+ * node opens the job's details in the table.
+ *
+ * "monitor_url" (the monitoring page, without its token) is shown as a link; a
+ * live view asks {type: "monitor_url"} and gets {type: "monitor_url", url} (the
+ * link with its token, kept in the page only: the model's state is saved in the
+ * notebook).
+ *
  * Without a kernel (restarted, or a copy restored from the notebook file) the
  * view is inert, with one note above the table (see ./job_table.js).
  */
@@ -25,19 +33,20 @@ import jobTable, {
   ensureStyle,
   h,
   inertNote,
+  keepFocus,
   modelRecord,
+  onActivate,
   registerModel,
   sendIfLive,
+  taskName,
   watchLive,
 } from "./job_table.js";
+import { DAG_COLORS, dagView } from "./dag.js";
 import { curvesView } from "./metrics_panel.js";
 
 const metricsView = curvesView({ clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive });
 
-const STACK_COLORS = {
-  done: "#2f9e44", error: "#e03131", cancelled: "#868e96", running: "#1c7ed6", scheduled: "#74c0fc",
-  ready: "#a5d8ff", waiting: "#ced4da", unscheduled: "#e9ecef",
-};
+const STACK_COLORS = DAG_COLORS;
 
 const label = (s) => STATE_LABELS[s] || s; // "cancelled" is a count, not a JobState
 
@@ -90,11 +99,37 @@ function render({ model, el }) {
   const summary = h("div", { class: "xpm-xp-summary" });
   const services = h("div", { class: "xpm-services" });
   const curvesEl = h("div", { class: "xpm-xp-curves", style: { display: "none" } });
+  const graphEl = h("div", { class: "xpm-xp-graph", style: { display: "none" } });
   const tableEl = h("div");
-  const root = h("div", { class: "xpm-root xpm-xp" }, head, note, summary, services, curvesEl, tableEl);
+  const root = h("div", { class: "xpm-root xpm-xp" }, head, note, summary, services, curvesEl, graphEl, tableEl);
+  const tableApi = {}; // the table's `open(k)` and rows (filled by jobTable.render)
+  let graphCleanup = null;
+  const graphButton = h("button", { type: "button", class: "xpm-xp-graph-toggle", "aria-pressed": "false",
+    dataset: { focus: "xp:graph" },
+    title: "the task graph: which job needs which (a node opens its details)" }, "graph");
+  graphButton.addEventListener("click", () => {
+    const open = graphEl.style.display === "none";
+    graphEl.style.display = open ? "" : "none";
+    graphButton.classList.toggle("xpm-active", open);
+    graphButton.setAttribute("aria-pressed", String(open));
+    if (open && !graphCleanup && tableApi.store) {
+      graphCleanup = dagView({ store: tableApi.store, el: graphEl, open: (k) => tableApi.open(k),
+        ui: { h, clear, onActivate, keepFocus, taskName } });
+    }
+  });
+  // The monitoring page: its link with the token once the kernel gave it.
+  let monitorHref = null;
+  const onMessage = (message) => {
+    if (message && message.type === "monitor_url" && typeof message.url === "string"
+        && /^https?:\/\//i.test(message.url)) {
+      monitorHref = message.url;
+      renderHead();
+    }
+  };
+  model.on("msg:custom", onMessage);
   // The curves panel: mounted at the first "curves" click (its data are asked then).
   let curvesCleanup = null;
-  const curvesButton = h("button", { type: "button", class: "xpm-xp-curves-toggle",
+  const curvesButton = h("button", { type: "button", class: "xpm-xp-curves-toggle", dataset: { focus: "xp:curves" },
     title: "charts of the metrics the jobs log (log_metrics)" }, "curves");
   curvesButton.addEventListener("click", () => {
     const open = curvesEl.style.display === "none";
@@ -104,7 +139,12 @@ function render({ model, el }) {
   });
   el.appendChild(root);
 
+  // Rebuilt when the status changes: the focus (a keyboard user on "graph") stays.
   function renderHead() {
+    keepFocus(root, renderHeadNow);
+  }
+
+  function renderHeadNow() {
     clear(head);
     const workspace = model.get("workspace") || "";
     head.append(
@@ -117,8 +157,18 @@ function render({ model, el }) {
           `${model.get("status") || ""}, not live`),
       h("code", { class: "xpm-muted", title: "workspace" }, workspace),
       workspace ? copyButton(() => workspace) : null,
+      monitorLink(),
       curvesButton,
+      graphButton,
     );
+  }
+
+  function monitorLink() {
+    const base = model.get("monitor_url") || "";
+    if (!/^https?:\/\//i.test(base)) return null;
+    return h("a", { class: "xpm-xp-monitor", href: monitorHref || base, dataset: { focus: "xp:monitor" }, target: "_blank", rel: "noopener",
+      title: monitorHref ? "the monitoring page" : "the monitoring page (its token: see the experiment's server.json)" },
+    "monitoring page");
   }
 
   function renderSummary() {
@@ -179,15 +229,19 @@ function render({ model, el }) {
     ["change:services", renderServices],
     ["change:status", renderHead],
     ["change:name", renderHead],
+    ["change:monitor_url", renderHead],
   ];
   for (const [event, fn] of handlers) model.on(event, fn);
   // The table shares this view's watch (the class is on this view's element) and note.
-  const cleanupTable = jobTable.render({ model, el: tableEl, watch, note: false });
+  const cleanupTable = jobTable.render({ model, el: tableEl, watch, note: false, api: tableApi });
+  if (model.get("monitor_url")) sendIfLive(model, watch, { type: "monitor_url" });
 
   return () => {
     for (const [event, fn] of handlers) if (model.off) model.off(event, fn);
     cleanupTable();
+    if (model.off) model.off("msg:custom", onMessage);
     if (curvesCleanup) curvesCleanup();
+    if (graphCleanup) graphCleanup();
     watch.stop();
     root.remove();
   };

@@ -32,6 +32,7 @@
  *   {type: "log", k, stream: "err"|"out"|"auto", lines} the tail of a job's log ("auto":
  *                                               stderr, or stdout when stderr is empty)
  *   {type: "cancel", k}   {type: "resubmit", k}  act on a job through the scheduler
+ *   {type: "compare", keys: [k, ...]}           what differs between the jobs' configurations
  * Messages the view handles (model "msg:custom", or the keys above):
  *   {type: "snapshot", rows: [Row] | table: Table, tag_names, metric_names, seq, now}  every row
  *   {type: "patch", rows: [Row], tag_names?, metric_names?, seq, now}  rows that changed or are
@@ -39,6 +40,7 @@
  *        its `metrics` may be the values in metric_names order (a list)
  *   {type: "log", k, stream, text, file} or {type: "log", k, stream, error}
  *   {type: "action", action, k, ok, message}         the answer to cancel/resubmit
+ *   {type: "compare", keys, fields: [{path, values}], same, total} or {type: "compare", keys, error}
  * Row = {k: int key, id: identifier (hex), task: type id, name: class name,
  *        state: JobState value
  *        ("waiting", "ready", "scheduled", "running", "done", "error", "unscheduled"),
@@ -46,7 +48,8 @@
  *        progress: [[fraction 0..1, desc or null], ...] (index = nesting level),
  *        tags: {name: value}, submitted, started, ended: epoch seconds or null,
  *        retries: int, path: job folder,
- *        metrics: {name: last value} (of the current attempt), step: last step or null}
+ *        metrics: {name: last value} (of the current attempt), step: last step or null,
+ *        deps: [keys of the rows it depends on] (the task graph; "needed by" is derived)}
  * `now` is the sender's clock (epoch seconds), used to show running durations.
  * `seq` numbers the patches (1, 2, ...); a snapshot's is that of the last patch
  * it includes. A patch numbered at most the view's is already in; one more than
@@ -57,7 +60,7 @@
  * tags (values in tag_names order, or an object), submitted, started, ended
  * (seconds after t0), progress, reason, code, retries, path (index into roots:
  * root/type id/id, or the path), metrics (values in metric_names order, or an
- * object), step]]}, keys 0..n-1 in order; trailing fields at their default
+ * object), step, deps]]}, keys 0..n-1 in order; trailing fields at their default
  * (null, [], 0, root 0, {}) are left out.
  *
  * A view whose kernel is gone (restarted; or a copy restored from the notebook
@@ -73,6 +76,18 @@
  * "perplexity", descending for any other (an accuracy). A job with metrics but
  * no progress bar shows its step and last values in the progress column.
  * Narrower than its columns, the table scrolls sideways (head and rows together).
+ *
+ * Keyboard (./keyboard.js): Tab reaches the sortable headers (`aria-sort`), the
+ * state chips (`aria-pressed`) and the rows; Enter or Space sorts or filters, Enter
+ * on a row opens (closes) its details, the arrows go to the next or previous row.
+ * Every focusable element has a `data-focus` key, so the focus stays where it is
+ * across live updates (the rows, chips and details are rebuilt).
+ * A cancel asks first: the first click turns the button into "confirm?" for
+ * CONFIRM_MS, the second sends it (never a browser dialog).
+ * A job's details list the jobs it depends on ("depends on", from `deps`) and
+ * those that depend on it ("needed by"); a click opens that job. Ticked rows
+ * (the checkbox by the actions) are compared (./compare.js): the fields that
+ * differ in their configurations, by nested path, and their metrics side by side.
  */
 import {
   FINISHED,
@@ -94,14 +109,16 @@ import {
   stateBadge,
   watchLive,
 } from "./common.js";
+import { renderCompare } from "./compare.js";
+import { keepFocus, onActivate } from "./keyboard.js";
 import { metricCell, metricColumns, metricSummary, showsMetricsInstead } from "./metrics.js";
 
 // For ./experiment_view.js: the helpers it shares with the table (and gives to the
 // curves panel, ./metrics_panel.js) come through this module, so that a bundle holds
 // ./common.js once (see xpm_nb.widgets.assets).
 export {
-  STATES, STATE_LABELS, clear, copyButton, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive,
-  watchLive,
+  STATES, STATE_LABELS, clear, copyButton, ensureStyle, h, inertNote, keepFocus, modelRecord, onActivate,
+  registerModel, sendIfLive, taskName, watchLive,
 };
 
 const ROW_HEIGHT = 30; // px; must match .xpm-jt-row in common.js
@@ -109,10 +126,11 @@ const VISIBLE_ROWS = 14; // rows shown before the body scrolls
 const OVERSCAN = 6; // rows rendered above and below the visible ones
 const LOG_REFRESH_MS = 2000;
 const STATE_ORDER = Object.fromEntries(STATES.map((s, i) => [s, i]));
+const CONFIRM_MS = 4000; // a cancel waits this long for its confirmation click
 const RESYNC_MS = 5000; // at most one "sync" request in this time, while none is answered
 // The order of JobState values in a compact table (xpm_nb.widgets.rows.STATES).
 const TABLE_STATES = ["unscheduled", "waiting", "ready", "scheduled", "running", "done", "error"];
-const TABLE_DEFAULTS = [null, null, null, [], null, null, 0, 0, {}, null]; // fields 4 to 13
+const TABLE_DEFAULTS = [null, null, null, [], null, null, 0, 0, {}, null, []]; // fields 4 to 14
 const FIRST_OPTIONAL = 4;
 
 const round3 = (x) => Math.round(x * 1000) / 1000;
@@ -123,7 +141,7 @@ export function decodeTable(table, tagNames, metricNames = []) {
   const time = (x) => (x === null || x === undefined ? null : t0 + x);
   return (table.rows || []).map((item, k) => {
     const f = item.concat(TABLE_DEFAULTS.slice(item.length - FIRST_OPTIONAL));
-    const [id, ti, state, tags, submitted, started, ended, progress, reason, code, retries, path, metrics, step] = f;
+    const [id, ti, state, tags, submitted, started, ended, progress, reason, code, retries, path, metrics, step, deps] = f;
     const [task, name] = table.tasks[ti];
     return {
       k, id, task, name,
@@ -135,6 +153,7 @@ export function decodeTable(table, tagNames, metricNames = []) {
       path: typeof path === "number" ? `${table.roots[path]}/${task}/${id}` : path,
       metrics: Array.isArray(metrics) ? Object.fromEntries(metricNames.map((n, i) => [n, metrics[i]])) : metrics,
       step,
+      deps,
     };
   });
 }
@@ -181,7 +200,7 @@ export function encodeTable(rows, tagNames, metricNames = []) {
       path = ri;
     }
     const item = [r.id, ti, stateIndex[r.state] ?? r.state, tags, rel(r.submitted), rel(r.started), rel(r.ended),
-      r.progress || [], r.reason ?? null, r.code ?? null, r.retries || 0, path, metrics, r.step ?? null];
+      r.progress || [], r.reason ?? null, r.code ?? null, r.retries || 0, path, metrics, r.step ?? null, r.deps || []];
     let n = item.length;
     while (n > FIRST_OPTIONAL && JSON.stringify(item[n - 1]) === JSON.stringify(TABLE_DEFAULTS[n - 1 - FIRST_OPTIONAL])) n--;
     return item.slice(0, n);
@@ -393,7 +412,7 @@ function matchesTerm(row, term) {
  * the model's views; found from the model or made here), `watch` (a `watchLive`
  * of the enclosing view), `note` (false: the enclosing view shows the note).
  */
-function render({ model, el, store = null, watch = null, note = true }) {
+function render({ model, el, store = null, watch = null, note = true, api = null }) {
   ensureStyle(el);
   const cleanups = [];
   const record = modelRecord(model);
@@ -416,6 +435,10 @@ function render({ model, el, store = null, watch = null, note = true }) {
     selected: null, // k
     logStream: "auto", // stderr, or stdout when stderr is empty: the kernel picks, then it stays
     pending: new Set(), // keys with an action under way
+    confirming: null, // the key whose cancel waits for a confirmation click
+    picked: [], // keys ticked for "compare", in the order ticked
+    compared: null, // the keys last compared (the panel is shown), and the kernel's answer
+    compareResult: null,
   };
   const inert = () => !watch.live;
   const now = () => (inert() && watch.frozenAt ? watch.frozenAt : Date.now() / 1000) + store.clockOffset;
@@ -432,7 +455,11 @@ function render({ model, el, store = null, watch = null, note = true }) {
   const chips = h("div", { class: "xpm-jt-chips" });
   const count = h("span", { class: "xpm-jt-count xpm-muted" });
   const status = h("div", { class: "xpm-jt-status xpm-muted" });
-  const toolbar = h("div", { class: "xpm-jt-toolbar" }, filterInput, chips, count, status);
+  const compareButton = h("button", { type: "button", class: "xpm-jt-compare", style: { display: "none" },
+    title: "what differs between the ticked jobs' configurations, and their metrics" }, "compare");
+  compareButton.addEventListener("click", () => startCompare());
+  const toolbar = h("div", { class: "xpm-jt-toolbar" }, filterInput, chips, compareButton, count, status);
+  const comparePanel = h("div", { class: "xpm-cmp", style: { display: "none" } });
   const head = h("div", { class: "xpm-jt-grid xpm-jt-head" });
   const spacer = h("div", { class: "xpm-jt-spacer" });
   const body = h("div", { class: "xpm-jt-body" }, spacer);
@@ -441,7 +468,7 @@ function render({ model, el, store = null, watch = null, note = true }) {
   const empty = h("div", { class: "xpm-jt-empty xpm-muted" }, "waiting for the job list…");
   const detail = h("div", { class: "xpm-jt-detail", style: { display: "none" } });
   const noteEl = note ? h("div", { class: "xpm-note xpm-inert-note" }) : null;
-  const root = h("div", { class: "xpm-root xpm-jt" }, noteEl, toolbar, scroller, empty, detail);
+  const root = h("div", { class: "xpm-root xpm-jt" }, noteEl, toolbar, comparePanel, scroller, empty, detail);
   el.appendChild(root);
 
   // The last action's answer, shown for a few seconds.
@@ -472,13 +499,17 @@ function render({ model, el, store = null, watch = null, note = true }) {
       { key: "progress", label: "progress", width: "minmax(140px, 2fr)", min: 140,
         value: (r) => (r.progress && r.progress.length ? r.progress[0][0] : r.state === "done" ? 1 : null) },
       { key: "duration", label: "duration", width: "72px", min: 72, value: (r) => jobDuration(r, now()) },
-      { key: "actions", label: "", width: "62px", min: 62, value: null },
+      { key: "actions", label: "", width: "80px", min: 80, value: null, title: "tick to compare; cancel or resubmit" },
     );
     return cols;
   }
   let cols = columns();
 
   function renderHead() {
+    keepFocus(root, renderHeadNow);
+  }
+
+  function renderHeadNow() {
     cols = columns();
     const template = cols.map((c) => c.width).join(" ");
     head.style.gridTemplateColumns = template;
@@ -488,13 +519,17 @@ function render({ model, el, store = null, watch = null, note = true }) {
     clear(head);
     for (const c of cols) {
       const title = c.title || (c.tag ? `tag ${c.tag}` : c.label);
-      const cell = h("div", { title, class: c.metric ? "xpm-metric-head" : null, dataset: { col: c.key } }, c.label);
+      const cell = h("div", { title, class: c.metric ? "xpm-metric-head" : null, role: "columnheader",
+        dataset: { col: c.key } }, c.label);
       if (c.value) {
-        if (state.sortKey === c.key) cell.classList.add("xpm-sorted");
-        if (state.sortKey === c.key && state.sortDesc) cell.classList.add("xpm-desc");
-        // Click: sort (metrics: best first), click again: the other way, a third: submission order.
+        const sorted = state.sortKey === c.key;
+        if (sorted) cell.classList.add("xpm-sorted");
+        if (sorted && state.sortDesc) cell.classList.add("xpm-desc");
+        cell.setAttribute("aria-sort", sorted ? (state.sortDesc ? "descending" : "ascending") : "none");
+        cell.dataset.focus = `head:${c.key}`;
+        // Click (or Enter/Space): sort (metrics: best first), again: the other way, a third: submission order.
         const first = !!c.firstDesc;
-        cell.addEventListener("click", () => {
+        const sort = () => {
           if (state.sortKey !== c.key) {
             state.sortKey = c.key;
             state.sortDesc = first;
@@ -506,7 +541,9 @@ function render({ model, el, store = null, watch = null, note = true }) {
           }
           renderHead();
           schedule(true);
-        });
+        };
+        cell.addEventListener("click", sort);
+        onActivate(cell, sort);
       }
       head.appendChild(cell);
     }
@@ -545,18 +582,23 @@ function render({ model, el, store = null, watch = null, note = true }) {
 
   function renderChips(counts) {
     clear(chips);
-    const all = h("span", { class: `xpm-chip${state.stateFilter ? "" : " xpm-active"}`, title: "every state" },
+    const all = h("span", { class: `xpm-chip${state.stateFilter ? "" : " xpm-active"}`, title: "every state",
+      role: "button", "aria-pressed": String(!state.stateFilter), dataset: { focus: "chip:all" } },
       `all ${store.rows.size.toLocaleString()}`);
     all.addEventListener("click", () => setStateFilter(null));
+    onActivate(all, () => setStateFilter(null));
     chips.appendChild(all);
     for (const s of [...STATES, "cancelled"]) {
       if (!counts[s]) continue;
       const chip = h("span", {
         class: `xpm-chip xpm-state-${s}${state.stateFilter === s ? " xpm-active" : ""}`,
         title: `show only the ${STATE_LABELS[s] || s} jobs`,
-        dataset: { state: s },
+        role: "button", "aria-pressed": String(state.stateFilter === s),
+        dataset: { state: s, focus: `chip:${s}` },
       }, h("span", { class: "xpm-dot" }), `${STATE_LABELS[s] || s} ${counts[s].toLocaleString()}`);
-      chip.addEventListener("click", () => setStateFilter(state.stateFilter === s ? null : s));
+      const toggle = () => setStateFilter(state.stateFilter === s ? null : s);
+      chip.addEventListener("click", toggle);
+      onActivate(chip, toggle);
       chips.appendChild(chip);
     }
   }
@@ -570,15 +612,122 @@ function render({ model, el, store = null, watch = null, note = true }) {
   const pool = [];
   function rowElement(i) {
     while (pool.length <= i) {
-      const rowEl = h("div", { class: "xpm-jt-grid xpm-jt-row" });
+      const rowEl = h("div", { class: "xpm-jt-grid xpm-jt-row", tabindex: "0", role: "row" });
       rowEl.style.gridTemplateColumns = head.style.gridTemplateColumns;
       rowEl.addEventListener("click", () => {
         if (rowEl._row) select(rowEl._row.k);
+      });
+      // Enter: open (or close) the job's details; arrows: the next or previous row.
+      onActivate(rowEl, () => rowEl._row && select(rowEl._row.k), { space: false });
+      rowEl.addEventListener("keydown", (event) => {
+        if (event.target !== rowEl || !rowEl._row || (event.key !== "ArrowDown" && event.key !== "ArrowUp")) return;
+        event.preventDefault();
+        moveFocus(rowEl._row.k, event.key === "ArrowDown" ? 1 : -1);
       });
       body.appendChild(rowEl);
       pool.push(rowEl);
     }
     return pool[i];
+  }
+
+  // Focus the row `step` rows after row `k` in the view (scrolled into sight).
+  let focusWanted = null;
+  function moveFocus(k, step) {
+    const i = state.view.findIndex((r) => r.k === k) + step;
+    if (i < 0 || i >= state.view.length) return;
+    const top = i * ROW_HEIGHT;
+    if (top < body.scrollTop) body.scrollTop = top;
+    else if (top + ROW_HEIGHT > body.scrollTop + body.clientHeight) body.scrollTop = top + ROW_HEIGHT - body.clientHeight;
+    focusWanted = `row:${state.view[i].k}`;
+    schedule(false);
+  }
+
+  // A cancel asks first: the first click turns the button into "confirm?" for a few
+  // seconds, the second one sends it (never a browser dialog).
+  let confirmTimer = null;
+  function cancelClicked(k) {
+    if (state.confirming === k) {
+      state.confirming = null;
+      if (confirmTimer) clearTimeout(confirmTimer);
+      act("cancel", k);
+      return;
+    }
+    state.confirming = k;
+    if (confirmTimer) clearTimeout(confirmTimer);
+    confirmTimer = setTimeout(() => {
+      state.confirming = null;
+      schedule(false, true);
+    }, CONFIRM_MS);
+    schedule(false, true);
+  }
+  cleanups.push(() => confirmTimer && clearTimeout(confirmTimer));
+
+  function cancelButton(row, cls, label, focus) {
+    const confirming = state.confirming === row.k;
+    const button = h("button", {
+      type: "button", class: `xpm-danger ${cls}${confirming ? " xpm-confirming" : ""}`,
+      title: confirming ? "click again to cancel this job" : "cancel this job",
+      "aria-label": confirming ? "confirm: cancel this job" : "cancel this job",
+      dataset: { focus },
+    }, confirming ? "confirm?" : label);
+    button.addEventListener("click", (event) => {
+      event.stopPropagation();
+      cancelClicked(row.k);
+    });
+    return button;
+  }
+
+  // --- compare: ticked rows, then what differs ----------------------------------
+  function pickBox(row) {
+    const picked = state.picked.includes(row.k);
+    const box = h("input", { type: "checkbox", class: "xpm-pick", title: "tick to compare this job with others",
+      "aria-label": `compare ${taskName(row)} ${row.id.slice(0, 8)}`, dataset: { focus: `row:${row.k}:pick` } });
+    box.checked = picked;
+    box.addEventListener("click", (event) => event.stopPropagation());
+    box.addEventListener("keydown", (event) => event.stopPropagation()); // Space ticks, Enter does not open
+    box.addEventListener("change", () => {
+      state.picked = box.checked ? [...state.picked.filter((k) => k !== row.k), row.k]
+        : state.picked.filter((k) => k !== row.k);
+      renderCompareButton();
+      if (state.compared) startCompare(); // the panel follows the ticks
+    });
+    return box;
+  }
+
+  function renderCompareButton() {
+    const n = state.picked.length;
+    compareButton.style.display = n ? "" : "none";
+    compareButton.textContent = `compare ${n}`;
+    compareButton.disabled = n < 2 || inert();
+    compareButton.title = n < 2 ? "tick at least two jobs" : "what differs between the ticked jobs' configurations";
+  }
+
+  function startCompare() {
+    const keys = state.picked.slice(0, 12);
+    if (keys.length < 2) {
+      state.compared = null;
+      state.compareResult = null;
+    } else if (String(keys) !== String(state.compared || [])) {
+      state.compared = keys;
+      state.compareResult = null;
+      send({ type: "compare", keys });
+    }
+    schedule(false, true);
+  }
+
+  function renderComparePanel() {
+    const keys = state.compared || [];
+    renderCompare(comparePanel, {
+      h, clear, result: state.compareResult, metricNames: store.metricNames, taskName, open,
+      rows: keys.map((k) => store.rows.get(k)).filter(Boolean),
+      close: () => {
+        state.picked = [];
+        state.compared = null;
+        state.compareResult = null;
+        renderCompareButton();
+        schedule(false, true);
+      },
+    });
   }
 
   function actionButton(label, title, cls, onClick) {
@@ -602,6 +751,8 @@ function render({ model, el, store = null, watch = null, note = true }) {
     clear(rowEl);
     rowEl.dataset.k = String(row.k);
     rowEl.dataset.state = row.state;
+    rowEl.dataset.focus = `row:${row.k}`;
+    rowEl.setAttribute("aria-selected", String(row.k === state.selected));
     rowEl.classList.toggle("xpm-selected", row.k === state.selected);
     const finished = FINISHED.has(row.state);
     for (const c of cols) {
@@ -624,11 +775,13 @@ function render({ model, el, store = null, watch = null, note = true }) {
       } else {
         const pending = state.pending.has(row.k);
         cell = h("div", { class: "xpm-actions" });
+        cell.appendChild(pickBox(row));
         let button = null;
         if (!finished) {
-          button = actionButton("✕", "cancel this job", "xpm-danger xpm-cancel", () => act("cancel", row.k));
+          button = cancelButton(row, "xpm-cancel", "✕", `row:${row.k}:cancel`);
         } else if (row.state === "error") {
           button = actionButton("↻", "resubmit this job", "xpm-resubmit", () => act("resubmit", row.k));
+          button.dataset.focus = `row:${row.k}:resubmit`;
         }
         if (button) {
           button.disabled = pending || inert();
@@ -676,9 +829,15 @@ function render({ model, el, store = null, watch = null, note = true }) {
     if (frame !== null) return;
     const run = () => {
       frame = null;
-      if (needRecompute) recompute();
-      renderRows(needForce);
-      renderDetail();
+      const wanted = focusWanted;
+      focusWanted = null;
+      // Rows, chips and the detail panel are rebuilt: the focus stays on what it was on.
+      keepFocus(root, () => {
+        if (needRecompute) recompute();
+        renderRows(needForce);
+        renderDetail();
+        renderComparePanel();
+      }, wanted);
       needRecompute = needForce = false;
     };
     // A hidden tab runs no animation frames: a timeout keeps the table current.
@@ -713,6 +872,49 @@ function render({ model, el, store = null, watch = null, note = true }) {
     schedule(false, true);
   }
   cleanups.push(() => logTimer && clearInterval(logTimer));
+  /** Open job `k`'s details (never closes them): the graph's links and nodes. */
+  function open(k) {
+    if (!store.rows.has(k)) return;
+    if (state.selected !== k) select(k);
+    const i = state.view.findIndex((r) => r.k === k);
+    if (i >= 0) {
+      const top = i * ROW_HEIGHT;
+      if (top < body.scrollTop || top + ROW_HEIGHT > body.scrollTop + body.clientHeight) body.scrollTop = top;
+    }
+    schedule(false, true);
+  }
+  if (api) {
+    api.open = open;
+    api.store = store;
+    api.detail = detail;
+  }
+
+  // The jobs `row` depends on, and those that depend on it (rows of this table).
+  function graphLinks(row) {
+    const deps = (row.deps || []).map((k) => store.rows.get(k)).filter(Boolean);
+    const needed = [];
+    for (const r of store.rows.values()) if (r.deps && r.deps.includes(row.k)) needed.push(r);
+    needed.sort((a, b) => a.k - b.k);
+    return [deps, needed];
+  }
+
+  function jobLinks(rows, cls) {
+    const list = h("div", { class: `xpm-dep-list ${cls}` });
+    const shown = rows.slice(0, 50);
+    for (const r of shown) {
+      const link = h("button", { type: "button", class: `xpm-dep-link xpm-state-${countKey(r)}`,
+        title: `${r.task}\n${r.id}\n${r.state}${r.reason ? `: ${r.reason}` : ""}`,
+        dataset: { k: String(r.k), focus: `${cls}:${r.k}` } },
+      h("span", { class: "xpm-dot" }), `${taskName(r)} ${r.id.slice(0, 8)}`);
+      link.addEventListener("click", () => {
+        open(r.k);
+        focusWanted = `row:${r.k}`;
+      });
+      list.appendChild(link);
+    }
+    if (rows.length > shown.length) list.appendChild(h("span", { class: "xpm-muted" }, `+${rows.length - shown.length} more`));
+    return list;
+  }
 
   function renderDetail() {
     const row = state.selected === null ? null : store.rows.get(state.selected);
@@ -725,16 +927,15 @@ function render({ model, el, store = null, watch = null, note = true }) {
     const finished = FINISHED.has(row.state);
     const pending = state.pending.has(row.k);
     const off = inert();
-    const cancel = h("button", { type: "button", class: "xpm-danger xpm-detail-cancel",
-      disabled: finished || pending || off }, "cancel");
-    cancel.addEventListener("click", () => act("cancel", row.k));
-    const resubmit = h("button", { type: "button", class: "xpm-detail-resubmit",
+    const cancel = cancelButton(row, "xpm-detail-cancel", "cancel", "detail:cancel");
+    cancel.disabled = finished || pending || off;
+    const resubmit = h("button", { type: "button", class: "xpm-detail-resubmit", dataset: { focus: "detail:resubmit" },
       disabled: row.state !== "error" || pending || off }, "resubmit");
     resubmit.addEventListener("click", () => act("resubmit", row.k));
     const streamButton = (stream, label) => {
       const active = state.logStream === stream;
       const b = h("button", { type: "button", class: active ? "xpm-active" : "", "aria-pressed": String(active),
-        disabled: off }, label);
+        disabled: off, dataset: { focus: `detail:${stream}` } }, label);
       b.addEventListener("click", () => {
         state.logStream = stream;
         logText = logError = "";
@@ -749,12 +950,16 @@ function render({ model, el, store = null, watch = null, note = true }) {
       h("code", { class: "xpm-muted", title: row.id }, `${row.id.slice(0, 12)}…`),
       h("span", { class: "xpm-grow" }),
       cancel, resubmit,
-      h("button", { type: "button", title: "close", onclick: () => select(row.k) }, "×")));
+      h("button", { type: "button", title: "close", "aria-label": "close the details", dataset: { focus: "detail:close" },
+        onclick: () => {
+          focusWanted = `row:${row.k}`;
+          select(row.k);
+        } }, "×")));
     if (row.reason) detail.appendChild(h("div", { class: "xpm-reason" }, row.reason));
     const kv = h("div", { class: "xpm-kv" });
     const add = (key, value, extra) => {
       kv.appendChild(h("div", {}, key));
-      kv.appendChild(h("div", { title: String(value) }, value, extra));
+      kv.appendChild(h("div", { title: typeof value === "string" ? value : null }, value, extra));
     };
     add("task", row.task);
     add("folder", h("code", {}, row.path), copyButton(() => row.path));
@@ -770,6 +975,9 @@ function render({ model, el, store = null, watch = null, note = true }) {
       add("metrics", [row.step !== null && row.step !== undefined ? `step ${row.step}` : null,
         ...metrics.map(([k, v]) => `${k}=${v}`)].filter(Boolean).join(", "));
     }
+    const [deps, needed] = graphLinks(row);
+    if (deps.length) add("depends on", jobLinks(deps, "xpm-deps"));
+    if (needed.length) add("needed by", jobLinks(needed, "xpm-needed"));
     detail.appendChild(kv);
     if (row.progress && row.progress.length) {
       detail.appendChild(progressBars(row.progress, { compact: false, state: row.state }));
@@ -811,6 +1019,11 @@ function render({ model, el, store = null, watch = null, note = true }) {
       logError = message.error || "";
       logFile = message.file || "";
       schedule(false);
+    } else if (message.type === "compare") {
+      if (String(message.keys) === String(state.compared || [])) {
+        state.compareResult = message;
+        schedule(false);
+      }
     } else if (message.type === "action") {
       state.pending.delete(message.k);
       const row = store.rows.get(message.k);
@@ -829,6 +1042,7 @@ function render({ model, el, store = null, watch = null, note = true }) {
     if (!off && record) record.seenLive = true;
     root.classList.toggle("xpm-inert", off);
     if (noteEl) noteEl.textContent = off ? inertNote(record) : "";
+    renderCompareButton();
     if (off) {
       state.pending.clear();
       if (logTimer) clearInterval(logTimer);

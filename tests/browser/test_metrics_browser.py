@@ -201,6 +201,7 @@ def test_metrics_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp_path):
 
         # --- a cancelled job is counted apart from the failed ones --------------------------
         lab.click(f"{TABLE} .xpm-jt-row[data-k='6'] button.xpm-cancel")
+        lab.click(f"{TABLE} .xpm-jt-row[data-k='6'] button.xpm-cancel.xpm-confirming")  # asks first
         _wait_js(lab, """() => {
             const c = document.querySelector(".xpm-xp-counts [data-state='cancelled']");
             return c && c.dataset.count === '1';

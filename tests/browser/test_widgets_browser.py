@@ -199,6 +199,7 @@ def test_widgets_render_update_and_cancel(jupyterlab_server, lab_page, screensho
 
         # --- cancel from the browser reaches the kernel --------------------------------
         lab.click(f"{ROW.format(k=5)} button.xpm-cancel")
+        lab.click(f"{ROW.format(k=5)} button.xpm-cancel.xpm-confirming")  # a cancel asks first
         _wait_js(lab, """() => {
             const row = document.querySelector(".xpm-jt-row[data-k='5']");
             return row && row.dataset.state === 'error' && row.innerText.includes('cancelled');

@@ -53,15 +53,24 @@ def test_live_job_table_in_chromium(browser_page, tmp_path):
         headers = page.locator(".xpm-jt-head").inner_text()
         assert "seed" in headers and "kind" in headers and "lr" in headers
 
+        # The task graph: one node per job, coloured by state.
+        page.locator("#xpm-graph").click()
+        page.locator(".xpm-dag-node").first.wait_for()
+        assert page.locator(".xpm-dag-node").count() == page.locator(".xpm-jt-row:visible").count()
+        assert page.locator(".xpm-dag-node[data-state='running']").count() == 3
+
         # Cancel the job of seed 3 from the page: the terminal's scheduler kills it.
         row = page.locator(".xpm-jt-row[data-state='running']:visible").filter(
             has=page.locator(".xpm-c-tag", has_text="3"))
         row.locator(".xpm-cancel").click()
+        row.locator(".xpm-cancel", has_text="confirm?").click()  # a cancel asks first
         wait_until(lambda: _rows(page, "error") == 1, 60, "the cancelled row")
         assert "3" in _tag_cell(page, "error")
 
         flag.touch()  # the other jobs end
         wait_until(lambda: _rows(page, "done") == 2, 60, "two done rows")
+        wait_until(lambda: page.locator(".xpm-dag-node[data-state='done']").count() == 2, 10,
+                   "two done nodes in the graph")
         assert _rows(page, "running") == 0
         assert page.locator(".xpm-jt-row[data-state='error'] .xpm-state-text").inner_text() \
             == "cancelled"

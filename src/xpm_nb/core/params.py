@@ -44,6 +44,9 @@ __all__ = [
 
 VERSION = 3
 CLASSES_FILE = "classes.pkl"
+# The source of the shipped classes' files ({file name: text}), for the job
+# process's tracebacks (a notebook cell has no file there): see xpm_nb.run.
+SOURCES_FILE = "classes-src.json"
 
 
 def _create_temp(path: Path) -> tuple[int, str]:
@@ -272,7 +275,37 @@ def write_params(config, job_path: Path, workspace_path: Path, write=atomic_writ
         import cloudpickle
 
         write(job_path / CLASSES_FILE, cloudpickle.dumps(shipped))
+        write(job_path / SOURCES_FILE, json.dumps(class_sources(shipped.values())))
     write(job_path / "params.json", json.dumps(data))
+
+
+def class_sources(classes) -> dict:
+    """Where the methods of ``classes`` come from, for tracebacks in the job process.
+
+    cloudpickle names every shipped function's file ``<dynamic-code>``: this
+    gives ``files`` (the text of each file, from :mod:`linecache`, which holds
+    IPython's cells and reads a script) and ``functions`` (``"qualname:first
+    line"`` -> file), with which ``xpm_nb.run`` gives the code its file back.
+    """
+    import linecache
+
+    functions: dict[str, str] = {}
+    for cls in classes:
+        for klass in getattr(cls, "__mro__", (cls,)):
+            if getattr(klass, "__module__", None) != cls.__module__:
+                continue  # an importable base: its file is where it is
+            for value in vars(klass).values():
+                func = getattr(value, "__func__", value)
+                for f in (func, getattr(value, "fget", None), getattr(value, "fset", None)):
+                    code = getattr(f, "__code__", None)
+                    if code is not None:
+                        functions[f"{f.__qualname__}:{code.co_firstlineno}"] = code.co_filename
+    files = {}
+    for name in sorted(set(functions.values())):
+        lines = linecache.getlines(name)
+        if lines:
+            files[name] = "".join(lines)
+    return {"files": files, "functions": functions}
 
 
 def _version() -> str:

@@ -86,7 +86,9 @@ def run_job(job_path: Path) -> int:
         code, reason = 0, None
         signal.signal(signal.SIGTERM, _on_sigterm)
         try:
+            functions = _register_sources(job_path)
             config = read_params(job_path)
+            _name_code(functions)
             from ..core.instance import build_instance
 
             # One object per configuration for the task and its init tasks: an
@@ -141,6 +143,62 @@ def run_job(job_path: Path) -> int:
 # The reference's job script (experimaestro.scriptbuilder) sets this up.
 LOG_FORMAT = "%(levelname)s:%(process)d:%(asctime)s [%(name)s] %(message)s"
 LOG_DATEFMT = "%y-%m-%d %H:%M:%S"
+
+
+def _register_sources(job_path: Path) -> dict:
+    """Put the source of the shipped classes (a notebook cell's) in :mod:`linecache`.
+
+    A class defined in a cell runs here from ``classes.pkl``, where cloudpickle
+    named its code's file ``<dynamic-code>``: a traceback would show no line of
+    it. Returns ``"qualname:first line"`` -> file name, for :func:`_name_code`.
+    """
+    import linecache
+
+    from ..core.params import CLASSES_FILE, SOURCES_FILE
+
+    path = job_path / SOURCES_FILE
+    if not (job_path / CLASSES_FILE).exists() or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    files, functions = data.get("files"), data.get("functions")
+    for name, text in (files.items() if isinstance(files, dict) else ()):
+        if isinstance(name, str) and isinstance(text, str) and not os.path.exists(name):
+            # mtime None: linecache.checkcache keeps the entry (as IPython's cells).
+            linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+    return functions if isinstance(functions, dict) else {}
+
+
+def _name_code(functions: dict) -> None:
+    """Give the shipped classes' code its file name back (see :func:`_register_sources`)."""
+    if not functions:
+        return
+    from types import CodeType
+
+    from ..core.xpmtype import extra_namespace
+
+    def rename(code: CodeType, name: str) -> CodeType:
+        consts = tuple(rename(c, name) if isinstance(c, CodeType) else c for c in code.co_consts)
+        return code.replace(co_filename=name, co_consts=consts)
+
+    for cls in list(extra_namespace.values()):
+        for klass in getattr(cls, "__mro__", ()):
+            for value in vars(klass).values():
+                func = getattr(value, "__func__", value)
+                for f in (func, getattr(value, "fget", None), getattr(value, "fset", None)):
+                    code = getattr(f, "__code__", None)
+                    if code is None or code.co_filename != "<dynamic-code>":
+                        continue
+                    name = functions.get(f"{f.__qualname__}:{code.co_firstlineno}")
+                    if isinstance(name, str):
+                        try:
+                            f.__code__ = rename(code, name)
+                        except (TypeError, ValueError):
+                            pass
 
 
 def _configure_logging() -> None:

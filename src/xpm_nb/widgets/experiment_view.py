@@ -5,6 +5,13 @@ same view: the first ``{"type": "curves_sync"}`` of the view makes a
 :class:`~xpm_nb.widgets.metrics.CurveFeed` (nothing is read for curves
 before), answered by a ``curves_snapshot`` message; then the new points go in
 ``curves_patch``, in the same coalesced flush as the table's patch.
+
+Its "graph" button opens the task graph (``js/dag.js``), drawn from the rows'
+``deps`` (see :func:`~xpm_nb.widgets.rows.job_row`): nothing more is sent for it.
+When the experiment serves its monitoring page (``experiment(..., port=0)``),
+``monitor_url`` holds the page's address without its token (the widget state is
+saved in the notebook); a live view asks ``{"type": "monitor_url"}`` and gets the
+link with the token in a message, kept in the page only.
 """
 
 from __future__ import annotations
@@ -49,6 +56,17 @@ def _status(xp) -> str:
     return "closed" if xp.closed else "running"
 
 
+def _server(xp):
+    """The experiment's monitoring server while it serves, else None."""
+    server = getattr(xp, "server", None)
+    return server if server is not None and getattr(server, "_httpd", None) is not None else None
+
+
+def _monitor_url(xp) -> str:
+    server = _server(xp)
+    return str(server.base_url) if server is not None else ""
+
+
 def _services(xp) -> list[dict]:
     return [service_info(sid, s) for sid, s in list(xp.services.items())]
 
@@ -69,6 +87,10 @@ class ExperimentView(JobTable):
     curves_group_by = traitlets.Unicode("").tag(sync=True)
     curves_log_scale = traitlets.Bool(False).tag(sync=True)
     curves_smoothing = traitlets.Float(0.0).tag(sync=True)
+    # The monitoring page (``experiment(..., port=...)``), without its token: the
+    # state is saved in the notebook. A live view asks for the link with the token
+    # ({"type": "monitor_url"}), answered by a message that only the page holds.
+    monitor_url = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, xp, *, interval: float = UPDATE_INTERVAL, **kwargs):
         self.experiment = xp
@@ -83,6 +105,7 @@ class ExperimentView(JobTable):
             workspace=str(xp.workspace.path),
             status=_status(xp),
             services=_services(xp),
+            monitor_url=_monitor_url(xp),
             **kwargs,
         )
         self._tick_handle = None
@@ -95,6 +118,7 @@ class ExperimentView(JobTable):
             return
         self.status = _status(xp)
         self.services = _services(xp)
+        self.monitor_url = _monitor_url(xp)
         feed = getattr(self, "_feed", None)
         if feed is not None:
             patch = feed.state.patch()
@@ -110,6 +134,10 @@ class ExperimentView(JobTable):
     def _on_message(self, widget, content, buffers) -> None:
         if isinstance(content, dict) and content.get("type") == "curves_sync":
             self._curves_sync()
+            return
+        if isinstance(content, dict) and content.get("type") == "monitor_url":
+            server = _server(self.experiment)
+            self.send({"type": "monitor_url", "url": server.url if server is not None else ""})
             return
         super()._on_message(widget, content, buffers)
 

@@ -2,7 +2,7 @@
 
 :class:`JobTableState` is the kernel side of the job-table protocol that
 ``js/job_table.js`` documents: it gives each job a small integer key, builds
-JSON rows, answers a view's requests (``sync``, ``log``, ``cancel``,
+JSON rows, answers a view's requests (``sync``, ``log``, ``compare``, ``cancel``,
 ``resubmit``) and turns the jobs marked dirty into a *patch* holding only the
 rows that changed (a row the view has already gets only its changed fields:
 the running jobs' metrics and progress change often, the rest rarely). Patches are numbered (``seq``); a snapshot carries the
@@ -381,7 +381,23 @@ class JobTableState:
             return self._log(message)
         if kind in ("cancel", "resubmit"):
             return self._act(kind, message.get("k"))
+        if kind == "compare":
+            return self._compare(message.get("keys"))
         return None
+
+    def _compare(self, keys: Any) -> dict:
+        """What differs between the configurations of the jobs ``keys`` (see widgets/compare.py)."""
+        from .compare import MAX_COMPARED, compare_jobs
+
+        reply: dict[str, Any] = {"type": "compare", "keys": keys}
+        try:
+            if not isinstance(keys, list) or not 2 <= len(keys) <= MAX_COMPARED:
+                msg = f"compare takes 2 to {MAX_COMPARED} jobs, got {keys!r}"
+                raise XPMError(msg)
+            reply.update(compare_jobs([self.job(k) for k in keys]))
+        except XPMError as exc:
+            reply["error"] = str(exc)
+        return reply
 
     def _log(self, message: dict) -> dict:
         """A log tail; ``stream`` "auto": stderr, or stdout when stderr is empty."""

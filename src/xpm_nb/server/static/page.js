@@ -8,7 +8,8 @@
 // opened; actions (api/msg, api/quit) must also carry it in the X-XPM-Token
 // header (the server puts it in the page's <meta name="xpm-token">) and be
 // JSON: a page of another port of 127.0.0.1 gets the cookie sent, not the token.
-import jobTable from "../assets/job_table.js";
+import { dagView } from "../assets/dag.js";
+import jobTable, { clear, h, keepFocus, onActivate, taskName } from "../assets/job_table.js";
 
 function pageToken() {
   const meta = document.querySelector('meta[name="xpm-token"]');
@@ -192,7 +193,21 @@ async function main() {
     connection.textContent = `disconnected: ${err.message || err}`;
     connection.classList.add("xpm-page-error");
   }
-  jobTable.render({ model, el: document.getElementById("xpm-jobs") });
+  const api = {}; // the table's rows and `open(k)`, for the graph
+  jobTable.render({ model, el: document.getElementById("xpm-jobs"), api });
+  // The task graph (js/dag.js), mounted at the first click.
+  const graphButton = document.getElementById("xpm-graph");
+  const graphEl = document.getElementById("xpm-graph-view");
+  let graphMounted = false;
+  graphButton.addEventListener("click", () => {
+    graphEl.hidden = !graphEl.hidden;
+    graphButton.setAttribute("aria-pressed", String(!graphEl.hidden));
+    if (!graphEl.hidden && !graphMounted && api.store) {
+      graphMounted = true;
+      dagView({ store: api.store, el: graphEl, open: (k) => api.open(k),
+        ui: { h, clear, onActivate, keepFocus, taskName } });
+    }
+  });
   model.run();
 }
 
