@@ -182,10 +182,10 @@ def _select(args):
     for item in args.tag or []:
         key, sep, value = item.partition("=")
         if not sep:
-            from .errors import XPMError
+            from .errors import InvalidArgumentError
 
             msg = f"--tag {item!r}: expected KEY=VALUE (e.g. --tag model=bm25)"
-            raise XPMError(msg)
+            raise InvalidArgumentError(msg)
         tags.append((key, value))
     out = []
     for job in workspace_jobs(ws, args.experiment):

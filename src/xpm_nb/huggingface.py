@@ -28,6 +28,7 @@ from .core.serialization import (
     _write_folder,
     deserialize,
 )
+from .errors import InvalidArgumentError, InvalidTypeError, MissingFileError, ModuleImportError
 
 __all__ = ["ExperimaestroHFHub", "HubTransport", "HFHubTransport", "LocalFolderTransport"]
 
@@ -61,13 +62,13 @@ class LocalFolderTransport(HubTransport):
         parts = repo_id.split("/")
         if not repo_id or any(p in ("", ".", "..") for p in parts) or len(parts) > 2:
             msg = f"invalid repository id {repo_id!r}: expected 'name' or 'owner/name'"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         return self.root.joinpath(*parts)
 
     def _check_revision(self, revision: str | None) -> None:
         if revision not in (None, "main"):
             msg = f"LocalFolderTransport keeps only the last push ('main'), not {revision!r}"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
 
     def upload_folder(self, repo_id, folder, *, revision=None, commit_message="",
                       private=None) -> str:
@@ -92,7 +93,7 @@ class LocalFolderTransport(HubTransport):
         path = self._repo(repo_id) / filename
         if not path.is_file():
             msg = f"{filename} is not in repository {repo_id} ({path})"
-            raise FileNotFoundError(msg)
+            raise MissingFileError(msg)
         return path
 
     def download_folder(self, repo_id, prefix, *, revision=None) -> Path:
@@ -100,7 +101,7 @@ class LocalFolderTransport(HubTransport):
         root = self._repo(repo_id)
         if not (root / prefix).is_dir():
             msg = f"{prefix}/ is not in repository {repo_id} ({root})"
-            raise FileNotFoundError(msg)
+            raise MissingFileError(msg)
         return root
 
 
@@ -117,7 +118,7 @@ class HFHubTransport(HubTransport):
                 "ExperimaestroHFHub needs the huggingface_hub package. "
                 "Fix: pip install 'xpm_nb[hf]' (or pip install huggingface_hub)"
             )
-            raise ImportError(msg) from None
+            raise ModuleImportError(msg) from None
         self.hub = huggingface_hub
         self.token = token
         self.cache_dir = cache_dir
@@ -145,7 +146,7 @@ class HFHubTransport(HubTransport):
                                                  force_download=self.force_download,
                                                  **self._common(revision)))
         except EntryNotFoundError as exc:  # the definition falls back on another name
-            raise FileNotFoundError(f"{filename} is not in {repo_id}: {exc}") from exc
+            raise MissingFileError(f"{filename} is not in {repo_id}: {exc}") from exc
 
     def download_folder(self, repo_id, prefix, *, revision=None) -> Path:
         return Path(self.hub.snapshot_download(repo_id=repo_id, allow_patterns=f"{prefix}/**",
@@ -165,7 +166,7 @@ class ExperimaestroHFHub:
     def __init__(self, config: ConfigMixin, *, init_tasks: list | tuple = ()):
         if not isinstance(config, ConfigMixin):
             msg = f"ExperimaestroHFHub needs a configuration (got {config!r})"
-            raise TypeError(msg)
+            raise InvalidTypeError(msg)
         self.config = config
         self.init_tasks = list(init_tasks)
 

@@ -43,6 +43,8 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import InvalidArgumentError, ServiceError
+
 __all__ = [
     "Service",
     "WebService",
@@ -249,10 +251,10 @@ class Service:
             cls = getattr(importlib.import_module(module_name), name)
         except (ImportError, AttributeError, ValueError) as exc:
             msg = f"cannot load service class {service_class!r}: {exc}"
-            raise ValueError(msg) from exc
+            raise InvalidArgumentError(msg) from exc
         if getattr(cls, "__unserializable__", False):
             msg = f"service class {service_class!r} cannot be recreated (__unserializable__)"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         kwargs = {}
         for key, value in data.items():
             if key == "__class__":
@@ -335,16 +337,16 @@ class WebService(Service):
         """The service's URL, starting the service and waiting for it if needed."""
         if self.state is ServiceState.STOPPING:
             msg = f"service {self.id!r} is stopping: cannot give its URL"
-            raise RuntimeError(msg)
+            raise ServiceError(msg)
         if self.state in (ServiceState.STOPPED, ServiceState.ERROR):
             self.serve()
         running = self._running
         if not running.wait(self.start_timeout):
             msg = f"service {self.id!r} did not start within {self.start_timeout} s (log: {self.stderr})"
-            raise RuntimeError(msg)
+            raise ServiceError(msg)
         if self.state is ServiceState.ERROR or self.url is None:
             msg = f"service {self.id!r} failed to start: {self.error} (log: {self.stderr})"
-            raise RuntimeError(msg)
+            raise ServiceError(msg)
         return self.url
 
     def should_stop(self) -> bool:
@@ -458,7 +460,7 @@ class ProcessWebService(WebService):
                 self._stop_event.wait(0.5)
             if not self.should_stop():
                 msg = f"process exited with code {self.process.returncode} (log: {self.stderr})"
-                raise RuntimeError(msg)
+                raise ServiceError(msg)
         finally:
             self._end_process()
 
@@ -531,11 +533,11 @@ class TensorboardService(WebService):
         if (not name or name in (".", "..") or "/" in name or os.sep in name
                 or (os.altsep and os.altsep in name) or "\0" in name):
             msg = f"TensorboardService.add: {name!r} is not a name inside {self.path}"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         link = self.path / name
         if link.parent != self.path:
             msg = f"TensorboardService.add: {link} is outside {self.path}"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         if link.is_symlink():
             if Path(os.readlink(link)) == Path(path):
                 return link
@@ -543,7 +545,7 @@ class TensorboardService(WebService):
         elif link.exists():
             msg = (f"TensorboardService.add: {link} exists and is not a link: "
                    "left as it is (remove it to link the job there)")
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         link.symlink_to(Path(path), target_is_directory=True)
         return link
 
@@ -637,13 +639,13 @@ class TensorboardService(WebService):
             while True:
                 if proc.poll() is not None:
                     msg = f"tensorboard exited with code {proc.returncode} (log: {self.stderr})"
-                    raise RuntimeError(msg)
+                    raise ServiceError(msg)
                 try:
                     socket.create_connection((LOOPBACK, port), timeout=0.5).close()
                     break
                 except OSError:
                     if time.monotonic() > deadline or self.should_stop():
-                        raise RuntimeError("tensorboard did not start in time") from None
+                        raise ServiceError("tensorboard did not start in time") from None
                     time.sleep(0.2)
             self.backend = "tensorboard"
             self.url = f"http://{LOOPBACK}:{port}/"

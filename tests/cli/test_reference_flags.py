@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from support.waiting import wait_until
+
 from .helpers import cli_env
 
 EXPERIMENT = '''
@@ -290,11 +292,11 @@ class TestRunModesAndFlags:
         proc = subprocess.Popen(cmd, env=_env(home), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 60
-            info_files = []
-            while time.monotonic() < deadline and not (info_files and _recorded(ws)):
-                info_files = list(ws.glob("experiments/flags-test/*/server.json"))
-                time.sleep(0.1)
+            def served() -> list[Path]:
+                files = list(ws.glob("experiments/flags-test/*/server.json"))
+                return files if files and _recorded(ws) else []
+
+            info_files = wait_until(served, 60, "server.json and the job's record", step=0.1)
             assert info_files, "no server.json"
             info = json.loads(info_files[0].read_text())
             assert info["token"] == "tok3n" and info["host"] == "127.0.0.1"

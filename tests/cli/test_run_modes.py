@@ -3,25 +3,15 @@ reference's scheduler does (``aio_registerJob``)."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-import pytest
-
+from support.paths import tasks_importable
 from xpm_nb import experiment
 from xpm_nb.scheduler.jobs import JobState
 from xpm_nb.scheduler.workspace import RunMode, TransientMode
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from modetasks import Step, Use  # noqa: E402
-
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 def test_dry_run_then_real_submission_runs_the_job(workdir):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from support.integration import need
+from support.paths import importable, on_pythonpath
 from support.refvenv import ref_python
 from xpm_nb import experiment
 from xpm_nb.scheduler.jobs import JobState
@@ -94,8 +94,8 @@ def test_wait_returns_the_done_state_as_the_reference(workdir, tmp_path, monkeyp
     assert ref == {"inside": "JobStateDone", "after": "JobStateDone", "inside_done": True,
                    "after_finished": True}
 
-    monkeypatch.setenv("PYTHONPATH", f"{TASKS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    sys.path.insert(0, str(TASKS))
+    on_pythonpath(monkeypatch, TASKS)
+    importable(TASKS)
     from tasks import Add, Counter
 
     with experiment(workdir, "wait"):

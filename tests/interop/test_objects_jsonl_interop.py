@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 import xpm_nb
 from support.integration import need
 from support.refvenv import ref_python
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -222,13 +222,12 @@ def test_burst_of_jobs_written_while_the_experiment_stays_open(workdir):
         ids = {Burst.C(x=i).submit().__xpm__.job.identifier for i in range(40)}
         xp.wait()
         path = xp.run_path / "objects.jsonl"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        def complete() -> str:
             text = path.read_text()
-            assert text == "" or text.endswith("\n")
-            if len(text.splitlines()) == 40:
-                break
-            time.sleep(0.05)
+            assert text == "" or text.endswith("\n")  # never a torn line, at any time
+            return text if len(text.splitlines()) == 40 else ""
+
+        text = wait_until(complete, 10, "the 40 objects in objects.jsonl", step=0.05)
         assert {json.loads(line)["identifier"] for line in text.splitlines()} == ids
     finally:
         xp.close()

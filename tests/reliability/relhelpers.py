@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 
 from support.integration import need  # noqa: F401 - re-exported for the test modules
+from support.paths import importable, on_pythonpath
 from support.waiting import wait_until  # noqa: F401 - re-exported for the test modules
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))  # reltasks, for the tests' own process
+HERE = importable(Path(__file__).resolve())  # reltasks, for the tests' own process
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +35,7 @@ def isolated_env(monkeypatch, tmp_path):
     """Job processes import ``reltasks``; tokens in the test's folder; no process left."""
     # The checkout under test is being edited: its dirty git state is not our subject.
     warnings.filterwarnings("ignore", message="the experiment's code has uncommitted")
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    on_pythonpath(monkeypatch, HERE)
     monkeypatch.setenv("XPM_WORKDIR", str(tmp_path / "xpm_workdir"))
     # LocalConnector.instance() caches the folder of the default connector.
     from xpm_nb.connectors.local import LocalConnector

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 from relhelpers import isolated_env, wait_until  # noqa: F401 - autouse fixture
 
+from support.paths import on_pythonpath
 from xpm_nb import Meta, Param, Task, experiment, field
 from xpm_nb.scheduler.jobs import (
     JobPaths,
@@ -41,8 +41,7 @@ from xpm_nb.scheduler.submit import job_of
 def _tasks_importable(isolated_env, monkeypatch):  # noqa: F811 - the fixture, used here
     """Job processes import this module, which imports relhelpers (and ``support``)."""
     here = Path(__file__).resolve().parent
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(here), str(here.parent), os.environ.get("PYTHONPATH", "")]))
+    on_pythonpath(monkeypatch, here, here.parent)
 
 
 class MayFail(Task):

@@ -43,8 +43,8 @@ def test_2000_queued_jobs_cancel_most_run_the_rest_once(workdir, tmp_path):
         gate.add_dependencies(token.dependency(2))
         gate.submit()
         gate_job = gate.__xpm__.job
-        while gate_job.state is not JobState.RUNNING:
-            await asyncio.sleep(0.02)
+        await wait_until_async(lambda: gate_job.state is JobState.RUNNING, 300,
+                               "the gate job to run", step=0.02)
         tasks = []
         for i in range(N):  # one cell submitting 2,000 jobs
             task = Append.C(value=i, log=log)
@@ -52,8 +52,8 @@ def test_2000_queued_jobs_cancel_most_run_the_rest_once(workdir, tmp_path):
             task.submit()
             tasks.append(task)
         jobs = [t.__xpm__.job for t in tasks]
-        while any(j.state is not JobState.READY for j in jobs):
-            await asyncio.sleep(0.05)
+        await wait_until_async(lambda: all(j.state is JobState.READY for j in jobs), 300,
+                               f"the {N} jobs ready")
         holders = json.loads(token.path.read_text())
         queued = {j.state for j in jobs}
         for job in jobs[RUN:]:

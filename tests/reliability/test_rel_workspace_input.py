@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from relhelpers import isolated_env  # noqa: F401 - autouse fixture
 
+from support.paths import pythonpath
+
 TASKS = textwrap.dedent(
     """
     from xpm_nb import Config, Param, Task
@@ -61,7 +63,7 @@ class _Payload:
 
 def _env(code: Path) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = pythonpath(code, base=env.get("PYTHONPATH", ""))
     env.pop("XPM_NB_DEBUG", None)
     return env
 

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+from support.integration import need  # noqa: F401
+from support.paths import importable, pythonpath
 
-
-from support.integration import need  # noqa: E402, F401
+HERE = importable(__file__)  # results_tasks, here and (below) in the job processes
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _importable(tmp_path_factory):
     """Job processes import results_tasks; the disk cache of frames stays in tmp."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+        mp.setenv("PYTHONPATH", pythonpath(HERE))
         mp.setenv("XPM_NB_CACHE_DIR", str(tmp_path_factory.mktemp("results-cache")))
         yield
 

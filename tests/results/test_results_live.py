@@ -11,20 +11,14 @@ import pytest
 from results_tasks import Gated, Model, Train
 
 import xpm_nb
+from support.waiting import wait_until_async
 from xpm_nb import experiment, tag
 from xpm_nb.results import clear_caches
 
 
-async def _until(predicate, what: str, timeout: float = 60.0):
-    """Poll (on the running loop, so the scheduler goes on) until predicate() is true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.05)
+def _found(value) -> bool:
+    # a row or a frame: their truth value is ambiguous; None means "not yet"
+    return value is not None and value is not False
 
 
 class TestLive:
@@ -41,7 +35,8 @@ class TestLive:
                 row = xpm_nb.results(xp).loc["a"]
                 return row if row["state"] == "running" and row["loss"] == 1.0 else None
 
-            row = await _until(running_row, "the job to run and log its first loss")
+            row = await wait_until_async(running_row, what="the job to run and log its first loss",
+                                         done=_found)
             assert row["progress"] == 0.5
             assert row["duration"] >= 0 and row["ended"] is pd_nat()
             assert "accuracy" not in xpm_nb.results(xp).columns
@@ -67,9 +62,9 @@ class TestLive:
             model = Model.C(hidden=tag(3))
             model.__xpm__.task = first  # an output of the gated job: a dependency
             Train.C(model=model, lr=tag(0.1), steps=1).submit()
-            frame = await _until(
+            frame = await wait_until_async(
                 lambda: (lambda df: df if "running" in set(df["state"]) else None)(
-                    xpm_nb.results(xp)), "the first job to run")
+                    xpm_nb.results(xp)), what="the first job to run", done=_found)
             states = dict(zip(frame["task_id"], frame["state"]))
             gate.touch()
             await xp

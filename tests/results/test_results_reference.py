@@ -13,6 +13,7 @@ import pytest
 
 import xpm_nb
 from support.integration import need
+from support.paths import importable
 
 pytestmark = pytest.mark.interop
 
@@ -76,7 +77,7 @@ def ref_workspace(tmp_path_factory):
     proc = subprocess.run([str(python), str(code / "run_xp.py"), str(workdir)], env=env,
                           capture_output=True, text=True, timeout=300, cwd=root)
     assert (workdir / "experiments" / "refgrid" / "current").exists(), proc.stderr[-3000:]
-    sys.path.insert(0, str(code))
+    importable(code)
     yield workdir
     sys.path.remove(str(code))
 

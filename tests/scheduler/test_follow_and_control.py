@@ -5,26 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.paths import tasks_importable
 from support.waiting import wait_until_async
 from xpm_nb import experiment
 from xpm_nb.errors import XPMError
 from xpm_nb.scheduler.follow import FileTail
 from xpm_nb.scheduler.jobs import JobState
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from tasks import Add, Train, WaitForFile, Write  # noqa: E402
-
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 class TestFileTail:
@@ -180,8 +173,7 @@ class TestJobApi:
             job.register_watched_outputs()
             job.register_watched_outputs()  # idempotent
             handle = await job.aio_run()
-            while handle.poll() is None:
-                await asyncio.sleep(0.05)
+            await wait_until_async(lambda: handle.poll() is not None, what="the job's process end")
             await job.aio_done_handler()
             xp.close()
             return job, got

@@ -13,22 +13,16 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
+from support.paths import tasks_importable
 from support.waiting import wait_until
 from xpm_nb import experiment
 from xpm_nb.scheduler.jobs import JobState
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from slot_tasks import GatedSpan  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 def test_followed_job_keeps_its_real_start(workdir, tmp_path):

@@ -5,25 +5,16 @@ loaded once by ``load_xp_info``, failed resumable tasks and ``max_retries``."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.paths import tasks_importable
 from xpm_nb import experiment, load_xp_info
 from xpm_nb.scheduler.workspace import RunMode
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from tasks import Add, Counter  # noqa: E402
-
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    # Job processes import the tasks module from this folder.
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 def _without_objects_file(run: Path, drop: bool) -> Path:

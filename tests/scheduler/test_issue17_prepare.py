@@ -5,27 +5,23 @@ identifier, not for a task already done, not in dry-run / generate-only modes;
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 import xpm_nb
+from support.paths import tasks_importable
 from xpm_nb import experiment
 from xpm_nb.core.prepare import Preparation, collect_prepares
 from xpm_nb.scheduler.jobs import JobState
 from xpm_nb.scheduler.workspace import RunMode
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from issue17_tasks import CheckedDownload, Download, UseData  # noqa: E402
-
-HERE = Path(__file__).parent
 
 
 @pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+def _fresh_preparations():
     Preparation.reset()
     yield
     Preparation.reset()

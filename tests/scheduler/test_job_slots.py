@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from support.failures import failed_experiment
+from support.paths import tasks_importable
 from support.waiting import job_ended, wait_until, wait_until_async
 from xpm_nb import experiment
 from xpm_nb.errors import XPMError
@@ -35,16 +36,12 @@ from xpm_nb.launchers.slots import (
 )
 from xpm_nb.scheduler.jobs import JobState, pid_alive
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from slot_tasks import GatedSpan  # noqa: E402
 from tasks import Span  # noqa: E402
 
 HERE = Path(__file__).parent
 
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 @pytest.fixture(autouse=True)
@@ -238,16 +235,6 @@ def test_cancel_while_the_process_is_being_started_kills_it(workdir, tmp_path):
 # --- slots per host: helpers ---------------------------------------------------------
 
 
-def _until(predicate, what: str, timeout: float = 60.0, drivers=()) -> None:
-    """Wait (bounded) for ``predicate()``; a driver that died meanwhile fails at once."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        for driver in drivers:
-            assert driver.poll() is None, f"a driver ended (code {driver.returncode}) before {what}"
-        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
-        time.sleep(0.02)
-
-
 def _driver(body: str, **env: str) -> subprocess.Popen:
     """A driver process (as another notebook or a script) running ``body``."""
     script = f"import sys\nsys.path.insert(0, {str(HERE)!r})\n" + textwrap.dedent(body)
@@ -265,9 +252,10 @@ def _watch_then_open(gate: Path, running: list, waiting: list, size: int) -> tup
 
     def watch():
         try:
-            _until(lambda: all(j.state is JobState.RUNNING for j in running)
-                   and all(j.state not in (JobState.UNSCHEDULED, JobState.WAITING)
-                           for j in waiting), "the followed jobs running, the others ready")
+            wait_until(lambda: all(j.state is JobState.RUNNING for j in running)
+                       and all(j.state not in (JobState.UNSCHEDULED, JobState.WAITING)
+                               for j in waiting),
+                       what="the followed jobs running, the others ready")
             time.sleep(1.0)
             seen["states"] = [j.state for j in waiting]
             seen["started"] = [_job_pid(j.path) is not None for j in waiting]
@@ -476,7 +464,8 @@ def test_another_process_holder_counts_while_it_or_its_job_lives(tmp_path, slots
     other = _driver(_HOLD.format(folder=str(held.path)))
     job_process = subprocess.Popen(["sleep", "3600"])
     try:
-        _until(lambda: str(held.path) in _holders(slots_folder), "the other holder", drivers=[other])
+        wait_until(lambda: str(held.path) in _holders(slots_folder), what="the other holder",
+                   processes=[other])
         pool = JobSlots(1)
         assert pool.running() == 1
         # Its job runs (pid file as the job process writes it), then its driver is killed.
@@ -533,7 +522,7 @@ def test_two_drivers_of_one_host_share_its_slots(tmp_path):
             drivers.append(_driver(_TWO_DRIVERS.format(
                 ready=str(ready[-1]), go=str(go), workdir=str(tmp_path / name),
                 indices=indices, log=str(log))))
-        _until(lambda: all(r.exists() for r in ready), "both drivers", drivers=drivers)
+        wait_until(lambda: all(r.exists() for r in ready), what="both drivers", processes=drivers)
         go.touch()  # both submit now
         for driver in drivers:
             assert driver.wait(120) == 0
@@ -563,7 +552,8 @@ def test_a_killed_kernels_running_jobs_keep_their_slots(workdir, tmp_path):
     probes = [GatedSpan.C(index=i, log=log, gate=gate) for i in (0, 1)]
     folders = [_folder(workdir, probe) for probe in probes]
     try:
-        _until(lambda: all(_job_pid(f) for f in folders), "the first kernel's jobs", drivers=[first])
+        wait_until(lambda: all(_job_pid(f) for f in folders), what="the first kernel's jobs",
+                   processes=[first])
         first.send_signal(signal.SIGKILL)  # the kernel dies, its jobs run on
         first.wait(30)
         assert all(pid_alive(_job_pid(f)) for f in folders)
@@ -595,14 +585,15 @@ def test_a_dead_holder_is_dropped(workdir, tmp_path, slots_folder):
     first = _driver(_FIRST_KERNEL.format(workdir=str(workdir), log=str(log), gate=str(gate)))
     folders = [_folder(workdir, GatedSpan.C(index=i, log=log, gate=gate)) for i in (0, 1)]
     try:
-        _until(lambda: all(_job_pid(f) for f in folders), "the first kernel's jobs", drivers=[first])
+        wait_until(lambda: all(_job_pid(f) for f in folders), what="the first kernel's jobs",
+                   processes=[first])
         assert set(_holders(slots_folder)) == {str(f) for f in folders}
         first.send_signal(signal.SIGKILL)
         first.wait(30)
         for folder in folders:
             pid = _job_pid(folder)
             os.kill(pid, signal.SIGKILL)
-            _until(lambda p=pid: not pid_alive(p), "the job's end")
+            wait_until(lambda p=pid: not pid_alive(p), what="the job's end")
     finally:
         gate.touch()  # ends the jobs were the test to fail before killing them
         _stop(first)
@@ -627,7 +618,7 @@ def test_a_job_another_process_runs_is_followed_and_takes_a_slot(workdir, tmp_pa
     """, **{MAX_JOBS_ENV: "0"})
     try:
         folder = _folder(workdir, GatedSpan.C(index=0, log=log, gate=gate))
-        _until(lambda: _job_pid(folder), "the other driver's job", drivers=[other])
+        wait_until(lambda: _job_pid(folder), what="the other driver's job", processes=[other])
         assert host_slots(1).running() == 0  # started without a slot
         with experiment(workdir, "here", launcher=DirectLauncher(max_jobs=1)):
             followed = GatedSpan.C(index=0, log=log, gate=gate).submit().__xpm__.job

@@ -15,21 +15,17 @@ from pathlib import Path
 import pytest
 
 from support.failures import assert_failures_logged, failed_experiment
+from support.paths import tasks_importable
 from support.waiting import wait_until
 from xpm_nb import experiment
 from xpm_nb.errors import DependencyFailedError, JobFailedError
 from xpm_nb.scheduler.jobs import JobState
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from tasks import Add, Sleep, Write  # noqa: E402
 
 HERE = Path(__file__).parent
 
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    # Job processes import the tasks module from this folder.
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 class TestDag:

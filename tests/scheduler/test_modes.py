@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-import pytest
-
 from support.failures import failed_experiment
+from support.paths import tasks_importable
 from xpm_nb import TransientMode, experiment
 from xpm_nb.connectors.local import LocalConnector
 from xpm_nb.scheduler.jobs import JobState
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from tasks import (  # noqa: E402
     Add,
     Interval,
@@ -25,13 +22,6 @@ from tasks import (  # noqa: E402
     Weights,
     Write,
 )
-
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 class TestTransient:

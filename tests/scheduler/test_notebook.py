@@ -9,12 +9,13 @@ follows it to the end, and the job ran once.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
-import time
 
 import pytest
 
 from support.kernel import real_kernel
+from support.waiting import wait_until
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -128,12 +129,12 @@ print(job.state.value)
         assert kernel.run("await task\nprint(job.state.value)\nxp.close()").strip() == "done"
     assert runs.read_text().splitlines() == ["run"]  # one process ran it, once
     assert pid_file.with_name("long.done").exists() and not pid_file.exists()
-    deadline = time.time() + 10
-    while time.time() < deadline:
+
+    def gone() -> bool:
         try:
-            __import__("os").kill(pid, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"job process {pid} still alive")
+            return True
+        return False
+
+    wait_until(gone, 10, f"the end of job process {pid} (still alive)", step=0.1)

@@ -14,19 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from support.paths import pythonpath, tasks_importable
 from xpm_nb import experiment
 from xpm_nb.scheduler.workspace import RunMode
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from tasks import Write  # noqa: E402
-
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    # Job processes import the tasks module from this folder.
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 class TestPaths:
@@ -106,7 +99,7 @@ def _run_driver(tmp_path: Path, workdir: Path, module: str, cls: str, source: st
     (code / f"{module}.py").write_text(textwrap.dedent(source))
     (code / "driver.py").write_text(DRIVER.format(module=module, cls=cls))
     env = dict(os.environ)
-    env["PYTHONPATH"] = f"{code}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    env["PYTHONPATH"] = pythonpath(code)
     proc = subprocess.run([sys.executable, str(code / "driver.py"), str(workdir)],
                           env=env, capture_output=True, text=True, timeout=120, cwd=code)
     assert proc.returncode == 0, proc.stderr

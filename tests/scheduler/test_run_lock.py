@@ -6,7 +6,6 @@ for a run left "running" by a dead driver. Closing with an unwritable status.jso
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -19,21 +18,15 @@ import pytest
 from support.experiments_cli import experiments_json, experiments_list
 from support.failures import assert_failures_logged, failed_experiment
 from support.kernel import real_kernel
+from support.paths import tasks_importable
 from xpm_nb import experiment
 from xpm_nb.errors import WorkspaceError
 from xpm_nb.scheduler.runlock import lock_is_held
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from tasks import Add, Write  # noqa: E402
 
 from support.locks import held_elsewhere, listed_status  # noqa: E402
-
-HERE = Path(__file__).parent
-
-@pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    # Job processes import the tasks module from this folder.
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 class TestLockWhileOpen:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+from support.paths import importable
+
+HERE = importable(__file__)
 
 from ser_classes import Model, Outer, Scale  # noqa: E402
 

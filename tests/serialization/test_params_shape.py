@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+from support.paths import importable, pythonpath
+
+HERE = importable(__file__)
 
 from ser_classes import Consumer, Model, Outer  # noqa: E402
 
@@ -245,8 +246,7 @@ class TestCallers:
     def test_job_process_fails_with_the_message(self, tmp_path):
         """python -m xpm_nb.run on such a folder: .failed names params.json and the place."""
         folder = _job(tmp_path, '{"objects": [1]}')
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(HERE), os.environ.get("PYTHONPATH", "")])}
+        env = {**os.environ, "PYTHONPATH": pythonpath(HERE)}
         proc = subprocess.run([sys.executable, "-m", "xpm_nb.run", str(folder)], env=env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1, proc.stderr

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+from support.paths import importable, on_pythonpath
+
+HERE = importable(__file__)
 
 from ser_classes import Consumer, Echo, Model, Outer, Scale, Vocabulary  # noqa: E402
 
@@ -249,7 +249,7 @@ class TestFromTaskDir:
 class TestLoadXpInfo:
     def test_our_own_run(self, tmp_path, monkeypatch):
         """load_xp_info on a run written by xpm_nb: job id -> configuration, with tags."""
-        monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+        on_pythonpath(monkeypatch, HERE)
         with experiment(tmp_path / "ws", "xp") as xp:
             tasks = [Echo.C(value=tag(v)).submit() for v in (1, 2)]
         info = load_xp_info(xp.run_path)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+from support.paths import importable
+
+HERE = importable(__file__)
 
 from ser_classes import Echo, Model, Outer  # noqa: E402
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from support.paths import importable
 from xpm_nb import load, save
 
 pytestmark = pytest.mark.interop
@@ -86,7 +87,7 @@ def ref(tmp_path_factory):
     (code / "interop_classes.py").write_text(CLASSES)
     (code / "ref_save.py").write_text(REF_SAVE)
     (code / "ref_load.py").write_text(REF_LOAD)
-    sys.path.insert(0, str(code))
+    importable(code)
     env = {k: v for k, v in os.environ.items() if not k.startswith("XPM_NB")}
     env["PYTHONPATH"] = str(code)
 

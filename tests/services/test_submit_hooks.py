@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.paths import tasks_importable
 from xpm_nb import experiment
 
-sys.path.insert(0, str(Path(__file__).parent))
+_importable = tasks_importable(__file__)  # tasks: here and in the job processes
 from hooktasks import SetEnv, ShowEnv, ShowEnvMore  # noqa: E402
-
-HERE = Path(__file__).parent
 
 
 @pytest.fixture(autouse=True)
-def _importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+def _fresh_calls():
     SetEnv.calls.clear()
 
 

@@ -19,8 +19,9 @@ import sys
 import threading
 from pathlib import Path, PurePath
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))  # remote_tasks, imported as the remote jobs import it
+from support.paths import importable
+
+HERE = importable(__file__)  # remote_tasks, imported as the remote jobs import it
 
 _EVENTS = {
     "open", "os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir", "os.symlink",

@@ -13,6 +13,7 @@ import fasteners
 import pytest
 from ssh_helpers import make_connector, no_guard
 
+from support.waiting import wait_until
 from xpm_nb.connectors.ssh import SshConnector, SshPath
 from xpm_nb.errors import ConnectorError
 
@@ -115,16 +116,14 @@ class TestProcesses:
             assert connector.pid_alive(proc.pid)
             with no_guard():  # the command runs (a kill before it starts has no code)
                 group = _group_of(proc.pid)
-                deadline = time.monotonic() + 60
-                while len(_processes_in_group(group)) < 4 and time.monotonic() < deadline:
-                    time.sleep(0.02)
+                wait_until(lambda: len(_processes_in_group(group)) >= 4, 60,
+                           "the command's processes")
                 assert len(_processes_in_group(group)) == 4  # wrapper, sh and two sleeps
             proc.kill()
             result = asyncio.run(proc.wait())
         assert result.code == -signal.SIGTERM
-        deadline = time.monotonic() + 30
-        while _processes_in_group(group) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the wrapper exits just after recording the code
+        # the wrapper exits just after recording the code
+        wait_until(lambda: not _processes_in_group(group), 30, "the group's end", step=0.05)
         assert not _processes_in_group(group)
 
     def test_pid_alive_and_command_results(self, connector):

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from ssh_helpers import make_connector
 
+from support.waiting import wait_until
 from xpm_nb import experiment
 from xpm_nb.connectors.ssh import SshConnector
 from xpm_nb.errors import ConnectorError, HostKeyError
@@ -112,10 +113,7 @@ class TestUserKeysAndConfig:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
-            for _ in range(200):
-                if sock.exists():
-                    break
-                subprocess.run(["sleep", "0.02"])
+            wait_until(sock.exists, 10, "ssh-agent's socket")
             subprocess.run(["ssh-add", str(sshd_running.user_key)], env=env, check=True,
                            capture_output=True)
             monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))

@@ -7,7 +7,8 @@ The scheduler runs on one asyncio loop in a daemon thread of the process
 loop itself (``xp.loop.run_until_complete`` fails with "This event loop is
 already running"). Jobs go on while the test thread blocks, so a test simply
 
-- blocks: :func:`wait_until` polls a condition, :func:`job_ended` waits for
+- blocks: :func:`wait_until` polls a condition (failing at once if a process it
+  depends on ends meanwhile), :func:`job_ended` waits for
   the end of a job's current run (``job._done``, a thread-safe
   ``concurrent.futures.Future`` resolved with its final ``JobState``);
 - or runs a coroutine on its own loop with :func:`run` (``asyncio.run``), in
@@ -18,7 +19,8 @@ already running"). Jobs go on while the test thread blocks, so a test simply
 none is left behind).
 
 Every wait is bounded: a timeout turns a hang into an ``AssertionError``
-naming what was waited for (it is not a timing assertion).
+naming what was waited for (it is not a timing assertion). Tests poll with
+these only: no loop of their own with a deadline.
 """
 
 from __future__ import annotations
@@ -53,32 +55,51 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     return asyncio.run(bounded())
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 60.0, what: str = "condition",
-               step: float = 0.02) -> T:
-    """Poll ``predicate()`` (blocking this thread) until it returns a true value; that value.
+def _timed_out(timeout: float, what: str | Callable[[], str]) -> AssertionError:
+    # ``what`` may be a function: the message then tells the last state seen
+    return AssertionError(f"timed out after {timeout} s waiting for "
+                          f"{what() if callable(what) else what}")
 
-    ``AssertionError`` naming ``what`` after ``timeout`` seconds.
+
+def _check_alive(processes, what: str | Callable[[], str]) -> None:
+    for proc in processes:
+        if proc.poll() is not None:
+            raise AssertionError(f"process {proc.pid} ended (code {proc.returncode}) before "
+                                 f"{what() if callable(what) else what}")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 60.0,
+               what: str | Callable[[], str] = "condition", step: float = 0.02, *,
+               done: Callable[[T], bool] = bool, processes=()) -> T:
+    """Poll ``predicate()`` (blocking this thread) until its value is ``done`` (true,
+    by default); that value.
+
+    ``AssertionError`` naming ``what`` after ``timeout`` seconds, or as soon as
+    one of ``processes`` (``subprocess.Popen``: drivers the condition waits on)
+    has ended.
     """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
-        if value:
+        if done(value):
             return value
+        _check_alive(processes, what)
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise _timed_out(timeout, what)
         time.sleep(step)
 
 
 async def wait_until_async(predicate: Callable[[], T], timeout: float = 60.0,
-                           what: str = "condition", step: float = 0.05) -> T:
+                           what: str | Callable[[], str] = "condition", step: float = 0.05, *,
+                           done: Callable[[T], bool] = bool) -> T:
     """:func:`wait_until` on the caller's running loop (it stays free meanwhile)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
-        if value:
+        if done(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise _timed_out(timeout, what)
         await asyncio.sleep(step)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.objects import Config
+from ..errors import DocumentationError, MissingFileError
 
 __all__ = ["DocumentationAnalyzer", "DocumentationReport", "analyze"]
 
@@ -124,7 +125,7 @@ class DocumentationAnalyzer:
         doc_path = Path(doc_path)
         if not doc_path.is_file():
             msg = f"DocumentationAnalyzer: doc_path {str(doc_path)!r} is not a file (give the index .rst)"
-            raise FileNotFoundError(msg)
+            raise MissingFileError(msg)
         self.doc_path = doc_path
         self.modules = modules
         self.excluded = excluded
@@ -163,7 +164,7 @@ class DocumentationAnalyzer:
             if items:
                 parts.append(f"{title} ({len(items)}):\n" + "\n".join(f"  - {i}" for i in items))
         if parts:
-            raise AssertionError("\n\n".join(parts))
+            raise DocumentationError("\n\n".join(parts))
 
     def assert_valid_documentation(self) -> None:
         self.assert_no_undocumented()
@@ -171,4 +172,4 @@ class DocumentationAnalyzer:
             listed = "\n".join(f"  - {f}" for f in sorted(self.falsy_documented))
             msg = (f"Falsy documented configurations ({len(self.falsy_documented)}) - "
                    f"these are documented but don't exist in code:\n{listed}")
-            raise AssertionError(msg)
+            raise DocumentationError(msg)

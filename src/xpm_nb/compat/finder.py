@@ -20,6 +20,8 @@ import sys
 import types
 from dataclasses import dataclass, field
 
+from ..errors import ModuleImportError
+
 PREFIX = "experimaestro"
 ENV = "XPM_NB_EXPERIMAESTRO"  # read by xpm_nb_experimaestro.pth at interpreter start
 
@@ -220,7 +222,7 @@ def install() -> None:
         msg = (f"experimaestro is already imported (from {where}): import xpm_nb.compat "
                "before anything imports experimaestro (first cell of the notebook, or set "
                "XPM_NB_EXPERIMAESTRO=1 before starting Python), or restart the kernel")
-        raise ImportError(msg)
+        raise ModuleImportError(msg)
     sys.meta_path.insert(0, _FINDER)
     # Job processes and services started from here import experimaestro too:
     # they must get xpm_nb's classes as well (the .pth reads this at their start).

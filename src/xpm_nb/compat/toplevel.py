@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from ..core.context import ConfigWalkContext
 from ..core.objects import Config
-from ..errors import DirtyGitError
+from ..errors import DirtyGitError, InvalidTypeError
 from ..launcherfinder.registry import LauncherRegistry
 from ..scheduler.experiment import FailedExperiment
 from ..scheduler.scheduler import Scheduler
@@ -69,7 +69,7 @@ def clone(value):
     if value is None or isinstance(value, (str, int, float, bool, Path, Enum)):
         return value
     msg = f"clone: cannot copy a value of type {type(value).__qualname__} ({value!r})"
-    raise TypeError(msg)
+    raise InvalidTypeError(msg)
 
 
 def copyconfig(config: Config, **kwargs) -> Config:

@@ -7,13 +7,15 @@ raises a clear error.
 
 from __future__ import annotations
 
+from ..errors import UnsupportedError
+
 
 def _unsupported(name: str):
     def refuse(*args, **kwargs):
         msg = (f"{name}: this part of experimaestro (its mkdocs plugin, rpyc remote "
                "contexts) is not offered by xpm_nb; run it with the reference package "
                "(unset XPM_NB_EXPERIMAESTRO)")
-        raise NotImplementedError(msg)
+        raise UnsupportedError(msg)
 
     return type(name, (), {"__new__": refuse, "__doc__": "Not offered by xpm_nb."})
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["Connector", "ProcessBuilder"]
 
 
@@ -197,7 +199,7 @@ class ProcessBuilder:
     def start(self, task_mode: bool = False):
         if not self.command:
             msg = "ProcessBuilder.start: no command (set builder.command = [...])"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         cwd = self.workingDirectory or Path("/")
         return self.connector.start(self.command, cwd=cwd, env=self.environ,
                                     stdout=self.stdout or Path("/dev/null"),

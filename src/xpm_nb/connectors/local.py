@@ -15,6 +15,7 @@ from pathlib import Path
 
 import fasteners
 
+from ..errors import WaitTimeoutError
 from ..launchers import ProcessExit, ProcessHandle, ProcessState
 from ..launchers.pidwait import PidWatch
 from . import Connector
@@ -272,7 +273,7 @@ class _SyncLock:
     def __enter__(self):
         if not self.lock.acquire(blocking=True, timeout=self.timeout):
             msg = f"could not lock {self.lock.path} within {self.timeout} s"
-            raise TimeoutError(msg)
+            raise WaitTimeoutError(msg)
         return self
 
     def __exit__(self, *exc):
@@ -299,7 +300,7 @@ class _AsyncLock:
         while not await self._try_off_loop():
             if 0 <= self.max_delay < loop.time() - start:
                 msg = f"could not lock {self.lock.path} within {self.max_delay} s"
-                raise TimeoutError(msg)
+                raise WaitTimeoutError(msg)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
         return self

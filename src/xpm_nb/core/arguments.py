@@ -14,6 +14,8 @@ from dataclasses import field as _dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
+from ..errors import InvalidArgumentError, InvalidTypeError
+
 if TYPE_CHECKING:
     from .types import TypeSpec
 
@@ -107,7 +109,7 @@ def param_group(name: str) -> ParameterGroup:
     """Create a parameter group for use with :func:`partial`."""
     if not isinstance(name, str) or not name:
         msg = f"param_group: the name must be a non-empty str (got {name!r})"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     return ParameterGroup(name)
 
 
@@ -198,7 +200,7 @@ class field:  # noqa: N801 - the reference's name
                 "field(): default and default_factory are exclusive; "
                 f"got default={default!r} and default_factory={default_factory!r}"
             )
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         if default is None and default_factory is None and ignore_default is not None:
             if not isinstance(ignore_default, bool):
                 # Legacy spelling: field(ignore_default=value) means default=value.
@@ -208,10 +210,10 @@ class field:  # noqa: N801 - the reference's name
                 "field(): ignore_default must be True or False when default or "
                 f"default_factory is given (got {ignore_default!r})"
             )
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         if default_factory is not None and not callable(default_factory):
             msg = f"field(): default_factory must be callable (got {default_factory!r})"
-            raise TypeError(msg)
+            raise InvalidTypeError(msg)
         self.default = default
         self.default_factory = default_factory
         self.ignore_default = bool(ignore_default)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DeclarationError
+from ..errors import DeclarationError, InvalidTypeError
 from .objects import Config, ConfigMixin, Task
 from .xpmtype import get_type
 
@@ -74,14 +74,14 @@ def deprecate(config_or_target: Any = None, *, replace: bool = False):
     if config_or_target is None:
         return lambda cls: _mark(cls, None, replace)
     msg = f"deprecate: cannot deprecate {config_or_target!r} (expected a class or a method)"
-    raise TypeError(msg)
+    raise InvalidTypeError(msg)
 
 
 def setmeta(config: ConfigMixin, flag: bool) -> ConfigMixin:
     """Force ``config`` to be (True) or not be (False) left out of its parent's identifier."""
     if not isinstance(config, ConfigMixin):
         msg = f"setmeta: expected a configuration, got {config!r}"
-        raise TypeError(msg)
+        raise InvalidTypeError(msg)
     config.__xpm__.meta = flag
     return config
 
@@ -95,7 +95,7 @@ def sealed_set(*elements) -> set:
                 element.seal()
             except Exception as exc:
                 msg = f"sealed_set: cannot seal {element!r}: {exc}"
-                raise TypeError(msg) from exc
+                raise InvalidTypeError(msg) from exc
         result.add(element)
     return result
 

@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Optional, TypeVar
 from ..errors import (
     ConstantFieldError,
     FieldTypeError,
+    GeneratedValueError,
+    InvalidTypeError,
     SealedConfigError,
     UnknownFieldError,
     UnsetFieldError,
@@ -288,7 +290,7 @@ def check_not_generated(cfg, name: str, value, root=None) -> None:
         f"configuration for {name} (e.g. {_owner(first)}.C(...)) instead of reusing "
         "the one submitted with that task"
     )
-    raise AttributeError(msg)
+    raise GeneratedValueError(msg)
 
 
 def _unknown_field(cfg_type: ObjectType, name: str, value) -> UnknownFieldError:
@@ -405,7 +407,7 @@ class ConfigMixin:
                 f"{_owner(self)} configuration is not hashable until sealed. "
                 "Fix: use sealed_set(...) to build sets of configurations"
             )
-            raise TypeError(msg)
+            raise InvalidTypeError(msg)
         return hash(self.__identifier__().all)
 
     def __eq__(self, other) -> bool:
@@ -537,7 +539,7 @@ class Config:
         # `Model(x=1)` is the same as `Model.C(x=1)`.
         if args:
             msg = f"{cls.__qualname__}.C() takes keyword arguments only (got {args!r})"
-            raise TypeError(msg)
+            raise InvalidTypeError(msg)
         return get_type(cls).config_type(**kwargs)
 
     @classproperty

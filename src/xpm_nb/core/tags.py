@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import InvalidTypeError
 from .objects import ConfigMixin, TaggedValue
 from .walk import iter_children
 
@@ -23,7 +24,7 @@ def tag(value: Any) -> TaggedValue:
             f"tag(): a tag value must be a str, int, float or bool "
             f"(got {value!r}, a {type(value).__qualname__})"
         )
-        raise TypeError(msg)
+        raise InvalidTypeError(msg)
     return TaggedValue(value)
 
 

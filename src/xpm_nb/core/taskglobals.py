@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from ..errors import StateError
+
 __all__ = ["remaining_time", "config_cache_path", "set_job", "job_path", "workspace_path"]
 
 _job_path: Path | None = None
@@ -95,5 +97,5 @@ def config_cache_path() -> Path:
             "@cache needs a workspace: call it inside a task, or within an open "
             "experiment (`with experiment(...)`)"
         )
-        raise RuntimeError(msg)
+        raise StateError(msg)
     return ws / "config"

@@ -12,7 +12,7 @@ import sys
 import typing
 from typing import Any
 
-from ..errors import DeclarationError
+from ..errors import DeclarationError, InvalidTypeError
 from .arguments import Argument, FieldHint
 from .types import split_optional, type_spec
 
@@ -45,7 +45,7 @@ class Identifier:
     def __init__(self, name: str):
         if not isinstance(name, str):
             msg = f"Identifier: the name must be a str (got {name!r}), e.g. Identifier('my.lib')"
-            raise TypeError(msg)
+            raise InvalidTypeError(msg)
         self.name = name.lower()
 
     def __call__(self, key: str) -> Identifier:

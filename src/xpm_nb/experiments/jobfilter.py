@@ -17,13 +17,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import XPMError
+from ..errors import FilterSyntaxError
 
 __all__ = ["parse_filter", "FilterSyntaxError"]
-
-
-class FilterSyntaxError(XPMError, ValueError):
-    """A filter expression that cannot be parsed (the message shows where)."""
 
 
 _TOKEN = re.compile(r"""

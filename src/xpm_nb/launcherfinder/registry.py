@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LauncherSpecError, XPMError
+from ..errors import LauncherNotFoundError, LaunchersFileError, LauncherSpecError, XPMError
 from .parser import parse, parse_duration, parse_size
 from .specs import (
     AcceleratorSpecification,
@@ -74,10 +74,6 @@ from .specs import (
 __all__ = ["Host", "LauncherEntry", "LauncherNotFoundError", "LauncherRegistry",
            "find_launcher", "config_dir", "launchers_file", "local_host",
            "reference_config_dir", "set_config_dir", "config_folders"]
-
-
-class LauncherNotFoundError(XPMError):
-    """``find_launcher``: no launcher fits the requirements (and tags)."""
 
 
 @dataclass
@@ -127,7 +123,7 @@ def set_config_dir(path: Path | str | None) -> None:
     if path is not None and not Path(path).expanduser().is_dir():
         msg = (f"--xpm-config-dir {path}: not a folder. Fix: give the folder that holds "
                "launchers.py, launchers.yaml or settings.yaml")
-        raise XPMError(msg)
+        raise LaunchersFileError(msg)
     _CONFIG_DIR = None if path is None else Path(path).expanduser()
 
 
@@ -247,7 +243,7 @@ class LauncherRegistry:
             if function is None and entries is None:
                 msg = (f"{path}: defines neither LAUNCHERS (a list of LauncherEntry) nor "
                        "find_launcher(requirement, tags); define one of them")
-                raise XPMError(msg)
+                raise LaunchersFileError(msg)
             return cls(entries, function=function, path=path)
         return cls(_read_yaml(path), path=path)
 
@@ -342,12 +338,12 @@ def _read_yaml(path: Path) -> list[LauncherEntry]:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         msg = f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        raise XPMError(msg) from exc
+        raise LaunchersFileError(msg) from exc
     if data is None:
         return []
     if not isinstance(data, list):
         msg = f"{path}: expected a list of launchers (\"- name: ...\"), got a {_kind(data)}"
-        raise XPMError(msg)
+        raise LaunchersFileError(msg)
     return [_launcher(path, item) for item in data]
 
 
@@ -366,12 +362,12 @@ def _where(path: Path, node) -> str:
 def _check_keys(path: Path, node, allowed: set[str], what: str) -> None:
     if not isinstance(node, dict):
         msg = f"{_where(path, node)}: {what} must be a mapping, got {node!r}"
-        raise XPMError(msg)
+        raise LaunchersFileError(msg)
     unknown = sorted(set(node) - allowed)
     if unknown:
         msg = (f"{_where(path, node)}: unknown key(s) {', '.join(map(repr, unknown))} in "
                f"{what}; allowed: {', '.join(sorted(allowed))}")
-        raise XPMError(msg)
+        raise LaunchersFileError(msg)
 
 
 def _convert(path: Path, node, key: str, fn):
@@ -382,14 +378,14 @@ def _convert(path: Path, node, key: str, fn):
         return fn(str(value))
     except LauncherSpecError as exc:
         msg = f"{_where(path, node)}: {key}: {str(exc).splitlines()[0]}"
-        raise XPMError(msg) from None
+        raise LaunchersFileError(msg) from None
 
 
 def _int(path: Path, node, key: str, default: int) -> int:
     value = node.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
         msg = f"{_where(path, node)}: {key}: expected a whole number, got {value!r}"
-        raise XPMError(msg)
+        raise LaunchersFileError(msg)
     return value
 
 
@@ -399,7 +395,7 @@ def _list(path: Path, node, key: str) -> list:
         return []
     if not isinstance(value, list):
         msg = f"{_where(path, node)}: {key}: expected a list (- item lines), got {value!r}"
-        raise XPMError(msg)
+        raise LaunchersFileError(msg)
     return value
 
 
@@ -413,7 +409,7 @@ def _launcher(path: Path, node) -> LauncherEntry:
         extra = sorted(set(node) & {"options", "launcherenv", "binpath", "interval"})
         if extra:
             msg = f"{_where(path, node)}: {', '.join(extra)}: only for type: slurm"
-            raise XPMError(msg)
+            raise LaunchersFileError(msg)
         launcher = DirectLauncher(python=node.get("python"))
     elif kind == "slurm":
         from ..launchers.slurm import SlurmLauncher, SlurmOptions
@@ -426,10 +422,10 @@ def _launcher(path: Path, node) -> LauncherEntry:
                 interval=node.get("interval", 60), python=node.get("python"))
         except (TypeError, XPMError) as exc:
             msg = f"{_where(path, node)}: launcher {name!r}: {exc}"
-            raise XPMError(msg) from None
+            raise LaunchersFileError(msg) from None
     else:
         msg = f"{_where(path, node)}: unknown launcher type {kind!r}; use direct or slurm"
-        raise XPMError(msg)
+        raise LaunchersFileError(msg)
     hosts = []
     for h in _list(path, node, "hosts") or [_Located()]:
         hosts.append(_host(path, h, _int(path, node, "priority", 0)))
@@ -438,7 +434,7 @@ def _launcher(path: Path, node) -> LauncherEntry:
                 launcher.options.merge(**hosts[-1].options)
             except XPMError as exc:
                 msg = f"{_where(path, h)}: a host of {name!r}: {exc}"
-                raise XPMError(msg) from None
+                raise LaunchersFileError(msg) from None
     return LauncherEntry(launcher, hosts, {str(t) for t in _list(path, node, "tags")}, name)
 
 
@@ -459,7 +455,7 @@ def _host(path: Path, node, default_priority: int) -> Host:
             if cls is None:
                 msg = (f"{_where(path, acc)}: unknown accelerator type {kind!r}; use "
                        f"{', '.join(ACCELERATOR_TYPES)}")
-                raise XPMError(msg)
+                raise LaunchersFileError(msg)
             spec = cls(memory=_convert(path, acc, "memory", parse_size),
                        model=str(acc.get("model", "")),
                        min_memory=_convert(path, acc, "min_memory", parse_size))

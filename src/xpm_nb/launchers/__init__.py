@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import XPMError
+from ..errors import InvalidArgumentError
 
 __all__ = ["Launcher", "ProcessHandle", "ProcessExit", "ProcessState", "check_env_name"]
 
@@ -57,13 +57,16 @@ class ProcessExit:
     says that a time limit ended the job (a resumable task is retried), and
     ``by_launcher`` that the launcher ended it (time limit, cancellation, out
     of memory, node failure): its reason then replaces the one the job wrote
-    on its way out ("terminated by SIGTERM").
+    on its way out ("terminated by SIGTERM"). ``dependency_failed`` says that
+    the launcher gave the job up because a job it depends on failed (SLURM:
+    ``DependencyNeverSatisfied``): waiting on it raises ``DependencyFailedError``.
     """
 
     code: int | None
     reason: str | None = None
     timeout: bool = False
     by_launcher: bool = False
+    dependency_failed: bool = False
 
 
 class ProcessHandle(ABC):
@@ -181,7 +184,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def check_env_name(name, where: str = "environment variable") -> str:
-    """``name`` if it can name an environment variable, else a clear ``XPMError``.
+    """``name`` if it can name an environment variable, else an ``InvalidArgumentError``.
 
     Names go into shell scripts (SLURM's ``export NAME=...``): anything but
     letters, digits and ``_`` could run a command there.
@@ -189,5 +192,5 @@ def check_env_name(name, where: str = "environment variable") -> str:
     if not isinstance(name, str) or not _ENV_NAME.match(name):
         msg = (f"{where} name {name!r}: expected letters, digits and '_' (not starting "
                f"with a digit). Fix: rename it, e.g. MY_SETTING")
-        raise XPMError(msg)
+        raise InvalidArgumentError(msg)
     return name

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from ..connectors.local import LocalProcess
+from ..errors import InvalidArgumentError
 from . import Launcher, ProcessHandle
 from .slots import JobSlots, default_max_jobs, host_slots
 
@@ -41,7 +42,7 @@ class DirectLauncher(Launcher):
         if max_jobs is not None and (not isinstance(max_jobs, int) or max_jobs < 1):
             msg = (f"DirectLauncher: max_jobs={max_jobs!r} is not a positive number of jobs. "
                    "Fix: give max_jobs=4 (for example), or leave it out for the default")
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         self.max_jobs = max_jobs
 
     def __repr__(self) -> str:

@@ -53,7 +53,7 @@ import threading
 import weakref
 from pathlib import Path
 
-from ..errors import XPMError
+from ..errors import InvalidArgumentError
 
 __all__ = ["default_max_jobs", "host_slots", "JobSlots", "MAX_JOBS_ENV", "SLOTS_DIR_ENV",
            "slots_dir"]
@@ -82,7 +82,7 @@ def default_max_jobs() -> int | None:
         if value < 0:
             msg = (f"{MAX_JOBS_ENV}={raw!r}: expected a number of jobs run at once "
                    f"(0 for no limit). Fix: export {MAX_JOBS_ENV}=4, for example")
-            raise XPMError(msg) from None
+            raise InvalidArgumentError(msg) from None
         return value or None
     try:
         return len(os.sched_getaffinity(0))

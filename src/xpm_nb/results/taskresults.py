@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import SerializationError
+from ..errors import InvalidTypeError, SerializationError
 from .eventscan import BadFile, read_small
 from .safeio import FIX
 from .sources import JobRecord
@@ -224,5 +224,5 @@ def _evaluate(record: JobRecord, imports: bool = False) -> dict | None:
             f"{type(config).__xpmtype__.cls.__qualname__}.results() returned "
             f"{type(values).__qualname__}, expected a dict of column name -> value"
         )
-        raise TypeError(msg)
+        raise InvalidTypeError(msg)
     return dict(values)

@@ -25,7 +25,16 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import JobFailedError, WorkspaceError, XPMError, add_note
+from ..errors import (
+    FailedExperiment,
+    InvalidArgumentError,
+    InvalidTypeError,
+    ServiceError,
+    StateError,
+    WaitTimeoutError,
+    WorkspaceError,
+    add_note,
+)
 from ..launchers import check_env_name
 from .jobs import Job, JobState
 from .loopthread import ensure_not_on_loop, scheduler_loop
@@ -45,10 +54,6 @@ class DirtyGitAction(enum.Enum):
     ERROR = "error"
 
 
-class FailedExperiment(JobFailedError):
-    """Some jobs of the experiment failed; the message lists them with their logs."""
-
-
 class experiment:  # noqa: N801 - the reference's name
     """Context manager (or notebook object) for running experiments."""
 
@@ -61,10 +66,10 @@ class experiment:  # noqa: N801 - the reference's name
                  no_environmental_impact=False):
         if not isinstance(name, str):
             msg = f"experiment name must be a str (got {name!r})"
-            raise XPMError(msg)
+            raise InvalidTypeError(msg)
         problem = experiment_name_problem(name)
         if problem is not None:
-            raise XPMError(f"experiment name: {problem}")
+            raise InvalidArgumentError(f"experiment name: {problem}")
         settings = env if isinstance(env, WorkspaceSettings) else WorkspaceSettings(env)
         self.name = name
         self.run_mode = run_mode or RunMode.NORMAL
@@ -105,7 +110,7 @@ class experiment:  # noqa: N801 - the reference's name
                 status_error = self._close()
                 msg = (f"cannot serve the monitoring page on {host or '127.0.0.1'}:{port} "
                        f"({exc.strerror or exc}). Fix: another port (port=0: any free one)")
-                error = XPMError(msg)
+                error = ServiceError(msg)
                 if status_error is not None:
                     add_note(error, self._status_error_message(status_error))
                 raise error from exc
@@ -157,7 +162,7 @@ class experiment:  # noqa: N801 - the reference's name
                 "no experiment is open. Fix: `with experiment(workdir, 'name') as xp:` in a "
                 "script, or `xp = experiment(workdir, 'name')` in a notebook"
             )
-            raise XPMError(msg)
+            raise StateError(msg)
         return experiment.CURRENT
 
     def __enter__(self) -> experiment:
@@ -276,12 +281,12 @@ class experiment:  # noqa: N801 - the reference's name
         """Where the experiment's own results can be stored: ``xp.workdir / "results"``
         (as the reference; the folder is not created: ``mkdir`` it before writing).
         Only in the normal run mode: in any other mode (dry run, generate, prepare)
-        this raises ``RuntimeError``, so that no files appear outside a real run."""
+        this raises ``StateError`` (a ``RuntimeError``), so that no files appear outside a real run."""
         if self.run_mode is not RunMode.NORMAL:
             msg = (f"xp.resultspath is not available in {self.run_mode.value} mode; guard "
                    "the call with `if xp.run_mode == RunMode.NORMAL` to avoid creating "
                    "files outside a real run.")
-            raise RuntimeError(msg)
+            raise StateError(msg)
         return self.workdir / "results"
 
     # --- jobs -------------------------------------------------------------
@@ -340,7 +345,7 @@ class experiment:  # noqa: N801 - the reference's name
             if not_done and deadline is not None and time.monotonic() >= deadline:
                 msg = (f"experiment {self.name!r}: {len(not_done)} job(s) not finished after "
                        f"{timeout} s (they go on)")
-                raise TimeoutError(msg)
+                raise WaitTimeoutError(msg)
         self._report_failures()
         if check:
             self.raise_if_failed()

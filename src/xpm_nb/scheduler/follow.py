@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 
 from ..core.outputs import output_value
+from ..errors import BadEvent
 
 __all__ = ["FileTail", "JobFollower", "MetricsLog", "metrics_log", "is_metric_record"]
 
@@ -36,10 +37,6 @@ MAX_LINE = 64 * 1024  # bytes: a longer event line is skipped (never held in mem
 READ_CHUNK = 4 * 1024 * 1024  # bytes read at once from an event file
 MAX_METRICS = 256  # metric values kept of one log_metrics event
 MAX_METRIC_NAME = 200  # characters of a metric name
-
-
-class BadEvent(ValueError):
-    """An event record of the wrong shape (skipped)."""
 
 
 class FileTail:

@@ -381,6 +381,9 @@ class Job:
         self.tags: dict[str, Any] = dict(config.tags())
         self.state = JobState.UNSCHEDULED
         self.failure_reason: str | None = None
+        # A job it depends on failed, so it never ran: wait(check=True) raises
+        # DependencyFailedError (set by the scheduler, or from the launcher's ProcessExit).
+        self.dependency_failed = False
         self.exit_code: int | None = None
         self.last_exit = None  # the launcher's ProcessExit of the last run
         self.submitted_time = time.time()
@@ -588,10 +591,10 @@ class Job:
     def resubmit(self) -> Job:
         """Run this failed or cancelled job again (its failed dependencies too)."""
         if self.scheduler is None:
-            from ..errors import XPMError
+            from ..errors import StateError
 
             msg = f"job {self.locator} was never submitted: submit its task first"
-            raise XPMError(msg)
+            raise StateError(msg)
         return self.scheduler.resubmit(self)
 
     def failure_message(self) -> str:

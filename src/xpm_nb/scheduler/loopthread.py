@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ..errors import XPMError
+from ..errors import StateError, WaitTimeoutError
 
 __all__ = ["scheduler_loop", "on_scheduler_thread", "call_on_loop", "run_on_loop",
            "wait_future", "ensure_not_on_loop"]
@@ -103,7 +103,7 @@ def ensure_not_on_loop(what: str) -> None:
         msg = (f"{what} blocks, and was called on the scheduler's thread (from a "
                f"watch_output callback or a listener): it would wait forever. Fix: "
                f"`await` it in a coroutine, or call it from the notebook or script")
-        raise XPMError(msg)
+        raise StateError(msg)
 
 
 def wait_future(future: concurrent.futures.Future, timeout: float | None, what: str):
@@ -113,4 +113,4 @@ def wait_future(future: concurrent.futures.Future, timeout: float | None, what: 
         return future.result(timeout)
     except concurrent.futures.TimeoutError:
         msg = f"{what}: not finished after {timeout} s (the jobs go on)"
-        raise TimeoutError(msg) from None
+        raise WaitTimeoutError(msg) from None

@@ -24,7 +24,7 @@ import threading
 import time
 
 from ..core.prepare import prepare_error
-from ..errors import XPMError
+from ..errors import StateError, XPMError
 from ..launchers import ProcessExit, ProcessHandle, ProcessState
 from ..launchers.pidwait import wait_exit
 from ..run import EXIT_GRACEFUL_TIMEOUT
@@ -171,13 +171,14 @@ class Scheduler:
         if job.state is JobState.DONE:
             msg = (f"job {job.locator} is done: it is not run again. Fix: delete its folder "
                    f"{job.path} to recompute it")
-            raise XPMError(msg)
+            raise StateError(msg)
         if not job.state.finished:
             return job  # still waiting or running: nothing to do
         for dep in job.dependencies:
             if dep.state is JobState.ERROR:
                 self._resubmit(dep)
         job.failure_reason = None
+        job.dependency_failed = False
         job.exit_code = None
         job.started_time = job.ended_time = None
         job.retry_count = 0
@@ -289,6 +290,7 @@ class Scheduler:
                 job.failure_reason = (
                     f"dependency failed: {dep.locator} ({dep.failure_reason}); log: {dep.stderr}"
                 )
+                job.dependency_failed = True
                 await self._finish(job, JobState.ERROR)
                 return
         # One job at a time reads its folder (a fair lock): with no await between

@@ -11,7 +11,7 @@ from ..core.context import JobContext
 from ..core.objects import ConfigMixin
 from ..core.prepare import Preparation, PrepareTask, checks_itself, collect_prepares
 from ..core.walk import import_roots, iter_children, seal_tree
-from ..errors import DependencyFailedError, JobFailedError, XPMError
+from ..errors import DependencyFailedError, InvalidArgumentError, JobFailedError, StateError
 from .jobs import Job, JobState
 from .loopthread import wait_future
 
@@ -136,7 +136,7 @@ def submit_prepare(config, *, workspace=None, launcher=None, run_mode=None,
                "The job's .done marker alone cannot be trusted, as a Prepare writes outside "
                "its job folder. Fix: implement is_prepared(), or do not call submit() "
                "(it is then prepared in the driver before the tasks using it)")
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     preparation = Preparation.for_config(config)
     if _current(preparation.job) is not None:
         return config  # submitted already (or an identifier-equal configuration)
@@ -235,7 +235,7 @@ def job_of(obj) -> Job:
         if info.task is not None and info.task.__xpm__.job is not None:
             return info.task.__xpm__.job
     msg = f"{obj!r} is not a submitted task (nor one of its outputs): submit it first"
-    raise XPMError(msg)
+    raise StateError(msg)
 
 
 def _check(job: Job, check: bool) -> JobState:
@@ -248,9 +248,7 @@ def _check(job: Job, check: bool) -> JobState:
         if state is JobState.ERROR:
             job.report_failure(logger)
         return state
-    cls = DependencyFailedError if (job.failure_reason or "").startswith("dependency") else (
-        JobFailedError
-    )
+    cls = DependencyFailedError if job.dependency_failed else JobFailedError
     error = cls(job.failure_message())
     error.state, error.job = state, job
     raise error

@@ -33,6 +33,7 @@ from pathlib import Path
 import fasteners
 
 from ..core.params import atomic_write
+from ..errors import InvalidArgumentError
 from .jobs import pid_alive, same_process
 
 __all__ = ["CounterToken", "TokenDependency"]
@@ -46,7 +47,7 @@ class CounterToken:
     def __init__(self, name: str, path: Path, total: int):
         if total < 1:
             msg = f"token {name!r}: total must be at least 1 (got {total})"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         self.name = name
         self.path = Path(path)
         self.total = total
@@ -61,7 +62,7 @@ class CounterToken:
     def dependency(self, count: int = 1) -> TokenDependency:
         if not 1 <= count <= self.total:
             msg = f"token {self.name!r}: count must be between 1 and {self.total} (got {count})"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         return TokenDependency(self, count)
 
     def _holders(self) -> dict:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkspaceError
+from ..errors import InvalidTypeError, WorkspaceError
 
 __all__ = ["Workspace", "WorkspaceSettings", "RunMode", "TransientMode", "FolderSettings",
            "experiment_name_problem"]
@@ -69,14 +69,14 @@ class WorkspaceSettings:
         if len(args) > 2 or (len(args) == 2 and path is not None):
             msg = ("WorkspaceSettings takes (path) or (id, path) positionally; "
                    f"got {len(args)} positional values {args!r}. Fix: pass the others by keyword")
-            raise TypeError(msg)
+            raise InvalidTypeError(msg)
         if len(args) == 2 or (args and path is not None):  # the reference's order: id, path
             id, path = args[0], (args[1] if len(args) == 2 else path)  # noqa: A001
         elif args:
             path = args[0]
         if path is None:
             msg = "WorkspaceSettings: no path. Fix: WorkspaceSettings(path) or WorkspaceSettings(id, path)"
-            raise TypeError(msg)
+            raise InvalidTypeError(msg)
         self.path, self.id, self.max_retries, self.connector = path, id, max_retries, connector
         self.env = {} if env is None else env
         self.folders = [] if folders is None else folders

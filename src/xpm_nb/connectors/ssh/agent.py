@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ...errors import AgentError, WaitTimeoutError
+
 __all__ = ["Agent", "AGENT_SOURCE"]
 
 AGENT_SOURCE = r'''
@@ -203,10 +205,6 @@ for line in sys.stdin:
 '''
 
 
-class AgentError(RuntimeError):
-    """The agent answered with an error (a bad request, a remote OSError)."""
-
-
 class Agent:
     """The client side: requests sent on the channel, answers dispatched by id."""
 
@@ -282,7 +280,7 @@ class Agent:
         if not slot[0].wait(timeout):
             with self._lock:
                 self._pending.pop(rid, None)
-            raise TimeoutError(f"no answer from the agent to {op} within {timeout} s")
+            raise WaitTimeoutError(f"no answer from the agent to {op} within {timeout} s")
         answer = slot[1]
         if answer is None:
             raise EOFError(f"the link dropped before the agent answered {op}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import PurePosixPath
 
-from ...errors import ConnectorError
+from ...errors import ConnectorError, InvalidArgumentError, WaitTimeoutError
 from .agent import AgentError
 
 __all__ = ["RemoteLock", "RemoteToken"]
@@ -46,7 +46,7 @@ class RemoteLock:
             if str(exc) == "timeout":
                 msg = (f"could not lock {self.path} on {self.connector.spec} "
                        f"within {self.max_delay} s")
-                raise TimeoutError(msg) from None
+                raise WaitTimeoutError(msg) from None
             raise ConnectorError(f"{self.connector.spec}: locking {self.path}: {exc}") from None
 
     def release(self) -> None:
@@ -79,7 +79,7 @@ class RemoteToken:
     def __init__(self, connector, name: str, path: PurePosixPath, total: int):
         if total < 1:
             msg = f"token {name!r}: total must be at least 1 (got {total})"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         self.connector = connector
         self.name = name
         self.path = path
@@ -93,7 +93,7 @@ class RemoteToken:
 
         if not 1 <= count <= self.total:
             msg = f"token {self.name!r}: count must be between 1 and {self.total} (got {count})"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         return TokenDependency(self, count)
 
     def _run(self, action: str, key: str = "", count: int = 0) -> int:

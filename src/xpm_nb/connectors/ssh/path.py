@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
-from ...errors import ConnectorError
+from ...errors import ConnectorError, InvalidTypeError
 
 __all__ = ["SshPath", "is_ssh_url"]
 
@@ -94,7 +94,7 @@ class SshPath:
     def __fspath__(self):
         msg = (f"{self} is on the remote host {self.host!r}: it cannot be opened locally. "
                "Fix: use its methods (read_text(), open(), ...) or its connector")
-        raise TypeError(msg)
+        raise InvalidTypeError(msg)
 
     # --- files, through the connector ----------------------------------------
 
