@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -40,15 +39,22 @@ from ssh_helpers import (  # noqa: E402, F401 - ssh_url re-exported
 )
 
 from infra.slurm import NODE, _which  # noqa: E402
+from support.waiting import wait_until  # noqa: E402
 
 
 @pytest.fixture(name="slurm_launcher")
 def slurm_launcher_fixture(slurm_cluster):
-    """A SlurmLauncher on the test cluster, polling every half second."""
+    """A SlurmLauncher on the test cluster, polling every half second.
+
+    One ``sbatch`` per job, dependencies waited for by the driver: these
+    scenarios follow one SLURM job per job folder (the ids the jobs' processes
+    see, dependents never queued); arrays and SLURM-side dependencies go
+    through the same failures in tests/slurm/test_slurm_arrays.py."""
     from xpm_nb.launchers.slurm import SlurmLauncher, SlurmOptions
 
     return SlurmLauncher(options=SlurmOptions(partition="debug"), interval=0.5,
-                         launcherenv={"SLURM_CONF": str(slurm_cluster.conf_path)})
+                         launcherenv={"SLURM_CONF": str(slurm_cluster.conf_path)},
+                         arrays=False, dependencies=False)
 
 
 class _Registered:
@@ -118,11 +124,7 @@ def start_slurmctld(cluster, timeout: float = 30) -> None:
     if cluster._procs["slurmctld"].poll() is not None:
         cluster._start_daemon("slurmctld", [_which("slurmctld"), "-D", "-i", "-f",
                                             str(cluster.conf_path)])
-    deadline = time.monotonic() + timeout
-    while not _controller_up(cluster):
-        if time.monotonic() > deadline:
-            pytest.fail(f"slurmctld did not come back in {timeout} s")
-        time.sleep(0.1)
+    wait_until(lambda: _controller_up(cluster), timeout, "slurmctld to come back", step=0.1)
 
 
 @contextlib.contextmanager
@@ -145,12 +147,14 @@ def node_state(cluster) -> str:
 def restore_node(cluster, timeout: float = 30) -> None:
     """The node back in service (resumed if down or drained), jobs can start on it."""
     cluster.run("scontrol", "update", f"nodename={NODE}", "state=resume", check=False)
-    deadline = time.monotonic() + timeout
-    while not (state := node_state(cluster)).rstrip("*").startswith(("idle", "mixed",
-                                                                     "allocated")):
-        if time.monotonic() > deadline:
-            pytest.fail(f"node {NODE} not back in service after {timeout} s: {state}")
-        time.sleep(0.1)
+    seen = {"state": None}
+
+    def in_service() -> bool:
+        seen["state"] = node_state(cluster)
+        return seen["state"].rstrip("*").startswith(("idle", "mixed", "allocated"))
+
+    wait_until(in_service, timeout, lambda: f"node {NODE} back in service (it is {seen['state']})",
+               step=0.1)
 
 
 def node_down(cluster, reason: str = "xpm_nb-test") -> None:

@@ -212,7 +212,7 @@ from xpm_nb.scheduler.submit import job_of
 
 ws, conf = sys.argv[1], sys.argv[2]
 launcher = SlurmLauncher(options=SlurmOptions(partition="debug"), interval=0.5,
-                         launcherenv={"SLURM_CONF": conf})
+                         launcherenv={"SLURM_CONF": conf}, arrays=False, dependencies=False)
 xp = experiment(ws, "nodriver", launcher=launcher)
 a = Sleep.C(value=20).submit()
 b = HardExit.C(code=7).submit()

@@ -20,7 +20,19 @@ def _importable(monkeypatch):
 
 @pytest.fixture
 def launcher(slurm_cluster):
-    """A SlurmLauncher on the test cluster, polling every half second."""
+    """A SlurmLauncher on the test cluster, polling every half second, one ``sbatch``
+    per job submitted once its dependencies ended (the path without arrays)."""
+    from xpm_nb.launchers.slurm import SlurmLauncher, SlurmOptions
+
+    return SlurmLauncher(options=SlurmOptions(partition="debug"), interval=0.5,
+                         launcherenv={"SLURM_CONF": str(slurm_cluster.conf_path)},
+                         arrays=False, dependencies=False)
+
+
+@pytest.fixture
+def array_launcher(slurm_cluster):
+    """The default SlurmLauncher (job arrays, dependencies handed to SLURM) on the
+    test cluster, polling every half second."""
     from xpm_nb.launchers.slurm import SlurmLauncher, SlurmOptions
 
     return SlurmLauncher(options=SlurmOptions(partition="debug"), interval=0.5,

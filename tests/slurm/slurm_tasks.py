@@ -15,8 +15,13 @@ class Number(Config):
 
 
 def _where() -> dict:
-    """What the job process knows of the SLURM job it runs in."""
-    return {"slurm_job_id": os.environ.get("SLURM_JOB_ID"), "pid": os.getpid()}
+    """What the job process knows of the SLURM job it runs in (an array task: its
+    ``<array>_<index>`` id as ``slurm_array_id``)."""
+    where = {"slurm_job_id": os.environ.get("SLURM_JOB_ID"), "pid": os.getpid()}
+    if os.environ.get("SLURM_ARRAY_TASK_ID"):
+        where["slurm_array_id"] = (f"{os.environ['SLURM_ARRAY_JOB_ID']}_"
+                                   f"{os.environ['SLURM_ARRAY_TASK_ID']}")
+    return where
 
 
 class Produce(Task):
@@ -30,6 +35,33 @@ class Produce(Task):
 
     def execute(self):
         self.out.write_text(json.dumps({"value": self.value, **_where()}))
+
+
+class Relay(Task):
+    """Passes its input's value on (a grid's second level: its output is a Number too)."""
+
+    input: Param[Number]
+    out: Meta[Path] = field(default_factory=PathGenerator("relay.json"))
+
+    def task_outputs(self, dep):
+        return dep(Number.C(value=self.input.value))
+
+    def execute(self):
+        self.out.write_text(json.dumps({"value": self.input.value, **_where()}))
+
+
+class MaybeFail(Task):
+    """Like Produce, but fails (exit code 3) when ``fail`` is set."""
+
+    value: Param[int]
+    fail: Param[bool] = field(default=False)
+
+    def task_outputs(self, dep):
+        return dep(Number.C(value=self.value))
+
+    def execute(self):
+        if self.fail:
+            raise SystemExit(3)
 
 
 class Sum(Task):
@@ -113,3 +145,16 @@ class StopBeforeLimit(ResumableTask):
         self.checkpoint.write_text(json.dumps({"done": done}))
         if done < self.steps and remaining is not None and remaining < self.needs:
             raise GracefulTimeout(f"{remaining:.0f} s left, {self.needs} s needed")
+
+
+class Counted(Task):
+    """Appends what it runs in to ``runs.jsonl`` (one line per run), then sleeps."""
+
+    name: Param[str]
+    seconds: Param[float]
+    runs: Meta[Path] = field(default_factory=PathGenerator("runs.jsonl"))
+
+    def execute(self):
+        with self.runs.open("a") as f:
+            f.write(json.dumps(_where()) + "\n")
+        time.sleep(self.seconds)

@@ -188,7 +188,8 @@ from xpm_nb.scheduler.submit import job_of
 from slurm_tasks import Produce, Sum
 
 launcher = SlurmLauncher(options=SlurmOptions(partition="debug"), interval=0.5,
-                         launcherenv={{"SLURM_CONF": {conf!r}}})
+                         launcherenv={{"SLURM_CONF": {conf!r}}}, arrays=False,
+                         dependencies=False)
 xp = experiment({ws!r}, "restart", launcher=launcher)
 a, b = Produce.C(value=20).submit(), Produce.C(value=22).submit()
 Sum.C(inputs=[a, b]).submit()

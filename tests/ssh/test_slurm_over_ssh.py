@@ -17,7 +17,8 @@ def test_a_dag_through_slurm_on_the_remote_host(connector, slurm_cluster, remote
     slurm = pytest.importorskip("xpm_nb.launchers.slurm")
     launcher = slurm.SlurmLauncher(
         connector=connector, options=slurm.SlurmOptions(partition="debug"), interval=0.5,
-        launcherenv={"SLURM_CONF": str(slurm_cluster.conf_path)}, python=sys.executable)
+        launcherenv={"SLURM_CONF": str(slurm_cluster.conf_path)}, python=sys.executable,
+        arrays=False)  # one SLURM job per folder: the ids the processes see are the recorded ones
     ws, log = remote_root / "ws", remote_root / "log.txt"
     with guard:
         with experiment(f"ssh://{connector.spec}/{ws}", "slurm", launcher=launcher) as xp:

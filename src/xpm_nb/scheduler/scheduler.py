@@ -392,7 +392,8 @@ class Scheduler:
             await self._release_tokens(job, tokens)
             raise
         stopped = self.loop.create_future()
-        follower = self.loop.create_task(JobFollower(job, self._notify).run(stopped))
+        job._running = asyncio.Event()  # set by _wait_process when the job runs
+        follower = self.loop.create_task(self._follow(job, stopped))
         try:
             while True:
                 code = await self._launch_and_wait(job)
@@ -429,7 +430,20 @@ class Scheduler:
             return
         job.exit_code = info.get("code", code)
         job.failure_reason = info.get("reason") or f"exit code {code}"
+        # the launcher gave it up for a failed dependency (SLURM's afterok)
+        job.dependency_failed = bool(getattr(job.last_exit, "dependency_failed", False))
         await self._finish(job, JobState.ERROR)
+
+    async def _follow(self, job: Job, stopped: asyncio.Future) -> None:
+        """Follow the job's event files from when it runs (or ends): a job queued on a
+        cluster writes none, and 1,000 queued SLURM jobs read 4 times a second each
+        would keep a core busy."""
+        running = self.loop.create_task(job._running.wait())
+        try:
+            await asyncio.wait([running, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            running.cancel()
+        await JobFollower(job, self._notify).run(stopped)
 
     async def _acquire_resources(self, job: Job, tokens: list[TokenDependency],
                                  slots) -> None:
@@ -522,6 +536,8 @@ class Scheduler:
             if state is ProcessState.RUNNING:
                 job.started_time = job.started_time or time.time()
                 self._set_state(job, JobState.RUNNING)
+                if getattr(job, "_running", None) is not None:
+                    job._running.set()  # its follower starts reading its files
             elif state is ProcessState.SCHEDULED:
                 self._set_state(job, JobState.SCHEDULED)
 

@@ -15,7 +15,8 @@ import subprocess
 from dataclasses import dataclass
 
 __all__ = ["CommandRunner", "CommandResult", "SlurmStatus", "parse_squeue", "parse_sacct",
-           "FINAL_STATES", "PENDING_STATES", "exit_of", "is_jobid", "check_jobid"]
+           "FINAL_STATES", "PENDING_STATES", "exit_of", "is_jobid", "check_jobid",
+           "expand_array_ids", "array_base"]
 
 # States after which a SLURM job never changes again.
 FINAL_STATES = frozenset({
@@ -27,7 +28,9 @@ PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"
                             "RESV_DEL_HOLD", "CONFIGURING"})
 
 # One squeue line per job: id, state, reason, raw wait status ("exit_code"), time left.
-SQUEUE_FORMAT = "JobID:|,State:|,Reason:|,exit_code:|,TimeLeft:|"
+# JobArrayID: an array task as ``<array>_<index>`` (the id xpm_nb records), the tasks
+# SLURM has not split off yet as one line ``<array>_[0-9,12%4]`` (expanded on reading).
+SQUEUE_FORMAT = "JobArrayID:|,State:|,Reason:|,exit_code:|,TimeLeft:|"
 
 # A SLURM job id: digits, or an array task ``<digits>_<digits>``. Anything else read
 # from a file (``slurm.json``) is refused: it goes to scancel/squeue/sacct.
@@ -40,17 +43,17 @@ def is_jobid(value) -> bool:
 
 
 def check_jobid(value, where) -> str:
-    """``value`` if it is a SLURM job id, else an ``XPMError`` naming ``where`` (a file)."""
+    """``value`` if it is a SLURM job id, else an ``InvalidArgumentError`` naming ``where`` (a file)."""
     if type(value) is int and not isinstance(value, bool) and value >= 0:
         value = str(value)
     if not is_jobid(value):
-        from ...errors import XPMError
+        from ...errors import InvalidArgumentError
 
         msg = (f"{where}: the SLURM job id {str(value)[:80]!r} is not a job id (expected "
                "digits, or <digits>_<digits> for an array task); it is never passed to "
                "scancel/squeue. Fix: delete the file (the job is then submitted again) "
                "or write the right id in it")
-        raise XPMError(msg)
+        raise InvalidArgumentError(msg)
     return value
 
 
@@ -156,12 +159,38 @@ def parse_squeue(text: str) -> dict[str, SlurmStatus]:
         if len(parts) < 5 or not parts[0]:
             continue
         jobid, state, reason, status, left = (p.strip() for p in parts[:5])
-        out[jobid] = SlurmStatus(jobid, _state(state), reason, _wait_status(status), left)
+        for one in expand_array_ids(jobid):
+            out[one] = SlurmStatus(one, _state(state), reason, _wait_status(status), left)
     return out
 
 
+_ARRAY_RECORD = re.compile(r"([0-9]+)_\[([0-9,\-]+)(?:%[0-9]+)?\]")
+
+
+def expand_array_ids(jobid: str) -> list[str]:
+    """``"7_[1,3-4%2]"`` (array tasks SLURM keeps in one record) → ``["7_1", "7_3", "7_4"]``;
+    any other id unchanged."""
+    m = _ARRAY_RECORD.fullmatch(jobid)
+    if m is None:
+        return [jobid]
+    base, out = m.group(1), []
+    for part in m.group(2).split(","):
+        lo, _, hi = part.partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            continue
+        out += [f"{base}_{i}" for i in range(int(lo), int(hi or lo) + 1)]
+    return out
+
+
+def array_base(jobid: str) -> str | None:
+    """The array of an array task id (``"7_3"`` → ``"7"``), else None."""
+    base, sep, _ = jobid.partition("_")
+    return base if sep else None
+
+
 def parse_sacct(text: str) -> dict[str, SlurmStatus]:
-    """Lines of ``sacct -n -P -X -o JobIDRaw,State,ExitCode,Reason``.
+    """Lines of ``sacct -n -P -X -o JobID,State,ExitCode,Reason`` (``JobID``: array
+    tasks as ``<array>_<index>``).
 
     ``ExitCode`` is ``code:signal`` (``3:0``; ``0:15`` for a job killed by SIGTERM).
     """
@@ -170,7 +199,7 @@ def parse_sacct(text: str) -> dict[str, SlurmStatus]:
         parts = line.strip().split("|")
         if len(parts) < 3 or not parts[0]:
             continue
-        jobid, state, exitcode = parts[0], parts[1], parts[2]
+        state, exitcode = parts[1], parts[2]
         reason = parts[3] if len(parts) > 3 else ""
         code: int | None = None
         if ":" in exitcode:
@@ -179,7 +208,8 @@ def parse_sacct(text: str) -> dict[str, SlurmStatus]:
                 code = -int(s) if int(s) else int(c)
             except ValueError:
                 code = None
-        out[jobid] = SlurmStatus(jobid, _state(state), reason, code)
+        for jobid in expand_array_ids(parts[0]):
+            out[jobid] = SlurmStatus(jobid, _state(state), reason, code)
     return out
 
 

@@ -8,6 +8,11 @@ Files it writes in the job folder (besides the job's own):
   instead of submitting it again.
 
 SLURM's own output goes to the job's ``<name>.out`` / ``<name>.err`` (appended).
+
+Jobs submitted together with the same options go as one job array
+(``arrays.py``); dependencies already queued on the cluster are handed to
+SLURM (``depends.py``). ``SlurmLauncher(arrays=False, dependencies=False)``
+submits each job alone, after its dependencies ended.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-from ...errors import XPMError
+from ...errors import ConnectorError, InvalidArgumentError, SubmissionError
 from .. import Launcher, ProcessHandle, check_env_name
+from .arrays import ArrayBatcher, dependency_args
 from .commands import CommandRunner, check_jobid
+from .depends import failed_dependency, note_submitted, pop_after, take_over
 from .options import SlurmOptions
-from .poller import SlurmJobHandle, SlurmPoller
+from .poller import NotSubmitted, SlurmJobHandle, SlurmPoller
 
 __all__ = ["SlurmLauncher", "SlurmScriptBuilder", "SlurmProcessBuilder", "RECORD", "SCRIPT"]
 
@@ -45,24 +52,44 @@ class SlurmLauncher(Launcher):
     :param binpath: the folder of ``sbatch``, ``squeue``, ``sacct``, ``scancel``
     :param python: the Python interpreter of the jobs (default: this one's;
         the cluster's nodes must see it, e.g. on a shared file system)
+    :param arrays: submit jobs launched together (a grid) with the same options as
+        one job array (``sbatch --array``); False: one ``sbatch`` per job
+    :param array_limit: at most this many tasks of an array run at once
+        (``--array=...%N``); None: no limit
+    :param dependencies: a job whose dependencies are already queued on this
+        cluster is submitted at once, SLURM holding it (``--dependency=afterok``);
+        False: submitted once they ended
     """
 
     def __init__(self, *, connector=None, options: SlurmOptions | None = None,
                  interval: float = 60, main=None, launcherenv: dict[str, str] | None = None,
                  binpath: str | os.PathLike = "/usr/bin", python: str | None = None,
-                 priority: float = 0):
+                 priority: float = 0, arrays: bool = True, array_limit: int | None = None,
+                 dependencies: bool = True):
         super().__init__(connector, priority=priority)
+        for name, flag in (("arrays", arrays), ("dependencies", dependencies)):
+            if not isinstance(flag, bool):
+                msg = f"SlurmLauncher({name}=...): expected True or False, got {flag!r}"
+                raise InvalidArgumentError(msg)
+        if array_limit is not None and (isinstance(array_limit, bool)
+                                        or not isinstance(array_limit, int) or array_limit < 1):
+            msg = (f"SlurmLauncher(array_limit=...): expected a number of tasks >= 1 "
+                   f"(or None), got {array_limit!r}")
+            raise InvalidArgumentError(msg)
+        self.arrays = arrays
+        self.array_limit = array_limit
+        self.dependencies = dependencies
         if options is not None and not isinstance(options, SlurmOptions):
             msg = (f"SlurmLauncher(options=...): expected a SlurmOptions, got {options!r}; "
                    "use SlurmOptions(partition=..., time=...)")
-            raise XPMError(msg)
+            raise InvalidArgumentError(msg)
         if not isinstance(interval, (int, float)) or interval <= 0:
             msg = f"SlurmLauncher(interval=...): expected seconds > 0, got {interval!r}"
-            raise XPMError(msg)
+            raise InvalidArgumentError(msg)
         if not isinstance(binpath, (str, os.PathLike)):
             msg = (f"SlurmLauncher(binpath=...): expected a folder (str or Path), got "
                    f"{binpath!r}")
-            raise XPMError(msg)
+            raise InvalidArgumentError(msg)
         binpath = os.fspath(binpath)  # a str from here on (str or Path accepted)
         self.options = options or SlurmOptions()
         self.interval = float(interval)
@@ -82,7 +109,9 @@ class SlurmLauncher(Launcher):
         launcher = SlurmLauncher(connector=self.connector, options=self.options.merge(**kwargs),
                                  interval=self.interval, main=self.main or self,
                                  launcherenv=self.launcherenv, binpath=self.binpath,
-                                 python=self.python, priority=self.priority)
+                                 python=self.python, priority=self.priority,
+                                 arrays=self.arrays, array_limit=self.array_limit,
+                                 dependencies=self.dependencies)
         launcher.environ = dict(self.environ)
         return launcher
 
@@ -91,6 +120,12 @@ class SlurmLauncher(Launcher):
         """What identifies the SLURM cluster reached (jobs with the same key share a poller)."""
         return {"connector": id(self.connector), "binpath": self.binpath,
                 "launcherenv": dict(sorted(self.launcherenv.items()))}
+
+    @property
+    def cluster(self) -> tuple:
+        """Hashable: launchers with the same cluster share arrays and dependencies."""
+        key = self.key
+        return (key["connector"], self.binpath, tuple(key["launcherenv"].items()))
 
     def launcher_info_code(self) -> str:
         """Python code run in the job: it finds its time limit through SLURM itself."""
@@ -117,15 +152,44 @@ class SlurmLauncher(Launcher):
         r = self.runner.run_sync("sbatch", *argv)
         return self._submitted(job, argv, r)
 
-    async def launch_async(self, job, env: dict[str, str]) -> ProcessHandle:
-        """Submit the job with ``sbatch`` without blocking the event loop.
+    async def queue_after(self, job) -> list:
+        """Scheduler hook: the dependencies of ``job`` it must still wait for itself.
 
-        The script is written, ``sbatch`` run and the job record written on
-        the connector's worker threads (round trips on a remote host).
+        The others are SLURM jobs of this cluster already submitted: ``job`` is
+        submitted at once with ``--dependency`` on them (see ``depends.py``).
         """
+        if not self.dependencies:
+            return list(job.dependencies)
+        return await take_over(self, job)
+
+    async def launch_async(self, job, env: dict[str, str]) -> ProcessHandle:
+        """Submit the job without blocking the event loop: with the jobs launched with
+        it as an array (``arrays=True``), else alone.
+
+        Scripts, ``sbatch`` and job records go through the connector's worker
+        threads (round trips on a remote host).
+        """
+        after = pop_after(job)
+        failed = failed_dependency(after)
+        if failed is not None:
+            return NotSubmitted(failed)
+        # Ended well: nothing to wait for (and SLURM may have forgotten them).
+        after = [(dep, jobid) for dep, jobid in after if not dep.state.finished]
+        if self.arrays:
+            return await ArrayBatcher.get(self.cluster).launch(self, job, env, after)
+        return await self.submit_one(job, env, dependency_args([i for _, i in after], None),
+                                     after)
+
+    async def submit_one(self, job, env: dict[str, str], dependency: list[str],
+                         after: list) -> ProcessHandle:
+        """``sbatch`` of one job (``dependency``: ``["--dependency=..."]`` or [])."""
         connector = self.connector
-        argv = await connector.call(
-            lambda: self.processbuilder().sbatch_args(job, self.scriptbuilder().write(job, env)))
+
+        def argv_of() -> list[str]:
+            argv = self.processbuilder().sbatch_args(job, self.scriptbuilder().write(job, env))
+            return [*argv[:-1], *dependency, argv[-1]]  # the script stays last
+
+        argv = await connector.call(argv_of)
         submission = asyncio.ensure_future(self.runner.run("sbatch", *argv, cwd=str(job.path)))
         try:
             r = await asyncio.shield(submission)
@@ -133,40 +197,58 @@ class SlurmLauncher(Launcher):
             # Cancelled while sbatch runs: do not leave an unfollowed job in the queue.
             r = await submission
             if r.returncode == 0:
-                handle = await connector.call(self._submitted, job, argv, r)
+                handle = await connector.call(self._submitted, job, argv, r, after)
                 await connector.call(handle.kill)
             raise
-        handle = await connector.call(self._submitted, job, argv, r)
+        handle = await connector.call(self._submitted, job, argv, r, after)
+        self.noted(job, handle)
         handle.poller.kick()
         return handle
 
-    def _submitted(self, job, argv: list[str], r) -> SlurmJobHandle:
+    def noted(self, job, handle: SlurmJobHandle) -> None:
+        """Jobs depending on ``job`` may now be submitted with ``--dependency`` on it."""
+        note_submitted(job, self.cluster, handle.jobid)
+
+    def sbatch_jobid(self, r, what: str, argv: list[str]) -> str:
+        """The job id sbatch printed, or the error of a refused submission."""
         if r.returncode != 0 and UNREACHABLE in r.stderr:
             # Not the job's fault: an options fix would be the wrong advice.
-            msg = (f"sbatch could not reach the SLURM controller for job {job.locator} "
+            msg = (f"sbatch could not reach the SLURM controller for {what} "
                    f"(exit {r.returncode}): {r.stderr.strip()}. The job was not submitted; "
                    "check that slurmctld runs (`scontrol ping`), then submit it again")
-            raise XPMError(msg)
+            raise ConnectorError(msg)
         if r.returncode != 0:
-            msg = (f"sbatch refused job {job.locator} (exit {r.returncode}): "
+            msg = (f"sbatch refused {what} (exit {r.returncode}): "
                    f"{r.stderr.strip() or r.stdout.strip()}. Command: "
                    f"{shlex.join([self.binpath + '/sbatch', *argv])}. Fix the launcher's "
                    "SlurmOptions (partition, account, qos, time...)")
-            raise XPMError(msg)
+            raise SubmissionError(msg)
         lines = r.stdout.strip().splitlines()
-        jobid = check_jobid(lines[-1].split(";")[0].strip() if lines else "",
-                            f"the output of sbatch for job {job.locator}")
+        return check_jobid(lines[-1].split(";")[0].strip() if lines else "",
+                           f"the output of sbatch for {what}")
+
+    def record(self, job, jobid: str, argv: list[str], after: list,
+               array: dict | None = None) -> SlurmJobHandle:
+        """Write the job's ``slurm.json`` (a new kernel follows that SLURM job)."""
         record = {"jobid": jobid, "submitted": time.time(), "host": self.connector.hostname,
-                  "binpath": self.binpath, "args": argv}
+                  "binpath": self.binpath, "args": argv, **(array or {})}
+        if after:
+            record["after"] = [jobid for _, jobid in after]
         self.connector.write_atomic(record_path(job), json.dumps(record))
-        return SlurmJobHandle(self, jobid, job.paths)
+        return SlurmJobHandle(self, jobid, job.paths, after)
+
+    def _submitted(self, job, argv: list[str], r, after=()) -> SlurmJobHandle:
+        jobid = self.sbatch_jobid(r, f"job {job.locator}", argv)
+        return self.record(job, jobid, argv, list(after))
 
     async def attach(self, job) -> ProcessHandle | None:
         """Follow the SLURM job recorded in the job folder (e.g. before a kernel restart)."""
         record = await self.connector.call(read_record, job, self.connector)
         if record is None:
-            return None
-        return SlurmJobHandle(self, record["jobid"], job.paths)
+            return None  # launch_async takes the job's SLURM dependencies
+        handle = SlurmJobHandle(self, record["jobid"], job.paths, pop_after(job))
+        self.noted(job, handle)
+        return handle
 
 
 def record_path(job) -> Path:
@@ -176,7 +258,7 @@ def record_path(job) -> Path:
 def read_record(job, connector) -> dict | None:
     """The SLURM job record of a job folder, or None.
 
-    Its job id is checked (an ``XPMError`` naming the file if it is not one): it
+    Its job id is checked (an ``InvalidArgumentError`` naming the file if it is not one): it
     is passed to scancel, squeue and sacct.
     """
     path = record_path(job)

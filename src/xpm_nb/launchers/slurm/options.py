@@ -6,7 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from ...errors import XPMError
+from ...errors import InvalidArgumentError
 
 __all__ = ["SlurmOptions", "format_time", "parse_time"]
 
@@ -56,13 +56,13 @@ class SlurmOptions:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     msg = (f"SlurmOptions.{f.name}: expected a non-negative int, got "
                            f"{value!r} (a {type(value).__name__})")
-                    raise XPMError(msg)
+                    raise InvalidArgumentError(msg)
             elif isinstance(value, int) and not isinstance(value, bool):
                 setattr(self, f.name, str(value))  # e.g. cpus_per_task=4
             elif not isinstance(value, str) or not value.strip():
                 msg = (f"SlurmOptions.{f.name}: expected a non-empty str, got {value!r} "
                        f"(a {type(value).__name__})")
-                raise XPMError(msg)
+                raise InvalidArgumentError(msg)
         if self.time is not None:
             parse_time(self.time)  # fail now, not in sbatch
 
@@ -86,7 +86,7 @@ class SlurmOptions:
             hint = f" Did you mean {close[0]!r}?" if close else ""
             msg = (f"SlurmOptions has no field {', '.join(map(repr, unknown))}; "
                    f"the fields are: {', '.join(names)}.{hint}")
-            raise XPMError(msg)
+            raise InvalidArgumentError(msg)
         return dataclasses.replace(self, **kwargs)
 
     @staticmethod
@@ -106,7 +106,7 @@ def format_time(duration_s: int | float) -> str:
     """``3600`` → ``"1:00:00"``; ``93784`` → ``"1-02:03:04"`` (seconds rounded up)."""
     if duration_s < 0:
         msg = f"a SLURM time must be non-negative, got {duration_s!r} seconds"
-        raise XPMError(msg)
+        raise InvalidArgumentError(msg)
     total = int(-(-duration_s // 1))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
@@ -126,7 +126,7 @@ def parse_time(text: str) -> int:
     if m is None:
         msg = (f"SlurmOptions.time: cannot read {text!r} as a SLURM time; use minutes "
                f"(\"30\"), \"H:MM:SS\", or \"D-HH:MM:SS\" (e.g. \"1-12:00:00\")")
-        raise XPMError(msg)
+        raise InvalidArgumentError(msg)
     days, a, b, c = m.groups()
     if days is not None:  # d-h[:m[:s]]
         h, mi, s = int(a), int(b or 0), int(c or 0)

@@ -24,19 +24,23 @@ from .commands import (
     SQUEUE_FORMAT,
     CommandRunner,
     SlurmStatus,
+    array_base,
     check_jobid,
     exit_of,
     parse_sacct,
     parse_squeue,
 )
 
-__all__ = ["SlurmPoller", "SlurmJobHandle"]
+__all__ = ["SlurmPoller", "SlurmJobHandle", "NotSubmitted"]
 
 logger = logging.getLogger(__name__)
 
 COALESCE = 0.1  # s: jobs submitted together are polled by one squeue
 FILE_POLL_MIN, FILE_POLL_MAX = 0.05, 1.0  # s between two looks at a job's files
 REMOTE_FILE_POLL_MAX = 5.0  # the same through a remote connector (each look is a round trip)
+# A job SLURM keeps pending wakes when its status changes; its files are looked at only
+# this often meanwhile (1,000 queued array tasks must not mean 1,000 looks a second).
+PENDING_POLL_MAX, REMOTE_PENDING_POLL_MAX = 10.0, 30.0
 CHUNK = 200  # job ids per squeue command
 # A job SLURM says ended without our marker: wait this long for the marker, in case
 # the shared file system shows the compute node's files late (NFS attribute cache).
@@ -65,6 +69,7 @@ class SlurmPoller:
         # status kept through a failed round is not news: see SlurmJobHandle._follow)
         self.seen_in_round: dict[str, int] = {}
         self._watchers: dict[str, int] = {}
+        self._changes: dict[str, list[asyncio.Future]] = {}  # job id -> next_change waiters
         self._round: asyncio.Future = loop.create_future()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -127,16 +132,44 @@ class SlurmPoller:
         except asyncio.TimeoutError:
             pass
 
+    async def next_change(self, jobid: str, timeout: float) -> None:
+        """Return once a poll round saw ``jobid``'s status change (or SLURM stop knowing
+        it, or a round fail), or after ``timeout`` seconds."""
+        waiter = self.loop.create_future()
+        self._changes.setdefault(jobid, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            waiters = self._changes.get(jobid)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._changes[jobid]
+
+    def _changed(self, jobids) -> None:
+        for jobid in jobids:
+            for waiter in self._changes.pop(jobid, []):
+                if not waiter.done():
+                    waiter.set_result(None)
+
     async def _run(self) -> None:
         try:
             while self._watchers:
                 await asyncio.sleep(COALESCE)
                 self._wake.clear()
+                before = dict(self.statuses)
                 try:
                     await self.poll(list(self._watchers))
                 except Exception as exc:  # noqa: BLE001 - the poller must go on
                     self.error = f"{type(exc).__name__}: {exc}"
                     logger.warning("SLURM poll failed: %s", self.error)
+                if self.error is not None:
+                    self._changed(list(self._changes))  # everyone looks at its files
+                else:
+                    self._changed([j for j in list(self._changes) if j in self.missing
+                                   or _differ(before.get(j), self.statuses.get(j))])
                 self.rounds += 1
                 done, self._round = self._round, self.loop.create_future()
                 done.set_result(None)
@@ -158,23 +191,27 @@ class SlurmPoller:
     async def poll(self, jobids: list[str]) -> None:
         """One round: ``squeue`` for all, ``sacct`` for those squeue no longer knows."""
         unknown: list[str] = []
-        for i in range(0, len(jobids), CHUNK):
-            chunk = jobids[i:i + CHUNK]
-            r = await self.runner.run("squeue", "-h", "-t", "all", f"--jobs={','.join(chunk)}",
+        queries = squeue_queries(jobids)
+        for i in range(0, len(queries), CHUNK):
+            chunk = queries[i:i + CHUNK]
+            asked = [j for _, ids in chunk for j in ids]
+            r = await self.runner.run("squeue", "-h", "-t", "all",
+                                      f"--jobs={','.join(q for q, _ in chunk)}",
                                       "-O", SQUEUE_FORMAT)
             if r.returncode != 0 and "Invalid job id" not in r.stderr:
                 # The controller cannot be reached: keep what we knew, mark nothing failed.
                 self.error = f"squeue exited {r.returncode}: {r.stderr.strip()}"
                 logger.warning("%s", self.error)
                 return
-            found = parse_squeue(r.stdout) if r.returncode == 0 else {}
+            answer = parse_squeue(r.stdout) if r.returncode == 0 else {}
+            found = {j: answer[j] for j in asked if j in answer}  # not the array's other tasks
             self.statuses.update(found)
             self.seen_in_round.update(dict.fromkeys(found, self.rounds))
-            unknown += [j for j in chunk if j not in found]
+            unknown += [j for j in asked if j not in found]
         self.error = None
         if unknown and self._sacct is not False:
             r = await self.runner.run("sacct", "-n", "-P", "-X", f"--jobs={','.join(unknown)}",
-                                      "-o", "JobIDRaw,State,ExitCode,Reason")
+                                      "-o", "JobID,State,ExitCode,Reason")
             if r.returncode == 0:
                 self._sacct = True
                 found = parse_sacct(r.stdout)
@@ -190,6 +227,33 @@ class SlurmPoller:
                 self.missing.pop(jobid, None)
 
 
+def _differ(a: SlurmStatus | None, b: SlurmStatus | None) -> bool:
+    """Whether a job's status changed in a way its handle acts on (not its time left)."""
+    if a is None or b is None:
+        return a is not b
+    return (a.state, a.reason, a.exit_code) != (b.state, b.reason, b.exit_code)
+
+
+def squeue_queries(jobids: list[str]) -> list[tuple[str, list[str]]]:
+    """What to ask squeue for ``jobids``: an array's id once for several of its tasks
+    (1,000 tasks: one id on the command line, not 1,000), else each id."""
+    tasks: dict[str, list[str]] = {}
+    for jobid in jobids:
+        base = array_base(jobid)
+        if base is not None:
+            tasks.setdefault(base, []).append(jobid)
+    queries, grouped = [], set()
+    for jobid in jobids:
+        base = array_base(jobid)
+        if base is not None and len(tasks[base]) > 1:
+            if base not in grouped:
+                grouped.add(base)
+                queries.append((base, tasks[base]))
+        else:
+            queries.append((jobid, [jobid]))
+    return queries
+
+
 def _read_or_none(connector, path) -> bytes | None:
     try:
         return connector.read_bytes(path)
@@ -197,14 +261,37 @@ def _read_or_none(connector, path) -> bytes | None:
         return None
 
 
+class NotSubmitted(ProcessHandle):
+    """A job not submitted because it can no longer run (a dependency failed)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def poll(self) -> int | None:
+        return -1
+
+    def kill(self) -> None:
+        return
+
+    async def recorded(self, job) -> None:
+        return
+
+    async def wait(self, on_state=None) -> ProcessExit:
+        return ProcessExit(None, self.reason, by_launcher=True, dependency_failed=True)
+
+
 class SlurmJobHandle(ProcessHandle):
     """A SLURM job running a task: its state from the poller and the job folder."""
 
-    def __init__(self, launcher, jobid: str, paths):
+    def __init__(self, launcher, jobid: str, paths, after=()):
         self.launcher = launcher
         self.jobid = check_jobid(jobid, paths.meta / "slurm.json")
         self.paths = paths
         self.cancelled = False
+        # (job, SLURM id) of the dependencies SLURM waits for (--dependency): when one
+        # fails, SLURM keeps this job pending forever; we cancel it instead.
+        self.after = list(after)
+        self._never_since: float | None = None
         self._poller: SlurmPoller | None = None
 
     def __repr__(self) -> str:
@@ -299,14 +386,21 @@ class SlurmJobHandle(ProcessHandle):
                 grace = MARKER_GRACE.get(status.state, 0.0) if final else GONE_GRACE
                 if await self._io(self._died_here):
                     grace = 0.0  # its process is gone from this very host: no marker comes
+                if not final and self.cancelled:
+                    grace = 0.0  # a pending array task scancel'ed: SLURM forgets it at once
                 if time.monotonic() - ended_at >= grace:
                     if final:
                         return exit_of(status, self.cancelled)
+                    if self.cancelled:
+                        return ProcessExit(None, "cancelled", by_launcher=True)
                     return ProcessExit(None, (
                         f"SLURM job {jobid} is no longer known to SLURM (squeue, sacct) and "
                         f"left no result in {paths.path}; see {paths.stderr}"))
             else:
                 ended_at = None
+                if not started and (stop := self._dependency_failed(status)) is not None:
+                    await self._io(self.kill)
+                    return stop
                 if started and status is not None and status.pending:
                     # A pid file while SLURM says pending: the job was requeued after
                     # its process was killed (no marker). Once an answer begun after
@@ -324,8 +418,36 @@ class SlurmJobHandle(ProcessHandle):
                     last = state
                     if on_state is not None:
                         on_state(state)
-            await poller.next_round(delay)
-            delay = min(delay * 1.5, FILE_POLL_MAX if self._local else REMOTE_FILE_POLL_MAX)
+            if (not started and not failed and ended_at is None and status is not None
+                    and status.pending):
+                await poller.next_change(jobid, delay)
+                delay = min(delay * 1.5,
+                            PENDING_POLL_MAX if self._local else REMOTE_PENDING_POLL_MAX)
+            else:
+                if delay > FILE_POLL_MAX:
+                    delay = FILE_POLL_MIN  # it left the queue: look often again
+                await poller.next_round(delay)
+                delay = min(delay * 1.5,
+                            FILE_POLL_MAX if self._local else REMOTE_FILE_POLL_MAX)
+
+    def _dependency_failed(self, status: SlurmStatus | None) -> ProcessExit | None:
+        """The end of a job that can no longer start: a dependency failed."""
+        from .depends import failed_dependency  # late: depends is imported after us
+
+        reason = failed_dependency(self.after)
+        if reason is not None:
+            return ProcessExit(None, reason, by_launcher=True, dependency_failed=True)
+        if status is None or status.reason != "DependencyNeverSatisfied":
+            self._never_since = None
+            return None
+        # SLURM gave up on a dependency we do not follow (or not yet heard of).
+        self._never_since = self._never_since or time.monotonic()
+        if time.monotonic() - self._never_since < FINAL_WAIT:
+            return None
+        return ProcessExit(None, (
+            f"dependency failed: SLURM job {self.jobid} can never start "
+            f"(DependencyNeverSatisfied: {' '.join(d for _, d in self.after) or 'a job'} "
+            "it depends on did not end well)"), by_launcher=True, dependency_failed=True)
 
     async def _io(self, fn, *args):
         """``fn(*args)`` on the job folder's host, on the connector's worker threads."""
