@@ -103,6 +103,16 @@ RENDER = """async ([state, module]) => {
 }"""
 
 FOCUS = "() => { const a = document.activeElement; return a && a.dataset ? (a.dataset.focus || a.tagName) : null; }"
+
+
+def focus_is(page, expected: str, timeout: float = 10_000) -> None:
+    """The focus reaches ``expected`` (a re-render may still be on its way on a loaded
+    machine); an AssertionError naming where it is otherwise."""
+    try:
+        page.wait_for_function(f"e => ({FOCUS})() === e", arg=expected, timeout=timeout)
+    except Exception:  # noqa: BLE001 - reported as the assertion below
+        pass
+    assert page.evaluate(FOCUS) == expected
 ORDER = """() => [...window.current.el.querySelectorAll('.xpm-jt-row')].filter((r) => r.style.display !== 'none')
   .map((r) => [parseFloat(r.style.transform.replace('translateY(', '')), Number(r.dataset.k)])
   .sort((a, b) => a[0] - b[0]).map((x) => x[1])"""
@@ -127,7 +137,7 @@ def test_keyboard_sort_filter_open_and_focus_kept(fresh, tmp_path):
     fresh.keyboard.press("Enter")
     fresh.wait_for_timeout(80)
     # Re-rendered header: the focus stays on it, and it says how it sorts.
-    assert fresh.evaluate(FOCUS) == "head:state"
+    focus_is(fresh, "head:state")
     assert fresh.get_attribute(head, "aria-sort") == "ascending"
     assert fresh.evaluate(ORDER) == [3, 1, 0, 2]  # waiting, running, done, error
     fresh.keyboard.press(" ")
@@ -145,7 +155,7 @@ def test_keyboard_sort_filter_open_and_focus_kept(fresh, tmp_path):
     fresh.wait_for_timeout(80)
     assert fresh.evaluate(ORDER) == [2]
     assert fresh.get_attribute(chip, "aria-pressed") == "true"
-    assert fresh.evaluate(FOCUS) == "chip:error"
+    focus_is(fresh, "chip:error")
     fresh.keyboard.press(" ")
     fresh.wait_for_timeout(80)
     assert fresh.evaluate(ORDER) == [0, 1, 2, 3]
@@ -156,37 +166,37 @@ def test_keyboard_sort_filter_open_and_focus_kept(fresh, tmp_path):
     fresh.wait_for_timeout(80)
     assert fresh.is_visible(".xpm-jt-detail")
     assert jobs[1].identifier[:12] in fresh.inner_text(".xpm-jt-detail")
-    assert fresh.evaluate(FOCUS) == "row:1"
+    focus_is(fresh, "row:1")
     # Arrow down: the next row.
     fresh.keyboard.press("ArrowDown")
     fresh.wait_for_timeout(80)
-    assert fresh.evaluate(FOCUS) == "row:2"
+    focus_is(fresh, "row:2")
     fresh.keyboard.press("ArrowUp")
     fresh.wait_for_timeout(80)
-    assert fresh.evaluate(FOCUS) == "row:1"
+    focus_is(fresh, "row:1")
 
     # Live updates keep the focus where it is: on the row...
     jobs[1].progress = [{"progress": 0.5, "desc": "x"}]
     send_patch(fresh, table, [jobs[1]])
     jobs[3].state = JobState.RUNNING
     send_patch(fresh, table, [jobs[3]])
-    assert fresh.evaluate(FOCUS) == "row:1"
+    focus_is(fresh, "row:1")
     # ...even when the sort moves the row to another place.
     fresh.click(".xpm-jt-head [data-col='state']")
     fresh.focus(".xpm-jt-row[data-k='1']")
     jobs[1].state = JobState.DONE
     send_patch(fresh, table, [jobs[1]])
-    assert fresh.evaluate(FOCUS) == "row:1"
+    focus_is(fresh, "row:1")
     # ...and on a row's cancel button.
     fresh.focus(".xpm-jt-row[data-k='3'] button.xpm-cancel")
     jobs[3].progress = [{"progress": 0.2, "desc": None}]
     send_patch(fresh, table, [jobs[3]])
-    assert fresh.evaluate(FOCUS) == "row:3:cancel"
+    focus_is(fresh, "row:3:cancel")
     # ...and on a chip, whose counts change.
     fresh.focus(".xpm-jt-chips [data-state='done']")
     jobs[3].state = JobState.DONE
     send_patch(fresh, table, [jobs[3]])
-    assert fresh.evaluate(FOCUS) == "chip:done"
+    focus_is(fresh, "chip:done")
 
 
 def test_cancel_asks_for_a_confirmation(fresh, tmp_path):
@@ -211,7 +221,7 @@ def test_cancel_asks_for_a_confirmation(fresh, tmp_path):
     fresh.keyboard.press("Enter")
     fresh.wait_for_timeout(60)
     assert fresh.inner_text(".xpm-jt-row[data-k='3'] button.xpm-cancel") == "confirm?"
-    assert fresh.evaluate(FOCUS) == "row:3:cancel"
+    focus_is(fresh, "row:3:cancel")
     fresh.wait_for_timeout(4300)
     assert fresh.inner_text(".xpm-jt-row[data-k='3'] button.xpm-cancel") == "✕"
     sent = fresh.evaluate("() => window.current.model.sent.filter((m) => m.type === 'cancel')")
@@ -319,7 +329,7 @@ def test_graph_of_200_jobs_collapses_by_task(fresh, tmp_path):
     fresh.wait_for_timeout(100)
     nodes = fresh.evaluate(NODES)
     assert len(nodes) == 101
-    assert fresh.evaluate(FOCUS) == "node:k:0"
+    focus_is(fresh, "node:k:0")
     scroll = fresh.evaluate("() => { const s = document.querySelector('.xpm-dag-scroll'); return [s.scrollHeight, s.clientHeight]; }")
     assert scroll[0] > scroll[1] and scroll[1] <= 470
     fresh.locator(".xpm-xp-graph").screenshot(path=str(SCREENSHOT_DIR / "issue19-graph-200-expanded.png"))
@@ -399,7 +409,7 @@ def test_experiment_header_keeps_the_focus(fresh, tmp_path):
     fresh.focus(".xpm-xp button.xpm-xp-graph-toggle")
     fresh.evaluate("() => window.current.model.change('status', 'closed')")  # the header is rebuilt
     fresh.wait_for_timeout(60)
-    assert fresh.evaluate(FOCUS) == "xp:graph"
+    focus_is(fresh, "xp:graph")
     fresh.keyboard.press("Enter")  # a button: opens the graph
     fresh.wait_for_timeout(100)
     assert fresh.evaluate("() => document.querySelectorAll('.xpm-dag-node').length") == 4

@@ -15,6 +15,11 @@ import pytest
 
 from xpm_nb.compat import finder
 
+# Importing xpm_nb.compat installs the stand-in (and sets XPM_NB_EXPERIMAESTRO for
+# child processes): undone at once, so that collecting this file changes nothing
+# for the rest of the session (a JupyterLab started later, subprocesses).
+finder.uninstall()
+
 
 @pytest.fixture
 def standin():
@@ -224,3 +229,35 @@ def test_python_m_experimaestro_runs_our_cli():
     proc = _run("1", None, "-m", "experimaestro", "run-experiment", "--help")
     assert proc.returncode == 0, proc.stderr
     assert "--xpm-config-dir" in proc.stdout or "YAML" in proc.stdout
+
+
+def test_environment_variable_leaves_xpm_nb_unimported_until_experimaestro():
+    """At start the hook imports nothing of xpm_nb: in a kernel, xpm_nb registers its
+    rich display with IPython when imported, which must come after IPython."""
+    code = ("import sys; before = 'xpm_nb' in sys.modules; import experimaestro; "
+            "print(before, 'xpm_nb.compat' in sys.modules)")
+    proc = _run("1", code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False True"
+
+
+def test_widgets_show_in_a_kernel_started_with_the_environment_variable(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    import os
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import experimaestro\nxp = experimaestro.experiment({str(tmp_path / 'ws')!r}, 'x')\n"
+        "display(xp)\nxp.close()")]
+    old = os.environ.get("XPM_NB_EXPERIMAESTRO")
+    os.environ["XPM_NB_EXPERIMAESTRO"] = "1"  # the kernel inherits it
+    try:
+        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    finally:
+        if old is None:
+            os.environ.pop("XPM_NB_EXPERIMAESTRO", None)
+        else:
+            os.environ["XPM_NB_EXPERIMAESTRO"] = old
+    [shown] = [o for o in nb.cells[0].outputs if o.output_type == "display_data"]
+    assert "application/vnd.jupyter.widget-view+json" in shown["data"]
