@@ -11,18 +11,15 @@ the points of a patch.
 
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 
 import pytest
 
-from infra.jupyterlab import CHROMIUM, chromium_available, launch_chromium, playwright_available
-from support.integration import need
+from support.blankpage import blank_page, clean
 from xpm_nb.scheduler.follow import metrics_log
 from xpm_nb.scheduler.jobs import Job, JobState
 from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
-from xpm_nb.widgets.assets import bundle
 from xpm_nb.widgets.metrics import CurveState
 from xpm_nb.widgets.rows import JobTableState
 
@@ -30,38 +27,16 @@ WIDGET_TESTS = Path(__file__).resolve().parents[1] / "widgets"
 if str(WIDGET_TESTS) not in sys.path:
     sys.path.insert(0, str(WIDGET_TESTS))
 
-from test_views_js import FAKE_MODEL  # noqa: E402 - after the path
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    need(chromium_available(), f"{CHROMIUM} missing (apt-get install chromium chromium-driver)")
-    need(playwright_available(), "the Python playwright package is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        context = launch_chromium(pw, tmp_path_factory.mktemp("chromium-metrics"))
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.set_content("<html><body></body></html>")
-            page.evaluate(FAKE_MODEL)
-            for name in ("job_table", "metrics_view", "metrics_chart", "experiment_view"):
-                url = "data:text/javascript;base64," + base64.b64encode(bundle(name).encode()).decode()
-                page.evaluate("async ([name, url]) => { window[name] = await import(url); }", [name, url])
-            page.errors = errors
-            yield page
-        finally:
-            context.close()
+    yield from blank_page(tmp_path_factory.mktemp("chromium-metrics"), ("job_table", "metrics_view", "metrics_chart", "experiment_view"))
 
 
 @pytest.fixture
 def fresh(page):
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.evaluate("() => { document.body.innerHTML = ''; delete globalThis[Symbol.for('xpm_nb.views')]; }")
-    yield page
-    assert page.errors == []
+    yield from clean(page, viewport={"width": 1280, "height": 900})
 
 
 def make_jobs(tmp_path, n: int) -> list[Job]:

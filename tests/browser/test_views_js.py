@@ -11,7 +11,6 @@ xpm_nb's entries, current, for outputs still there.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import sys
@@ -19,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.jupyterlab import CHROMIUM, chromium_available, launch_chromium, playwright_available
-from support.integration import need
+from support.blankpage import blank_page, clean
 from xpm_nb.scheduler.jobs import Job, JobState
 from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
 from xpm_nb.widgets.assets import bundle
@@ -30,52 +28,17 @@ WIDGET_TESTS = Path(__file__).resolve().parents[1] / "widgets"
 if str(WIDGET_TESTS) not in sys.path:
     sys.path.insert(0, str(WIDGET_TESTS))  # widget_tasks (the tasks of the jobs shown)
 
-FAKE_MODEL = r"""() => {
-window.FakeModel = class {
-  constructor(state) { this.state = { ...state }; this.handlers = new Map(); this.sent = []; this.widget_manager = null; }
-  get(key) { return this.state[key]; }
-  set(key, value) { this.state[key] = value; }
-  save_changes() {}
-  on(event, fn) { if (!this.handlers.has(event)) this.handlers.set(event, new Set()); this.handlers.get(event).add(fn); }
-  off(event, fn) { const s = this.handlers.get(event); if (s) s.delete(fn); }
-  send(message) { this.sent.push(message); }
-  trigger(event, ...args) { this.triggerAs(undefined, event, ...args); }
-  // anywidget calls a view's listeners with the view as `this`
-  triggerAs(self, event, ...args) { for (const fn of [...(this.handlers.get(event) || [])]) fn.call(self, ...args); }
-  change(key, value) { this.state[key] = value; this.trigger(`change:${key}`); }
-};
-}"""
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    need(chromium_available(), f"{CHROMIUM} missing (apt-get install chromium chromium-driver)")
-    need(playwright_available(), "the Python playwright package is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        context = launch_chromium(pw, tmp_path_factory.mktemp("chromium-js"))
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.set_content("<html><body></body></html>")
-            page.evaluate(FAKE_MODEL)
-            for name in ("job_table", "experiment_view", "config_view"):
-                url = "data:text/javascript;base64," + base64.b64encode(bundle(name).encode()).decode()
-                page.evaluate("async ([name, url]) => { window[name] = await import(url); }", [name, url])
-            page.errors = errors
-            yield page
-        finally:
-            context.close()
+    yield from blank_page(tmp_path_factory.mktemp("chromium-js"), ("job_table", "experiment_view", "config_view"))
 
 
 @pytest.fixture
 def fresh(page):
     """A clean page body and registry for each test."""
-    page.evaluate("() => { document.body.innerHTML = ''; delete globalThis[Symbol.for('xpm_nb.views')]; }")
-    yield page
-    assert page.errors == []
+    yield from clean(page)
 
 
 def jobs(tmp_path, n: int) -> list[Job]:

@@ -28,7 +28,6 @@ sending them happen under one lock, so a view gets them in ``seq`` order.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterable
 
@@ -36,9 +35,10 @@ import anywidget
 import traitlets
 
 from .assets import bundle
+from .live import LiveJobsView
 from .metrics import DiskFill
 from .rows import JobTableState
-from .updates import UPDATE_INTERVAL, Coalescer
+from .updates import UPDATE_INTERVAL
 
 __all__ = ["JobTable"]
 
@@ -48,7 +48,7 @@ def _fresh_snapshot(_value, widget: JobTable) -> dict:
     return widget._snapshot()
 
 
-class JobTable(anywidget.AnyWidget):
+class JobTable(LiveJobsView, anywidget.AnyWidget):
     """A live table of ``jobs``; with ``scheduler``, also of every job it gets later."""
 
     _esm = bundle("job_table")
@@ -70,10 +70,10 @@ class JobTable(anywidget.AnyWidget):
 
     def __init__(self, jobs: Iterable = (), *, scheduler=None, title: str = "",
                  interval: float = UPDATE_INTERVAL, **kwargs):
-        # Set before the base class opens the comm: its state holds the snapshot.
-        self._sync_lock = threading.RLock()
         self.table = JobTableState(jobs)
         self.table.baseline()  # patches hold what changes after the snapshot
+        # Before the base class opens the comm: its state holds the snapshot.
+        self._init_live([scheduler] + [job.scheduler for job in self.table.jobs], interval)
         model_id = kwargs.pop("model_id", None) or uuid.uuid4().hex
         kwargs.setdefault("counts", self.table.counts())
         kwargs.setdefault("tag_names", self.table.tag_names)
@@ -81,16 +81,9 @@ class JobTable(anywidget.AnyWidget):
         kwargs.setdefault("n_jobs", len(self.table))
         super().__init__(title=title, model_id=model_id, _xpm_id=model_id, **kwargs)
         self._follow_all = scheduler is not None
-        self._coalescer = Coalescer(self._flush, interval)
         # Jobs found finished on disk were never followed: their metrics are read once.
         self._disk_fill = DiskFill(self._filled)
-        self._schedulers: list = []
-        schedulers = [scheduler] if scheduler is not None else []
-        schedulers += [job.scheduler for job in self.table.jobs if job.scheduler is not None]
-        for sched in schedulers:
-            if all(sched is not s for s in self._schedulers):
-                self._schedulers.append(sched)
-                sched.listeners.append(self._on_job)
+        self._listen()
         self.on_msg(self._on_message)
         for job in self.table.jobs:
             self._disk_fill.consider(job, self._loop())
@@ -99,22 +92,8 @@ class JobTable(anywidget.AnyWidget):
     def jobs(self) -> list:
         return list(self.table.jobs)
 
-    @property
-    def flushes(self) -> int:
-        """How many coalesced updates this widget made."""
-        return self._coalescer.flushes
-
-    def _loop(self):
-        return getattr(self._schedulers[0], "loop", None) if self._schedulers else None
-
-    def _snapshot(self) -> dict:
-        with self._sync_lock:
-            return self.table.compact_snapshot()
-
-    def send_state(self, key=None) -> None:
-        # One lock for every message carrying rows: a view gets them in `seq` order.
-        with self._sync_lock:
-            super().send_state(key)
+    def _state_snapshot(self) -> dict:
+        return self.table.compact_snapshot()
 
     def _on_job(self, job) -> None:
         # Called by the scheduler for every change: keep it to a set insertion.
@@ -164,16 +143,6 @@ class JobTable(anywidget.AnyWidget):
         if kind in ("cancel", "resubmit"):
             self._coalescer.mark(self._loop())
 
-    def flush(self) -> None:
-        """Send the pending changes now (the scheduler's loop does it within 0.1 s anyway)."""
-        self._coalescer.flush_now()
-
     def close(self) -> None:
-        for sched in self._schedulers:
-            try:
-                sched.listeners.remove(self._on_job)
-            except ValueError:
-                pass
-        self._schedulers = []
-        self._coalescer.cancel()
+        self._stop_listening()
         super().close()

@@ -18,15 +18,15 @@ sees a gap asks for a snapshot: ``{"type": "sync"}``).
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import anywidget
 import traitlets
 
 from .assets import bundle
+from .live import LiveJobsView
 from .metrics import CurveFeed, CurveState
-from .updates import UPDATE_INTERVAL, Coalescer
+from .updates import UPDATE_INTERVAL
 
 __all__ = ["MetricsView"]
 
@@ -35,7 +35,7 @@ def _fresh_snapshot(_value, widget: MetricsView) -> dict:
     return widget._snapshot()
 
 
-class MetricsView(anywidget.AnyWidget):
+class MetricsView(LiveJobsView, anywidget.AnyWidget):
     """Live curves of the metrics of an experiment's jobs (or of a list of jobs).
 
     ``color``: a tag whose values colour the curves; ``group``: a tag whose
@@ -59,21 +59,15 @@ class MetricsView(anywidget.AnyWidget):
     def __init__(self, source=(), *, color: str = "", group: str = "", log: bool = False,
                  smoothing: float = 0.0, interval: float = UPDATE_INTERVAL, **kwargs):
         jobs, scheduler, title = _jobs_of(source)
-        self._sync_lock = threading.RLock()
         self._follow_all = scheduler is not None
-        self._schedulers: list = []
-        for sched in [scheduler] + [j.scheduler for j in jobs]:
-            if sched is not None and all(sched is not s for s in self._schedulers):
-                self._schedulers.append(sched)
         # Before the watchers: an event may come at once (its flush waits `interval`).
-        self._coalescer = Coalescer(self._flush, interval)
+        self._init_live([scheduler] + [j.scheduler for j in jobs], interval)
         self.feed = CurveFeed(jobs, lambda: self._coalescer.mark(self._loop()), self._loop)
         model_id = kwargs.pop("model_id", None) or uuid.uuid4().hex
         super().__init__(title=title, model_id=model_id, _xpm_id=model_id,
                          tag_names=self.feed.tag_names(), color_by=color, group_by=group,
                          log_scale=log, smoothing=float(smoothing), **kwargs)
-        for sched in self._schedulers:
-            sched.listeners.append(self._on_job)
+        self._listen()
         self.on_msg(self._on_message)
 
     @property
@@ -84,20 +78,8 @@ class MetricsView(anywidget.AnyWidget):
     def jobs(self) -> list:
         return self.feed.jobs
 
-    @property
-    def flushes(self) -> int:
-        return self._coalescer.flushes
-
-    def _loop(self):
-        return getattr(self._schedulers[0], "loop", None) if self._schedulers else None
-
-    def _snapshot(self) -> dict:
-        with self._sync_lock:
-            return self.curves.snapshot()
-
-    def send_state(self, key=None) -> None:
-        with self._sync_lock:
-            super().send_state(key)
+    def _state_snapshot(self) -> dict:
+        return self.curves.snapshot()
 
     # --- the scheduler's thread -------------------------------------------------
 
@@ -121,24 +103,14 @@ class MetricsView(anywidget.AnyWidget):
             with self._sync_lock:
                 self.send(self.curves.snapshot())
 
-    def flush(self) -> None:
-        """Send the pending points now."""
-        self._coalescer.flush_now()
-
     def close(self) -> None:
         if not hasattr(self, "_coalescer"):  # __init__ failed (a bad source): nothing to undo
             super().close()
             return
-        for sched in self._schedulers:
-            try:
-                sched.listeners.remove(self._on_job)
-            except ValueError:
-                pass
-        self._schedulers = []
+        self._stop_listening()
         feed = getattr(self, "feed", None)
         if feed is not None:
             feed.close()
-        self._coalescer.cancel()
         super().close()
 
 
