@@ -18,7 +18,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-import fasteners
+from support.venvs import cached_venv
 
 PACKAGES = ["datamaestro==1.16.1", "xpm-mlboard==0.3.1", "tensorboard==2.21.0"]  # + its tests
 
@@ -28,35 +28,22 @@ def venv_dir() -> Path:
     return Path(os.environ.get("XPM_NB_ECO_VENV", default))
 
 
-def _marker(vdir: Path) -> Path:
-    # Another interpreter or package set means another venv.
-    tag = f"{sys.executable} {sys.version} {' '.join(PACKAGES)} tests"
-    return vdir / f".xpm_nb-ok-{hashlib.sha256(tag.encode()).hexdigest()[:16]}"
-
-
 def eco_python() -> Path | None:
     """The venv's python, creating the venv if needed (None if impossible)."""
     vdir = venv_dir()
-    python = vdir / "bin" / "python"
-    marker = _marker(vdir)
-    if marker.exists():
-        return python
-    vdir.parent.mkdir(parents=True, exist_ok=True)
-    with fasteners.InterProcessLock(str(vdir) + ".lock"):
-        if marker.exists():
-            return python
-        try:
-            subprocess.run([sys.executable, "-m", "venv", "--clear", "--system-site-packages",
-                            str(vdir)], check=True, timeout=300)
-            subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES],
-                           check=True, timeout=900)
-            subprocess.run([str(python), "-c", "import datamaestro, xpm_mlboard, xpm_nb"],
-                           check=True, timeout=120)
-            _fetch_mlboard_tests(python, vdir)
-        except (subprocess.SubprocessError, OSError):
-            return None
-        marker.touch()
-    return python
+
+    def build(python: Path) -> None:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", "--system-site-packages",
+                        str(vdir)], check=True, timeout=300)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES],
+                       check=True, timeout=900)
+        subprocess.run([str(python), "-c", "import datamaestro, xpm_mlboard, xpm_nb"],
+                       check=True, timeout=120)
+        _fetch_mlboard_tests(python, vdir)
+
+    # Another interpreter or package set means another venv.
+    tag = f"{sys.executable} {sys.version} {' '.join(PACKAGES)} tests"
+    return cached_venv(vdir, f".xpm_nb-ok-{hashlib.sha256(tag.encode()).hexdigest()[:16]}", build)
 
 
 MLBOARD = "xpm-mlboard==0.3.1"

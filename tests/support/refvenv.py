@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fasteners
+from support.venvs import cached_venv
 
 REF_VERSION = "2.7.0"
 
@@ -25,24 +25,12 @@ def venv_dir() -> Path:
 def ref_python() -> Path | None:
     """Path of the reference venv's python, installing it if needed (None if impossible)."""
     vdir = venv_dir()
-    python = vdir / "bin" / "python"
-    marker = vdir / f".xpm_nb-ok-{REF_VERSION}"
-    if marker.exists():
-        return python
-    vdir.parent.mkdir(parents=True, exist_ok=True)
-    with fasteners.InterProcessLock(str(vdir) + ".lock"):
-        if marker.exists():
-            return python
-        try:
-            if not python.exists():
-                subprocess.run([sys.executable, "-m", "venv", str(vdir)], check=True)
-            subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", f"experimaestro=={REF_VERSION}"],
-                check=True,
-                timeout=900,
-            )
-            subprocess.run([str(python), "-c", "import experimaestro"], check=True)
-        except (subprocess.SubprocessError, OSError):
-            return None
-        marker.touch()
-    return python
+
+    def build(python: Path) -> None:
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(vdir)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"experimaestro=={REF_VERSION}"],
+                       check=True, timeout=900)
+        subprocess.run([str(python), "-c", "import experimaestro"], check=True)
+
+    return cached_venv(vdir, f".xpm_nb-ok-{REF_VERSION}", build)
