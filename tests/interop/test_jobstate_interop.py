@@ -4,15 +4,12 @@ experimaestro 2.7.0 (run in its own virtual environment)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.integration import need
 from support.paths import importable, on_pythonpath
-from support.refvenv import ref_python
+from support.refvenv import run_script
 from xpm_nb import experiment
 from xpm_nb.scheduler.jobs import JobState
 
@@ -58,18 +55,13 @@ print(json.dumps({"inside": type(inside).__name__, "after": type(after).__name__
 
 def _ref(code: str, *args: str, script: Path | None = None) -> dict:
     """Run ``code`` with the reference (from ``script`` when its tasks need a source file)."""
-    python = ref_python()
-    need(python is not None, "reference venv (experimaestro 2.7.0) unavailable")
-    command, env = ["-c", code], None
+    path: list[Path] = []
     if script is not None:
         script.write_text(code)
         (script.parent / "reftasks.py").write_text(REF_TASKS)
-        command = [str(script)]
-        env = {**os.environ, "PYTHONPATH": str(script.parent)}
-    proc = subprocess.run([str(python), *command, *args], capture_output=True, text=True,
-                          timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        path = [script.parent]
+    stdout = run_script(script if script is not None else code, *args, path=path)
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def test_jobstate_questions_are_the_references():

@@ -9,16 +9,11 @@ tasks share as one object, and our own ``load_xp_info`` reads the same file.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import xpm_nb
-from support.integration import need
-from support.refvenv import ref_python
+from support.refvenv import run_script
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.interop
@@ -114,13 +109,8 @@ def run(tmp_path_factory) -> dict:
     (package / "tasks.py").write_text(TASKS)
     (root / "driver.py").write_text(DRIVER)
     (root / "ref_read.py").write_text(REF_READ)
-    checkout = str(Path(xpm_nb.__file__).resolve().parents[1])
-    env = dict(os.environ, XPM_INTEROP_PKG="xpm_nb",
-               PYTHONPATH=os.pathsep.join([str(root), checkout]))
     out = root / "out.json"
-    proc = subprocess.run([sys.executable, str(root / "driver.py"), str(root / "ws"), str(out)],
-                          capture_output=True, text=True, env=env, cwd=root, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-5000:]
+    run_script(root / "driver.py", root / "ws", out, package="xpm_nb", path=[root], cwd=root)
     return {"root": root, **json.loads(out.read_text())}
 
 
@@ -137,14 +127,9 @@ def test_objects_jsonl_written_whole_lines(run):
 
 
 def test_reference_load_xp_info_reads_our_run(run):
-    python = ref_python()
-    need(python is not None, "reference venv (experimaestro 2.7.0) unavailable")
-    env = dict(os.environ, XPM_INTEROP_PKG="experimaestro", PYTHONPATH=str(run["root"]))
-    proc = subprocess.run([str(python), str(run["root"] / "ref_read.py"), run["run"]],
-                          capture_output=True, text=True, env=env, cwd=run["root"],
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    stdout = run_script(run["root"] / "ref_read.py", run["run"], path=[run["root"]],
+                        cwd=run["root"])
+    got = json.loads(stdout.strip().splitlines()[-1])
     assert got["jobs"] == {
         run["train"]: {"class": "Train", "identifier": run["train"]},
         run["evaluate"]: {"class": "Evaluate", "identifier": run["evaluate"]},
@@ -194,12 +179,7 @@ def test_our_load_xp_info_reads_a_run_of_main_classes(tmp_path):
     """Classes of a script's (or notebook's) ``__main__`` cannot be imported from
     ``objects.jsonl`` in another process: the job folders (``classes.pkl``) are read."""
     (tmp_path / "driver.py").write_text(MAIN_DRIVER)
-    checkout = str(Path(xpm_nb.__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=checkout)
-    proc = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "ws"),
-                           str(tmp_path / "run.txt")], capture_output=True, text=True, env=env,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-5000:]
+    run_script(tmp_path / "driver.py", tmp_path / "ws", tmp_path / "run.txt", package="xpm_nb")
     run = Path((tmp_path / "run.txt").read_text())
     assert (run / "objects.jsonl").read_text().count("\n") == 1
     from xpm_nb import load_xp_info

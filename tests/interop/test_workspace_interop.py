@@ -16,17 +16,13 @@ process (the reference with the python of its own virtual environment):
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import xpm_nb
 from support.integration import need
-from support.refvenv import ref_python
+from support.refvenv import ref_python, run_script
 
 pytestmark = pytest.mark.interop
 
@@ -178,26 +174,7 @@ def scripts(tmp_path_factory) -> Path:
 
 def _run(package: str, ref_py: str, scripts: Path, script: str, *args) -> None:
     """Run one of the scripts with ``package``, in its own environment."""
-    env = dict(os.environ, XPM_INTEROP_PKG=package)
-    path = [str(scripts)]
-    if package == OURS:
-        # The xpm_nb this test imports (the checkout), for the driver and its jobs.
-        path.append(str(Path(xpm_nb.__file__).resolve().parents[1]))
-        python = sys.executable
-    else:
-        python = ref_py
-    env["PYTHONPATH"] = os.pathsep.join(path)
-    proc = subprocess.run(
-        [python, str(scripts / script), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=scripts,
-        timeout=300,
-    )
-    assert proc.returncode == 0, (
-        f"{script} with {package} failed ({proc.returncode}):\n{proc.stderr[-5000:]}"
-    )
+    run_script(scripts / script, *args, package=package, path=[scripts], cwd=scripts)
 
 
 def _scenario(first: str, second: str, ref_py: str, scripts: Path, root: Path) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -12,7 +10,6 @@ import pandas as pd
 import pytest
 
 import xpm_nb
-from support.integration import need
 from support.paths import importable
 
 pytestmark = pytest.mark.interop
@@ -62,21 +59,16 @@ SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def ref_workspace(tmp_path_factory):
-    from support.refvenv import ref_python
+    from support.refvenv import run_script
 
-    python = ref_python()
-    need(python is not None, "the reference venv (experimaestro 2.7.0) cannot be created")
     root = tmp_path_factory.mktemp("refws")
     code = root / "code"
     code.mkdir()
     (code / "ref_grid_tasks.py").write_text(TASKS)
     (code / "run_xp.py").write_text(SCRIPT)
     workdir = root / "ws"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XPM_NB")}
-    env["PYTHONPATH"] = str(code)
-    proc = subprocess.run([str(python), str(code / "run_xp.py"), str(workdir)], env=env,
-                          capture_output=True, text=True, timeout=300, cwd=root)
-    assert (workdir / "experiments" / "refgrid" / "current").exists(), proc.stderr[-3000:]
+    run_script(code / "run_xp.py", workdir, path=[code], cwd=root)
+    assert (workdir / "experiments" / "refgrid" / "current").exists()
     importable(code)
     yield workdir
     sys.path.remove(str(code))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -77,25 +75,15 @@ def _root_conftest():
 
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory):
-    from support.refvenv import ref_python
+    from support.refvenv import run_script
 
-    need = _root_conftest().need
-
-    python = ref_python()
-    need(python is not None, "the reference venv (experimaestro 2.7.0) cannot be created")
     code = tmp_path_factory.mktemp("interop-code")
     (code / "interop_classes.py").write_text(CLASSES)
     (code / "ref_save.py").write_text(REF_SAVE)
     (code / "ref_load.py").write_text(REF_LOAD)
     importable(code)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XPM_NB")}
-    env["PYTHONPATH"] = str(code)
-
     def run(script: str, *args) -> str:
-        proc = subprocess.run([str(python), str(code / script), *map(str, args)], env=env,
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return proc.stdout.strip().splitlines()[-1]
+        return run_script(code / script, *args, path=[code]).strip().splitlines()[-1]
 
     yield run
     sys.path.remove(str(code))
