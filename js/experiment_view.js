@@ -44,7 +44,7 @@ import jobTable, {
 import { DAG_COLORS, dagView } from "./dag.js";
 import { curvesView } from "./metrics_panel.js";
 
-const metricsView = curvesView({ clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive });
+export const metricsView = curvesView({ clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive });
 
 const STACK_COLORS = DAG_COLORS;
 
@@ -56,8 +56,9 @@ const CURVE_KEYS = {
   log_scale: "curves_log_scale", smoothing: "curves_smoothing", tag_names: "tag_names",
 };
 
-/** A MetricsView-like model over the experiment view's `model` (see the top of this file). */
-function curvesModel(model) {
+/** A MetricsView-like model over the experiment view's `model` (see the top of this file);
+ * the monitoring page (server/static/page.js) mounts its curves through it too. */
+export function curvesModel(model) {
   const wrapped = new Map(); // (event, fn) -> the listener given to `model`
   const eventOf = (event) => {
     const key = event.startsWith("change:") ? event.slice(7) : null;

@@ -18,3 +18,19 @@ class WaitFlag(Task):
         print(f"value {self.x}", flush=True)
         while not self.flag.exists():
             time.sleep(0.05)
+
+
+class Curve(Task):
+    """Logs ``loss`` for steps 0 and 1, waits for the flag file, then logs step 2."""
+
+    lr: Param[float]
+    flag: Meta[Path]
+
+    def execute(self):
+        from xpm_nb import log_metrics
+
+        for step in range(3):
+            if step == 2:
+                while not self.flag.exists():
+                    time.sleep(0.05)
+            log_metrics(step=step, loss=1.0 / (1 + step * self.lr))

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from cli.helpers import cli_command, cli_env, copy_project
 from infra.browser_fixtures import SCREENSHOT_DIR
+from support.paths import importable, on_pythonpath
 from support.waiting import wait_until
+from xpm_nb import experiment
 
 TOKEN = "page-test-token"
 
@@ -89,3 +92,38 @@ def test_live_job_table_in_chromium(browser_page, tmp_path):
         if runner.poll() is None:
             runner.kill()
             runner.wait()
+
+
+#: Per curve on the page: the metric's chart and the number of points of each line.
+CURVE_POINTS = """() => [...document.querySelectorAll('#xpm-curves-view .xpm-mc-chart')].map((c) => [
+    c.dataset.metric,
+    [...c.querySelectorAll('path.xpm-mc-line')].map((p) => (p.getAttribute('d').match(/[ML]/g) || []).length)])"""
+
+
+def test_curves_on_the_page_grow_live(browser_page, workdir, tmp_path, monkeypatch):
+    """The page's "curves" button shows the experiment view's charts: one line
+    per run, and the step logged after the click reaches the lines."""
+    importable(__file__)
+    on_pythonpath(monkeypatch, Path(__file__).parent)  # for the job processes
+    from servertasks import Curve
+
+    flag = tmp_path / "flag"
+    page = browser_page
+    with experiment(workdir, "page-curves", port=0, token=TOKEN) as xp:
+        for lr in (0.5, 1.0):
+            Curve.C(lr=lr, flag=flag).submit()
+        assert page.goto(f"{xp.server.base_url}?token={TOKEN}").status == 200
+        page.locator("#xpm-title").filter(has_text="experiment page-curves").wait_for()
+        page.locator("#xpm-curves").click()
+        assert page.locator("#xpm-curves").get_attribute("aria-pressed") == "true"
+        page.wait_for_function(f"() => JSON.stringify(({CURVE_POINTS})()) === "
+                               "JSON.stringify([['loss', [2, 2]]])", timeout=60_000)
+        flag.touch()  # step 2 of each run, logged while the page shows the charts
+        xp.wait()
+        page.wait_for_function(f"() => JSON.stringify(({CURVE_POINTS})()) === "
+                               "JSON.stringify([['loss', [3, 3]]])", timeout=30_000)
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT_DIR / "monitor-page-curves.png"))
+        page.locator("#xpm-curves").click()  # closes the panel
+        assert page.locator("#xpm-curves-view").is_hidden()
+    assert not [line for line in page.console_lines if line.startswith("pageerror")]

@@ -19,7 +19,7 @@ from xpm_nb.scheduler.experiment import FailedExperiment
 from xpm_nb.services import TensorboardService, WebService
 
 sys.path.insert(0, str(Path(__file__).parent))
-from servertasks import WaitFlag  # noqa: E402
+from servertasks import Curve, WaitFlag  # noqa: E402
 
 HERE = Path(__file__).parent
 TOKEN = "s3cret-token"
@@ -192,6 +192,40 @@ class TestJobs:
         conn.close()
         for path in ("/assets/../../../../etc/passwd", "/static/..%2fhandler.py", "/static/%2e%2e/handler.py"):
             assert request(running_xp, path, headers=auth)[0] == 404, path
+
+
+def test_curves_of_the_page_follow_the_jobs(workdir, tmp_path):
+    """A page's ``curves_sync`` answers with every curve so far; the new points
+    come in the next polls' ``curves_patch`` (the experiment view's protocol)."""
+    flag = tmp_path / "flag"
+    with experiment(workdir, "curves", port=0, token=TOKEN) as xp:
+        tasks = [Curve.C(lr=lr, flag=flag).submit() for lr in (0.5, 1.0)]
+        jobs = [t.__xpm__.job for t in tasks]
+
+        def two_steps():
+            (message,) = api(xp, "/api/msg?client=p", method="POST",
+                             body={"type": "curves_sync"})["messages"]
+            curves = message["curves"]
+            done = len(curves) == 2 and all(c["loss"][0] == [0, 1] for c in curves.values())
+            return done and message
+
+        snapshot = wait_until(two_steps, 60, "two steps of each job in the snapshot", step=0.2)
+        assert snapshot["type"] == "curves_snapshot" and snapshot["metric_names"] == ["loss"]
+        by_id = {run["id"]: run["k"] for run in snapshot["runs"]}
+        assert set(by_id) == {j.identifier for j in jobs}
+        assert "curves_patch" not in api(xp, "/api/poll?client=p")["state"]  # nothing new
+        flag.touch()
+        xp.wait()
+        appended: dict = {}
+
+        def third_points() -> bool:
+            patch = api(xp, "/api/poll?client=p")["state"].get("curves_patch")
+            for k, curves in (patch or {}).get("append", {}).items():
+                appended.setdefault(k, []).extend(curves["loss"][0])
+            return all(appended.get(str(k)) == [2] for k in by_id.values())
+
+        wait_until(third_points, 30, "step 2 of both runs in a patch", step=0.2)
+        assert "curves_patch" not in api(xp, "/api/poll?client=other")["state"]  # no curves asked
 
 
 class Echo(WebService):

@@ -4,7 +4,11 @@ Each open page is a *client* with its own
 :class:`~xpm_nb.widgets.rows.JobTableState` (the kernel side of the job-table
 protocol documented in ``js/job_table.js``): the page's requests (``sync``,
 ``log``, ``cancel``, ``resubmit``) are answered by it, and each poll returns
-the patch of the rows that changed since the client's previous poll.
+the patch of the rows that changed since the client's previous poll. The
+curves work as in the experiment view (``js/experiment_view.js``): a page's
+first ``curves_sync`` gives it a :class:`~xpm_nb.widgets.metrics.CurveFeed`,
+answered by a ``curves_snapshot``; the new points come in the polls'
+``curves_patch`` key.
 
 The scheduler calls the listener on the experiment's loop while the server
 answers from its own threads: a lock guards the tables, and cancel/resubmit
@@ -36,7 +40,12 @@ def job_record(job) -> dict:
 class _Client:
     def __init__(self, table):
         self.table = table
+        self.curves = None  # a CurveFeed, once the page opens its curves
         self.seen = time.monotonic()
+
+    def close(self) -> None:
+        if self.curves is not None:
+            self.curves.close()
 
 
 class PageModel:
@@ -56,6 +65,8 @@ class PageModel:
         except ValueError:
             pass
         with self._lock:
+            for client in self._clients.values():
+                client.close()
             self._clients.clear()
 
     # --- scheduler side (the experiment's loop) -------------------------------
@@ -65,6 +76,8 @@ class PageModel:
             self.version += 1
             for client in self._clients.values():
                 client.table.add(job)  # new job: added; known job: marked dirty
+                if client.curves is not None:
+                    client.curves.job_changed(job, True)
 
     # --- page side (server threads) -------------------------------------------
 
@@ -83,7 +96,7 @@ class PageModel:
         client = self._clients.get(client_id)
         if client is None:
             for cid in [c for c, v in self._clients.items() if now - v.seen > CLIENT_IDLE]:
-                del self._clients[cid]
+                self._clients.pop(cid).close()
             client = self._clients[client_id] = _Client(JobTableState(self.jobs()))
         client.seen = now
         return client
@@ -102,7 +115,11 @@ class PageModel:
             for job in self.jobs()[known:]:  # jobs no listener call announced yet
                 table.add(job)
             patch = table.patch()
-            return {"version": self.version, "state": self._state(table),
+            state = self._state(table)
+            curves = client.curves.state.patch() if client.curves is not None else None
+            if curves is not None:
+                state["curves_patch"] = curves
+            return {"version": self.version, "state": state,
                     "messages": [patch] if patch is not None else [],
                     "server": {"wait_for_quit": bool(getattr(self.xp, "wait_for_quit", False))}}
 
@@ -112,12 +129,29 @@ class PageModel:
             return {"messages": []}
         kind = content.get("type")
         with self._lock:
+            if kind == "curves_sync":
+                return {"messages": [self._curves_snapshot(self._client(client_id))]}
             table = self._client(client_id).table
             if kind not in ("cancel", "resubmit"):
                 reply = table.handle(content)
                 return {"messages": [reply] if reply is not None else []}
         reply = self._on_loop(lambda: self._locked(table.handle, content))
         return {"messages": [reply] if reply is not None else []}
+
+    def _curves_snapshot(self, client: _Client) -> dict:
+        """Every curve of the experiment's jobs, following them from now on."""
+        from ..widgets.metrics import CurveFeed
+
+        if client.curves is None:
+            client.curves = CurveFeed(self.jobs(), self._bump, lambda: self.xp.loop)
+        state = client.curves.state
+        with state.lock:  # what the snapshot holds is not sent again in a patch
+            snapshot = state.snapshot()
+            state.baseline()
+        return {**snapshot, "type": "curves_snapshot"}
+
+    def _bump(self) -> None:
+        self.version += 1  # new points: the next poll carries them
 
     def _locked(self, fn, *args):
         with self._lock:

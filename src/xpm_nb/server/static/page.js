@@ -9,6 +9,7 @@
 // header (the server puts it in the page's <meta name="xpm-token">) and be
 // JSON: a page of another port of 127.0.0.1 gets the cookie sent, not the token.
 import { dagView } from "../assets/dag.js";
+import { curvesModel, metricsView } from "../assets/experiment_view.js";
 import jobTable, { clear, h, keepFocus, onActivate, taskName } from "../assets/job_table.js";
 
 function pageToken() {
@@ -206,6 +207,18 @@ async function main() {
       graphMounted = true;
       dagView({ store: api.store, el: graphEl, open: (k) => api.open(k),
         ui: { h, clear, onActivate, keepFocus, taskName } });
+    }
+  });
+  // The curves (js/metrics_panel.js), as in the experiment view: asked for at the first click.
+  const curvesButton = document.getElementById("xpm-curves");
+  const curvesEl = document.getElementById("xpm-curves-view");
+  let curvesMounted = false;
+  curvesButton.addEventListener("click", () => {
+    curvesEl.hidden = !curvesEl.hidden;
+    curvesButton.setAttribute("aria-pressed", String(!curvesEl.hidden));
+    if (!curvesEl.hidden && !curvesMounted) {
+      curvesMounted = true;
+      metricsView.render({ model: curvesModel(model), el: curvesEl });
     }
   });
   model.run();
