@@ -148,7 +148,8 @@ function render({ model, el }) {
   function renderHeadNow() {
     clear(head);
     const workspace = model.get("workspace") || "";
-    head.append(
+    // Absent parts are null: Element.append would print them as the text "null".
+    const parts = [
       h("span", { class: "xpm-muted" }, "experiment"),
       h("span", { class: "xpm-xp-name" }, model.get("name") || ""),
       model.get("run_id") ? h("span", { class: "xpm-muted" }, `run ${model.get("run_id")}`) : null,
@@ -161,7 +162,8 @@ function render({ model, el }) {
       monitorLink(),
       curvesButton,
       graphButton,
-    );
+    ];
+    head.append(...parts.filter((part) => part !== null));
   }
 
   function monitorLink() {

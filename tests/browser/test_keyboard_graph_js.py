@@ -388,3 +388,13 @@ def test_experiment_header_keeps_the_focus(fresh, tmp_path):
     fresh.keyboard.press("Enter")  # a button: opens the graph
     fresh.wait_for_timeout(100)
     assert fresh.evaluate("() => document.querySelectorAll('.xpm-dag-node').length") == 4
+
+
+def test_header_without_run_workspace_nor_monitor_shows_no_placeholder(fresh, tmp_path):
+    """Parts of the experiment view's header that are absent leave nothing behind
+    (no "null" text where the monitoring link or the copy button would be)."""
+    state, _ = model_state(graph_jobs(tmp_path), run_id="", workspace="", monitor_url="")
+    fresh.evaluate(RENDER, [state, "experiment_view"])
+    head = fresh.inner_text(".xpm-xp-head")
+    assert "null" not in head and "undefined" not in head, head
+    assert head.split() == ["experiment", "xp", "running", "curves", "graph"], head
