@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from support.ecovenv import env
-
-HERE = Path(__file__).parent
-PROJECT = HERE / "toy_project"
+from support.toyproject import NOTEBOOK_CELLS, PROJECT, analyze, job_folders, run_dir, run_toy
 
 
 def _python(eco, code: str, standin: bool) -> str:
@@ -63,48 +61,20 @@ def test_datamaestro_own_test_suite_passes_on_xpm_nb(eco, tmp_path):
     assert " passed" in tail and "failed" not in tail
 
 
-def _run_toy(eco, standin: bool, root: Path, yaml: str = "params-ci.yaml"):
-    cmd = [eco, "-m", "experimaestro", "run-experiment", "--workdir", str(root / "xp"),
-           "--xpm-config-dir", "xpm-config", "--no-db", yaml]
-    log = root / "run.log"
-    with log.open("w") as out:
-        proc = subprocess.run(cmd, cwd=PROJECT / "ci", stdout=out, stderr=subprocess.STDOUT,
-                              env=env(standin, DATAMAESTRO_DIR=str(root / "dm")), timeout=600)
-    assert proc.returncode == 0, log.read_text()[-6000:]
-    return root / "xp"
-
-
-def _job_folders(workdir: Path) -> set[str]:
-    return {f"{p.parent.name}/{p.name}" for p in (workdir / "jobs").glob("*/*")}
-
-
-def _run_dir(workdir: Path) -> Path:
-    runs = sorted(p for p in (workdir / "experiments" / "toyxp_ci").iterdir() if p.is_dir()
-                  and p.name[0].isdigit())
-    return runs[-1]
-
-
-def _analyze(eco, standin: bool, run_dir: Path) -> dict:
-    proc = subprocess.run([eco, "-m", "toyxp.analyze", str(run_dir)], cwd=PROJECT,
-                          env=env(standin), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def toy_runs(eco, tmp_path_factory):
     """The toy project run by each system's CLI (the reference, then xpm_nb)."""
-    ref = _run_toy(eco, False, tmp_path_factory.mktemp("ref"))
+    ref = run_toy(eco, False, tmp_path_factory.mktemp("ref"))
     # the YAML path without its .yaml suffix, as the reference accepts
-    ours = _run_toy(eco, True, tmp_path_factory.mktemp("ours"), yaml="params-ci")
+    ours = run_toy(eco, True, tmp_path_factory.mktemp("ours"), yaml="params-ci")
     return ref, ours
 
 
 def test_toy_project_makes_the_same_job_folders(toy_runs):
     ref, ours = toy_runs
-    folders = _job_folders(ours)
+    folders = job_folders(ours)
     assert len(folders) == 4  # 2 learning rates x (learn, evaluate)
-    assert folders == _job_folders(ref)
+    assert folders == job_folders(ref)
 
 
 def test_toy_project_jobs_compute_what_the_reference_computes(toy_runs):
@@ -125,7 +95,7 @@ def test_toy_project_jobs_compute_what_the_reference_computes(toy_runs):
 
 def test_toy_project_tensorboard_service_links_the_runs(toy_runs):
     _, ours = toy_runs
-    links = sorted((_run_dir(ours) / "results" / "runs").glob("*"))
+    links = sorted((run_dir(ours) / "results" / "runs").glob("*"))
     names = {p.name for p in links if p.is_symlink()}
     assert names == {"init=0.5_lr=0.01", "init=0.5_lr=0.001"}
     sidecars = {p.name for p in links if p.name.endswith(".tags.json")}
@@ -134,35 +104,14 @@ def test_toy_project_tensorboard_service_links_the_runs(toy_runs):
 
 def test_toy_project_analysis_reads_back_the_same_runs(eco, toy_runs):
     ref, ours = toy_runs
-    mine = _analyze(eco, True, _run_dir(ours))
-    theirs = _analyze(eco, False, _run_dir(ref))
+    mine = analyze(eco, True, run_dir(ours))
+    theirs = analyze(eco, False, run_dir(ref))
     strip = [{k: v for k, v in row.items() if k != "tags"} for row in theirs["jobs"]]
     assert [{k: v for k, v in row.items() if k != "tags"} for row in mine["jobs"]] == strip
     assert {row["task"] for row in mine["jobs"]} == {"Learn", "Evaluate"}
     # The reference's load_xp_info gives the tasks without their tags; ours keeps them.
     learn = [row for row in mine["jobs"] if row["task"] == "Learn"]
     assert sorted(row["tags"]["lr"] for row in learn) == [0.001, 0.01]
-
-
-NOTEBOOK_CELLS = [
-    "import xpm_nb.compat  # from here on, `import experimaestro` is xpm_nb",
-    "import sys\nsys.path.insert(0, {project!r})\n"
-    "from datamaestro import prepare_dataset\n"
-    "from experimaestro import experiment, tag, RunMode\n"
-    "from toyxp.data import ToyPoints\n"
-    "from toyxp.learn import Evaluate, Learn, Linear",
-    "xp = experiment({workdir!r}, 'toyxp_nb')\n"
-    "points = prepare_dataset(ToyPoints)\n"
-    "for lr in (1e-2, 1e-3):\n"
-    "    model = Linear.C(init=tag(0.5))\n"
-    "    learn = Learn.C(data=points.train, model=model, epochs=2, lr=tag(lr))\n"
-    "    loader = learn.submit()\n"
-    "    Evaluate.C(model=model, data=points.test).submit(init_tasks=[loader])",
-    "xp.wait(check=True)\n"
-    "import xpm_nb\n"
-    "frame = xpm_nb.results(xp)\n"
-    "print(sorted(frame.index.get_level_values('lr').dropna().unique()))",
-]
 
 
 def test_toy_project_from_a_notebook_makes_the_same_job_folders(eco, toy_runs, tmp_path,
@@ -186,7 +135,7 @@ def test_toy_project_from_a_notebook_makes_the_same_job_folders(eco, toy_runs, t
     errors = [o for c in nb.cells for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     assert nb.cells[-1].outputs[-1].text.strip() == "[0.001, 0.01]"
-    assert _job_folders(workdir) == _job_folders(ref)
+    assert job_folders(workdir) == job_folders(ref)
 
 
 TENSORBOARD = """
