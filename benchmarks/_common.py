@@ -15,6 +15,10 @@ stdout line)::
 ``benchmark_result`` builds it, ``median_metrics`` its ``metrics``
 (``repeated_result``: both, over repeated measurements),
 ``print_json`` prints it, ``run_json`` runs a child process and reads it back.
+
+The widget benchmarks count what widgets send with ``RecordingComms`` (the
+comm messages, and the size of each as JSON) and ``comm_traffic``, and the
+caller's loop stalls with ``StallProbe``.
 """
 
 from __future__ import annotations
@@ -217,3 +221,156 @@ def run_json(
         msg = f"{what} failed ({proc.returncode}):\n{stderr}{extra}"
         raise RuntimeError(msg)
     return last_json_line(proc.stdout)
+
+
+# --- widgets: their messages, the loop's stalls --------------------------------------
+
+
+class RecordingComms:
+    """While entered, every comm a widget opens records what it sends instead of sending it.
+
+    Each comm's ``sent`` holds ``(perf_counter time, msg_type, data, size)``. By default
+    the data are kept as their compact JSON text (``size``: its length), encoded when sent,
+    on the sending thread, as a kernel's session does: its cost is counted where the kernel
+    pays it, and the process does not keep the messages' objects (a kernel does not: a
+    heap grown by them would slow the garbage collector's full passes, stalling every
+    thread). ``comm_updates`` decodes them. With ``encode=False`` the data objects are
+    kept as they are and ``size`` is None.
+    """
+
+    def __init__(self, encode: bool = True):
+        from comm.base_comm import BaseComm  # the widgets' dependency: imported on use
+
+        class Recording(BaseComm):
+            def __init__(inner, *args, **kwargs):
+                inner.sent = []
+                super().__init__(*args, **kwargs)
+
+            def publish_msg(inner, msg_type, data=None, metadata=None, buffers=None, **keys):
+                if encode:
+                    data = json.dumps(data, separators=(",", ":"), default=str)
+                inner.sent.append((time.perf_counter(), msg_type, data, len(data) if encode else None))
+
+        self.cls = Recording
+
+    def __enter__(self):
+        import comm
+
+        self._old = comm.create_comm
+        comm.create_comm = lambda *a, **k: self.cls(*a, **k)
+        return self
+
+    def __exit__(self, *exc):
+        import comm
+
+        comm.create_comm = self._old
+
+
+def comm_updates(widget, first: int = 0) -> list[dict]:
+    """The ``comm_msg`` data ``widget`` sent from its ``first`` recorded message on."""
+    return [json.loads(data) if isinstance(data, str) else data
+            for _, kind, data, _ in widget.comm.sent[first:] if kind == "comm_msg"]
+
+
+def comm_traffic(widget, first: int, elapsed: float) -> dict[str, float]:
+    """``{"messages_per_s", "kb_per_s"}`` of ``widget``'s ``comm_msg`` from its ``first``
+    recorded message on, over ``elapsed`` seconds."""
+    sizes = [size or 0 for _, kind, _, size in widget.comm.sent[first:] if kind == "comm_msg"]
+    return {"messages_per_s": len(sizes) / elapsed, "kb_per_s": sum(sizes) / elapsed / 1e3}
+
+
+class StallProbe:
+    """How late a ``period`` sleep wakes up on the loop it runs on: its stalls.
+
+    ``start()`` on the loop, ``await stop()``; ``summary(prefix)`` gives
+    ``{prefix}max_stall_ms`` and ``{prefix}p99_stall_ms`` (0 when never late);
+    ``stalls`` the ``(due, woke)`` times (``time.perf_counter``: the same clock in every
+    process) of each wake-up late by more than a millisecond.
+    """
+
+    def __init__(self, period: float = 0.005):
+        self.period = period
+        self.lateness: list[float] = []
+        self.stalls: list[tuple[float, float]] = []
+        self._task = None
+
+    async def _tick(self) -> None:
+        import asyncio  # on use: a driver importing this module does not pay for it
+
+        while True:
+            due = time.perf_counter() + self.period
+            await asyncio.sleep(self.period)
+            woke = time.perf_counter()
+            self.lateness.append(woke - due)
+            if woke - due > 0.001:
+                self.stalls.append((due, woke))
+
+    def start(self) -> None:
+        import asyncio
+
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    async def stop(self) -> None:
+        import asyncio
+
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+    def summary(self, prefix: str = "") -> dict[str, float]:
+        late = sorted(max(0.0, x) for x in self.lateness) or [0.0]
+        return {f"{prefix}max_stall_ms": late[-1] * 1000,
+                f"{prefix}p99_stall_ms": percentile(late, 0.99) * 1000}
+
+
+_WITNESS = """
+import asyncio, json, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from _common import StallProbe
+async def main():
+    probe = StallProbe(float(sys.argv[2]))
+    probe.start()
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    await probe.stop()
+    print(json.dumps({"summary": probe.summary(), "stalls": probe.stalls}), flush=True)
+asyncio.run(main())
+"""
+
+
+class StallWitness:
+    """The same probe in an idle process beside the measured one: the lateness the
+    machine alone (other processes, the OS) causes meanwhile. ``with`` it around the
+    measure; then ``summary`` and ``stalls`` are the witness's."""
+
+    def __init__(self, period: float = 0.005):
+        self.period = period
+        self.summary: dict[str, float] = {}
+        self.stalls: list[tuple[float, float]] = []
+
+    def __enter__(self):
+        import sys
+
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _WITNESS, os.path.dirname(os.path.abspath(__file__)), str(self.period)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout.readline().strip() == "ready"
+        return self
+
+    def __exit__(self, *exc):
+        out, _ = self._proc.communicate("stop\n", timeout=60)
+        result = json.loads(out.strip().splitlines()[-1])
+        self.summary = result["summary"]
+        self.stalls = [tuple(s) for s in result["stalls"]]
+
+
+def own_stall_ms(stalls, witness_stalls) -> float:
+    """The longest part of a stall (``(due, woke)``) not covered by a stall of the witness
+    at the same time: the lateness the measured process's own code caused, in ms."""
+    worst = 0.0
+    for start, end in stalls:
+        covered = sum(max(0.0, min(end, w_end) - max(start, w_start)) for w_start, w_end in witness_stalls)
+        worst = max(worst, (end - start) - covered)
+    return worst * 1000

@@ -5,13 +5,21 @@
 
 Kernel side (no browser): a ``JobTable`` (what the experiment view shows)
 and a ``MetricsView`` over ``--jobs`` real ``Job`` objects attached to a
-``Scheduler`` on a running asyncio loop. For ``--seconds`` seconds each job
-gets ``--rate`` metric events a second of ``--metrics`` values, applied as the
-scheduler's follower applies them (``MetricsLog.apply``, which calls the
-chart's watcher, then the scheduler's listeners). Measured per widget: comm
-messages a second (the coalescer caps them at 10), bytes a second (the JSON
-of the messages), and the cost of one flush. Messages go to a comm that
-records them (the hook a kernel replaces), so no socket time is counted.
+``Scheduler`` on the scheduler's loop (its own thread, as in a kernel). For
+``--seconds`` seconds each job gets ``--rate`` metric events a second of
+``--metrics`` values, applied on that loop as the scheduler's follower applies
+them (``MetricsLog.apply``, which calls the chart's watcher, then the
+scheduler's listeners). Measured per widget: comm messages a second (the
+coalescer caps them at 10), bytes a second (the JSON of the messages, encoded
+on the sending thread as a kernel's session does), and the cost of one flush
+(median and worst). Messages go to a comm that records them (the hook a
+kernel replaces), so no socket time is counted. Meanwhile the caller's loop
+(the kernel's: where cells and comm messages run) has a probe that sleeps
+5 ms again and again: ``kernel_max_stall_ms`` is its longest lateness (the
+target: under 20 ms); ``witness_max_stall_ms`` the same probe's in an idle
+process meanwhile (what the machine alone causes), ``kernel_own_max_stall_ms``
+the longest part of a stall not matched by one of the witness, and
+``idle_max_stall_ms`` the caller's probe over one second before the load.
 
 Browser side: Debian's Chromium (headless, via playwright) loads
 ``js/metrics_view.js`` in a plain page with an in-page model, gets the
@@ -38,7 +46,15 @@ import threading
 import time
 from pathlib import Path
 
-from _common import print_json
+from _common import (
+    RecordingComms,
+    StallProbe,
+    StallWitness,
+    comm_traffic,
+    comm_updates,
+    own_stall_ms,
+    print_json,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -68,35 +84,6 @@ def make_jobs(path: Path, n: int):
     return jobs
 
 
-class _Comm:
-    """Records the messages widgets send (as a kernel's comm would transmit them)."""
-
-    def __init__(self):
-        from comm.base_comm import BaseComm
-
-        class Recording(BaseComm):
-            def __init__(inner, *args, **kwargs):
-                inner.sent = []
-                super().__init__(*args, **kwargs)
-
-            def publish_msg(inner, msg_type, data=None, metadata=None, buffers=None, **keys):
-                inner.sent.append((time.perf_counter(), msg_type, data))
-
-        self.cls = Recording
-
-    def __enter__(self):
-        import comm
-
-        self._old = comm.create_comm
-        comm.create_comm = lambda *a, **k: self.cls(*a, **k)
-        return self
-
-    def __exit__(self, *exc):
-        import comm
-
-        comm.create_comm = self._old
-
-
 def _timed(coalescer, costs: list[float]) -> None:
     flush = coalescer.flush
 
@@ -108,31 +95,19 @@ def _timed(coalescer, costs: list[float]) -> None:
     coalescer.flush = timed
 
 
-def _traffic(widget, first: int, elapsed: float) -> dict:
-    sent = [d for _, kind, d in widget.comm.sent[first:] if kind == "comm_msg"]
-    size = sum(len(json.dumps(d, separators=(",", ":"))) for d in sent)
-    return {"messages_per_s": len(sent) / elapsed, "kb_per_s": size / elapsed / 1e3}
-
-
 def kernel_side(jobs, seconds: float, rate: float, n_metrics: int) -> dict:
+    """The load on the scheduler's loop (its own thread, as in a kernel); the widgets made
+    and the stalls measured on the caller's loop (the kernel's)."""
     from xpm_nb.scheduler.follow import metrics_log
+    from xpm_nb.scheduler.loopthread import scheduler_loop
     from xpm_nb.scheduler.scheduler import Scheduler
     from xpm_nb.widgets import JobTable, MetricsView
 
-    async def run():
+    names = [f"metric_{i}" for i in range(n_metrics)]
+
+    async def load(scheduler) -> dict:
+        """``rate`` metric events a second per job, applied as the scheduler's follower does."""
         loop = asyncio.get_running_loop()
-        scheduler = Scheduler(loop)
-        for job in jobs:
-            job.scheduler = scheduler
-        with _Comm():
-            table = JobTable(jobs, scheduler=scheduler)
-            chart = MetricsView(jobs, group="lr")
-        opening = chart._snapshot()  # what a view gets first: then every patch, live
-        costs = {"table": [], "chart": []}
-        _timed(table._coalescer, costs["table"])
-        _timed(chart._coalescer, costs["chart"])
-        firsts = {"table": len(table.comm.sent), "chart": len(chart.comm.sent)}
-        names = [f"metric_{i}" for i in range(n_metrics)]
         events = 0
         tick = 0.01  # the events of each 10 ms come together, as from the followers' polls
         start = loop.time()
@@ -154,16 +129,44 @@ def kernel_side(jobs, seconds: float, rate: float, n_metrics: int) -> dict:
             await asyncio.sleep(tick)
         elapsed = loop.time() - start
         await asyncio.sleep(0.3)  # the last flushes
-        out = {"events_per_s": events / elapsed, "apply_us": apply_time / max(1, events) * 1e6}
+        return {"events": events, "elapsed": elapsed, "apply_time": apply_time}
+
+    async def run():
+        scheduler = Scheduler(scheduler_loop())
+        for job in jobs:
+            job.scheduler = scheduler
+        # The caller's loop alone first: how late its probe is without the load (the OS).
+        idle = StallProbe()
+        idle.start()
+        await asyncio.sleep(1.0)
+        await idle.stop()
+        with RecordingComms():
+            table = JobTable(jobs, scheduler=scheduler)
+            chart = MetricsView(jobs, group="lr")
+        opening = chart._snapshot()  # what a view gets first: then every patch, live
+        costs = {"table": [], "chart": []}
+        _timed(table._coalescer, costs["table"])
+        _timed(chart._coalescer, costs["chart"])
+        firsts = {"table": len(table.comm.sent), "chart": len(chart.comm.sent)}
+        probe = StallProbe()
+        with StallWitness() as witness:
+            probe.start()
+            done = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(load(scheduler), scheduler.loop))
+            await probe.stop()
+        events, elapsed = done["events"], done["elapsed"]
+        out = {"events_per_s": events / elapsed, "apply_us": done["apply_time"] / max(1, events) * 1e6,
+               **probe.summary("kernel_"), "kernel_own_max_stall_ms": own_stall_ms(probe.stalls, witness.stalls),
+               **{f"witness_{k}": v for k, v in witness.summary.items()}, **idle.summary("idle_")}
         for name, widget in (("table", table), ("chart", chart)):
-            for key, value in _traffic(widget, firsts[name], elapsed).items():
+            for key, value in comm_traffic(widget, firsts[name], elapsed).items():
                 out[f"{name}_{key}"] = value
             out[f"{name}_flush_ms"] = statistics.median(costs[name]) * 1000 if costs[name] else 0.0
-        patches = [d["state"]["patch"] for _, kind, d in chart.comm.sent[firsts["chart"]:]
-                   if kind == "comm_msg" and d.get("method") == "update" and "patch" in d["state"]]
+            out[f"{name}_flush_max_ms"] = max(costs[name]) * 1000 if costs[name] else 0.0
+        patches = [d["content"] for d in comm_updates(chart, firsts["chart"])
+                   if d.get("method") == "custom" and d["content"].get("type") == "patch"]
         out["points_per_curve"] = events / len(jobs)
-        out["snapshot_mb"] = len(json.dumps(chart._snapshot(), separators=(",", ":"))) / 1e6
         final = chart._snapshot()
+        out["snapshot_mb"] = len(json.dumps(final, separators=(",", ":"))) / 1e6
         table.close()
         chart.close()
         return out, (opening, final), patches
@@ -184,6 +187,7 @@ class Model {
   off(event, cb) { this.handlers[event] = (this.handlers[event] || []).filter((f) => f !== cb); }
   send(message) { this.sent.push(message); }
   change(key, value) { this.data[key] = value; for (const cb of this.handlers["change:" + key] || []) cb(); }
+  emit(message) { for (const cb of this.handlers["msg:custom"] || []) cb(message, []); }
 }
 window.start = (snapshot, group = "") => {
   const el = document.createElement("div");
@@ -241,7 +245,7 @@ _MEASURE = """async ([snapshot, patches, final]) => {
   window.long = [];
   let seen = Number(root().dataset.draws);
   for (const p of patches) {
-    model.change('patch', p);
+    model.emit(p);
     await new Promise((r) => setTimeout(r, 100));
     const n = Number(root().dataset.draws);
     if (n !== seen) { draws.push(Number(root().dataset.drawMs)); seen = n; }
@@ -291,7 +295,10 @@ def main() -> None:
           f"{m['table_kb_per_s']:,.0f} kB/s (flush {m['table_flush_ms']:.1f} ms); "
           f"chart: {m['chart_messages_per_s']:.1f} messages/s, {m['chart_kb_per_s']:,.0f} kB/s "
           f"(flush {m['chart_flush_ms']:.1f} ms); {m['apply_us']:.0f} µs per event; chart "
-          f"snapshot at the end {m['snapshot_mb']:.1f} MB |")
+          f"snapshot at the end {m['snapshot_mb']:.1f} MB; kernel loop stall "
+          f"{m['kernel_max_stall_ms']:.1f} ms max, {m['kernel_p99_stall_ms']:.1f} ms p99, its own part "
+          f"{m['kernel_own_max_stall_ms']:.1f} ms max (an idle process meanwhile: "
+          f"{m['witness_max_stall_ms']:.1f} ms max) |")
     if not args.no_browser:
         print(f"| Chromium, charts of {args.jobs} runs x {args.metrics} metrics "
               f"({m['paths']:.0f} paths) | live redraw {m['redraw_ms']:.0f} ms (worst "

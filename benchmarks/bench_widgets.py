@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import medians, print_json
+from _common import RecordingComms, comm_updates, medians, print_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -77,35 +77,6 @@ def make_jobs(path: Path, n: int):
     return jobs
 
 
-class _Comm:
-    """Records the messages a widget sends (as a kernel's comm would transmit them)."""
-
-    def __init__(self):
-        from comm.base_comm import BaseComm
-
-        class Recording(BaseComm):
-            def __init__(inner, *args, **kwargs):
-                inner.sent = []
-                super().__init__(*args, **kwargs)
-
-            def publish_msg(inner, msg_type, data=None, metadata=None, buffers=None, **keys):
-                inner.sent.append((time.perf_counter(), msg_type, data))
-
-        self.cls = Recording
-
-    def __enter__(self):
-        import comm
-
-        self._old = comm.create_comm
-        comm.create_comm = lambda *a, **k: self.cls(*a, **k)
-        return self
-
-    def __exit__(self, *exc):
-        import comm
-
-        comm.create_comm = self._old
-
-
 def kernel_side(jobs, storm: float, rate: float) -> tuple[dict, str]:
     from xpm_nb.scheduler.jobs import JobState
     from xpm_nb.scheduler.scheduler import Scheduler
@@ -122,7 +93,7 @@ def kernel_side(jobs, storm: float, rate: float) -> tuple[dict, str]:
     async def run():
         loop = asyncio.get_running_loop()
         scheduler = Scheduler(loop)
-        with _Comm():
+        with RecordingComms(encode=False):  # the flush alone, as its figures were measured
             table = JobTable(jobs, scheduler=scheduler)
         flush_costs: list[float] = []
         flush = table._coalescer.flush
@@ -155,7 +126,7 @@ def kernel_side(jobs, storm: float, rate: float) -> tuple[dict, str]:
             await asyncio.sleep(tick)
         elapsed = loop.time() - start_time
         await asyncio.sleep(0.25)  # the last flush
-        sent = [d for _, kind, d in table.comm.sent[first:] if kind == "comm_msg"]
+        sent = comm_updates(table, first)
         patches = [
             d["state"]["patch"]
             for d in sent

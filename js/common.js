@@ -523,6 +523,12 @@ export const CSS = `
 .xpm-mc-legend { display: flex; flex-wrap: wrap; gap: 2px 12px; font-size: 11.5px; margin: 2px 0; }
 .xpm-mc-key { display: inline-flex; align-items: center; gap: 4px; }
 .xpm-mc-swatch { width: 14px; height: 3px; border-radius: 2px; }
+/* parameters panel (./params_chart.js) */
+.xpm-pc-chart { width: fit-content; max-width: 100%; border: 1px solid var(--jp-border-color2, #d0d7de);
+  border-radius: 6px; padding: 4px 4px 0; background: var(--jp-layout-color0, #fff); }
+.xpm-pc-point { stroke: var(--jp-layout-color0, #fff); stroke-width: 1; opacity: .9; cursor: pointer; }
+.xpm-pc-point.xpm-mc-hot, .xpm-pc-point.xpm-pc-picked { stroke: var(--jp-ui-font-color0, #111); stroke-width: 2; opacity: 1; }
+.xpm-pc-svg .xpm-pc-xlabel, .xpm-pc-svg .xpm-pc-ylabel { font-size: 11px; }
 
 /* config view */
 .xpm-cv { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px; padding: 8px 10px;

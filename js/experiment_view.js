@@ -8,8 +8,10 @@
  * "services" ([{id, description, state, url, error}]).
  *
  * "curves" opens the metrics' charts (./metrics_panel.js) under the header, fed by
- * the keys "curves_patch", "curves_color_by", "curves_group_by",
- * "curves_log_scale", "curves_smoothing" and the messages {type: "curves_sync"}
+ * the messages {type: "curves_patch", ...} (the kernel; the monitoring page's polls
+ * give the key "curves_patch" instead), the keys "curves_color_by", "curves_group_by",
+ * "curves_log_scale", "curves_smoothing", "curves_panel" ("curves" | "parameters"),
+ * "curves_param_metric", "curves_param_x", "curves_param_best" and the messages {type: "curves_sync"}
  * (sent) / {type: "curves_snapshot", ...} (received) through an adapter model
  * (`curvesModel`), so that the chart code is the same as MetricsView's.
  *
@@ -54,6 +56,8 @@ const label = (s) => STATE_LABELS[s] || s; // "cancelled" is a count, not a JobS
 const CURVE_KEYS = {
   snapshot: null, patch: "curves_patch", color_by: "curves_color_by", group_by: "curves_group_by",
   log_scale: "curves_log_scale", smoothing: "curves_smoothing", tag_names: "tag_names",
+  panel: "curves_panel", param_metric: "curves_param_metric", param_x: "curves_param_x",
+  param_best: "curves_param_best",
 };
 
 /** A MetricsView-like model over the experiment view's `model` (see the top of this file);
@@ -68,6 +72,7 @@ export function curvesModel(model) {
     if (event !== "msg:custom") return fn;
     return (message, buffers) => {
       if (message && message.type === "curves_snapshot") fn({ ...message, type: "snapshot" }, buffers);
+      else if (message && message.type === "curves_patch") fn({ ...message, type: "patch" }, buffers);
     };
   };
   return {
@@ -136,7 +141,15 @@ function render({ model, el }) {
     const open = curvesEl.style.display === "none";
     curvesEl.style.display = open ? "" : "none";
     curvesButton.classList.toggle("xpm-active", open);
-    if (open && !curvesCleanup) curvesCleanup = metricsView.render({ model: curvesModel(model), el: curvesEl });
+    if (open && !curvesCleanup) {
+      // A point of the parameters panel opens its run's row in the table (rows by job id).
+      const select = (run) => {
+        for (const row of tableApi.store ? tableApi.store.rows.values() : []) {
+          if (row.id === run.id) return tableApi.open(row.k);
+        }
+      };
+      curvesCleanup = metricsView.render({ model: curvesModel(model), el: curvesEl, select });
+    }
   });
   el.appendChild(root);
 

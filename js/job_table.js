@@ -135,6 +135,15 @@ const FIRST_OPTIONAL = 4;
 
 const round3 = (x) => Math.round(x * 1000) / 1000;
 
+/** The progress cell's hover of a failed or cancelled job: how far it got ("" otherwise). */
+export function stoppedAt(row) {
+  const levels = row.progress || [];
+  if (row.state !== "error" || !levels.length) return "";
+  const pct = Math.round(Math.max(0, Math.min(1, Number(levels[0][0]) || 0)) * 100);
+  const how = row.reason === "cancelled" ? "cancelled" : "failed";
+  return `${how} at ${pct}%${levels[0][1] ? ` (${levels[0][1]})` : ""}: the last progress it reported`;
+}
+
 /** The rows of a compact table (see "Compact table" above). */
 export function decodeTable(table, tagNames, metricNames = []) {
   const t0 = table.t0 || 0;
@@ -768,7 +777,7 @@ function render({ model, el, store = null, watch = null, note = true, api = null
         cell = metricCell(row, c.metric);
       } else if (c.key === "progress") {
         // A job that logs only metrics has no bar to show: its step and last values instead.
-        cell = h("div", { class: "xpm-c-progress" }, showsMetricsInstead(row)
+        cell = h("div", { class: "xpm-c-progress", title: stoppedAt(row) }, showsMetricsInstead(row)
           ? metricSummary(row) : progressBars(row.progress, { state: row.state }));
       } else if (c.key === "duration") {
         cell = h("div", { class: "xpm-c-duration xpm-mono" }, formatDuration(jobDuration(row, now())));

@@ -4,20 +4,13 @@
 // modules loaded without a bundler (a library would have to travel inlined in every
 // widget's opening message and saved notebook), the drawing needed is small (lines,
 // bands, axes, ticks), and SVG elements take JupyterLab's theme from CSS variables.
-// No import: pure functions of data, so the chart can be tested on a blank page.
+// Pure functions of data, so the chart can be tested on a blank page; the axes, scales
+// and palette are ./chart_axes.js's (shared with ./params_chart.js).
+import { PALETTE, axes, scale, svg, ticks, widen } from "./chart_axes.js";
 
-const NS = "http://www.w3.org/2000/svg";
-// Tableau 10: distinct on light and dark backgrounds.
-export const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+export { PALETTE, ticks };
+
 const MAX_DRAWN = 600; // points of one path at most (about the chart's width in pixels x 2)
-
-function svg(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) el.setAttribute(k, String(v));
-  for (const c of children) if (c) el.appendChild(c);
-  return el;
-}
 
 /** Exponential moving average with TensorBoard's debiasing; `weight` 0 (none) to 0.99. */
 export function smooth(ys, weight) {
@@ -56,33 +49,6 @@ export function groupStats(series) {
     min: xs.map((v) => at.get(v).min),
     max: xs.map((v) => at.get(v).max),
   };
-}
-
-/** About `count` round tick values between lo and hi. */
-export function ticks(lo, hi, count = 5) {
-  if (!(hi > lo)) return [lo];
-  const step0 = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(step0));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0) || step0;
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  return out;
-}
-
-function logTicks(lo, hi) {
-  const out = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-    const v = 10 ** e;
-    if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
-  }
-  return out.length >= 2 ? out : ticks(lo, hi, 4);
-}
-
-function fmt(v) {
-  const a = Math.abs(v);
-  if (v === 0) return "0";
-  if (a >= 1e4 || a < 1e-2) return v.toExponential(0);
-  return String(Number(v.toPrecision(3)));
 }
 
 /** At most MAX_DRAWN points: every n-th one (the last always kept). */
@@ -135,25 +101,10 @@ export function drawChart({ lines = [], bands = [], log = false, width = 340, he
     return root;
   }
   if (x1 === x0) { x0 -= 1; x1 += 1; }
-  if (y1 === y0) { const pad = Math.abs(y0) * 0.1 || 1; y0 = log ? y0 / 2 : y0 - pad; y1 = log ? y1 * 2 : y1 + pad; }
-  const W = width - m.left - m.right;
-  const H = height - m.top - m.bottom;
-  const sx = (v) => m.left + ((v - x0) / (x1 - x0)) * W;
-  const ly0 = Math.log10(y0), ly1 = Math.log10(y1);
-  const sy = log
-    ? (v) => (v > 0 ? m.top + H - ((Math.log10(v) - ly0) / (ly1 - ly0)) * H : NaN)
-    : (v) => m.top + H - ((v - y0) / (y1 - y0)) * H;
-  const axes = svg("g", { class: "xpm-mc-axis" });
-  for (const v of log ? logTicks(y0, y1) : ticks(y0, y1, 5)) {
-    const y = sy(v);
-    axes.appendChild(svg("line", { x1: m.left, x2: width - m.right, y1: y, y2: y, class: "xpm-mc-grid" }));
-    axes.appendChild(svg("text", { x: m.left - 4, y: y + 3, "text-anchor": "end" })).textContent = fmt(v);
-  }
-  for (const v of ticks(x0, x1, 5)) {
-    axes.appendChild(svg("text", { x: sx(v), y: height - 6, "text-anchor": "middle" })).textContent = fmt(v);
-  }
-  axes.appendChild(svg("rect", { x: m.left, y: m.top, width: W, height: H, class: "xpm-mc-frame" }));
-  root.appendChild(axes);
+  [y0, y1] = widen(y0, y1, log);
+  const sx = scale(x0, x1, m.left, width - m.right);
+  const sy = scale(y0, y1, height - m.bottom, m.top, log);
+  root.appendChild(axes({ m, width, height }, { lo: x0, hi: x1, at: sx }, { lo: y0, hi: y1, log, at: sy }));
   const plot = svg("g", { class: "xpm-mc-plot" });
   for (const b of bands) {
     const [bx, bmax] = thin(b.x, b.max);

@@ -1,13 +1,15 @@
 /**
  * The curves of the metrics: the chart view's code, shared by ./metrics_view.js (the
- * MetricsView widget) and ./experiment_view.js (its "curves" panel). The protocol
- * is described in ./metrics_view.js.
+ * MetricsView widget) and ./experiment_view.js (its "curves" panel, also on the
+ * monitoring page). Two panels: the curves (./metrics_chart.js), and "parameters",
+ * one point per run (./params_chart.js). The protocol is described in ./metrics_view.js.
  *
  * No import of ./common.js: its helpers are given to `curvesView(ui)`, so that a
  * bundle holding both the job table and this module holds ./common.js once (see
  * xpm_nb.widgets.assets).
  */
 import { PALETTE, drawChart, groupStats, smooth } from "./metrics_chart.js";
+import { BEST, drawParams, foldExtremes, paramPoints } from "./params_chart.js";
 
 const REDRAW_MS = 250;
 const RESYNC_MS = 5000;
@@ -17,6 +19,9 @@ export class CurveStore {
   constructor() {
     this.runs = new Map(); // k -> Run
     this.curves = new Map(); // k -> Map(metric -> {x: [], y: []})
+    // k -> Map(metric -> [min, max]) over every point (the curves may be thinned): given
+    // whole by the kernel with a snapshot or a whole curve, appended points folded in here.
+    this.extremes = new Map();
     this.metricNames = [];
     this.seq = null;
     this.send = null;
@@ -40,17 +45,22 @@ export class CurveStore {
     }
   }
 
-  setCurves(k, byMetric, append) {
+  setCurves(k, byMetric, append, extremes = null) {
     let curves = this.curves.get(Number(k));
     if (!curves || !append) this.curves.set(Number(k), (curves = curves && append ? curves : new Map()));
+    let ext = this.extremes.get(Number(k));
+    if (!ext || !append) this.extremes.set(Number(k), (ext = ext && append ? ext : new Map()));
     const touched = [];
     for (const [metric, [xs, ys]] of Object.entries(byMetric || {})) {
       const c = curves.get(metric);
       if (c && append) {
         c.x.push(...xs);
         c.y.push(...ys);
+        ext.set(metric, foldExtremes(ext.get(metric), ys));
       } else {
         curves.set(metric, { x: [...xs], y: [...ys] });
+        const given = extremes && extremes[metric];
+        ext.set(metric, Array.isArray(given) ? [...given] : foldExtremes(null, ys));
       }
       touched.push(metric);
     }
@@ -62,7 +72,9 @@ export class CurveStore {
     if (typeof message.seq === "number" && this.seq !== null && message.seq < this.seq) return;
     this.runs = new Map(message.runs.map((r) => [r.k, r]));
     this.curves = new Map();
-    for (const [k, byMetric] of Object.entries(message.curves || {})) this.setCurves(k, byMetric, false);
+    this.extremes = new Map();
+    const extremes = message.extremes || {};
+    for (const [k, byMetric] of Object.entries(message.curves || {})) this.setCurves(k, byMetric, false, extremes[k]);
     this.metricNames = message.metric_names || [];
     if (typeof message.seq === "number") this.seq = message.seq;
     this.syncAsked = 0;
@@ -84,7 +96,7 @@ export class CurveStore {
     }
     for (const [k, byMetric] of Object.entries(message.set || {})) {
       for (const m of this.curves.get(Number(k))?.keys() || []) touched.add(m);
-      for (const m of this.setCurves(k, byMetric, false)) touched.add(m);
+      for (const m of this.setCurves(k, byMetric, false, (message.extremes || {})[k])) touched.add(m);
     }
     for (const [k, byMetric] of Object.entries(message.append || {})) {
       for (const m of this.setCurves(k, byMetric, true)) touched.add(m);
@@ -109,7 +121,9 @@ export class CurveStore {
     for (const [k, byMetric] of this.curves) {
       curves[k] = Object.fromEntries(Array.from(byMetric, ([m, c]) => [m, [c.x, c.y]]));
     }
-    return { type: "snapshot", runs: Array.from(this.runs.values()), curves,
+    const extremes = {};
+    for (const [k, byMetric] of this.extremes) extremes[k] = Object.fromEntries(byMetric);
+    return { type: "snapshot", runs: Array.from(this.runs.values()), curves, extremes,
       metric_names: this.metricNames, seq: this.seq === null ? 0 : this.seq };
   }
 }
@@ -210,7 +224,17 @@ export function curvesView(ui) {
     };
   }
 
-  function render({ model, el }) {
+  /** The hover text of a point of the parameters panel: the run, its value, its tags. */
+  function pointLabel(p, metric, best) {
+    const what = best === "last" ? "last" : best === "min" ? "lowest" : "highest";
+    return `${p.run.name} ${tagText(p.run.tags)}: ${what} ${metric} = ${Number(p.y.toPrecision(6))}`;
+  }
+
+  /**
+   * `select(run)` (optional): a point's click, e.g. the experiment view opening the run's
+   * row in its table.
+   */
+  function render({ model, el, select = null }) {
     ensureStyle(el);
     const record = modelRecord(model);
     let store = record && record.store;
@@ -227,6 +251,13 @@ export function curvesView(ui) {
       group: model.get("group_by") || "",
       log: !!model.get("log_scale"),
       smoothing: Number(model.get("smoothing")) || 0,
+      panel: model.get("panel") === "parameters" ? "parameters" : "curves",
+      // The parameters panel: "" is the first metric, the first tag.
+      metric: (store.metricNames.includes(model.get("param_metric")) && model.get("param_metric"))
+        || store.metricNames[0] || "",
+      x: ((model.get("tag_names") || []).includes(model.get("param_x")) && model.get("param_x"))
+        || (model.get("tag_names") || [])[0] || "",
+      best: BEST.includes(model.get("param_best")) ? model.get("param_best") : "last",
     });
     const write = (key, value) => {
       model.set(key, value);
@@ -240,6 +271,19 @@ export function curvesView(ui) {
     const slider = h("input", { type: "range", min: "0", max: "0.99", step: "0.01", class: "xpm-mc-smooth" });
     const sliderValue = h("span", { class: "xpm-mono xpm-muted" });
     const hover = h("div", { class: "xpm-mc-hover xpm-muted" }, "\u00a0");
+    // The panels: curves (one chart per metric) or parameters (a metric per run against a tag).
+    const panelButtons = ["curves", "parameters"].map((name) => h("button", { type: "button",
+      class: `xpm-mc-panel xpm-mc-panel-${name}`, dataset: { panel: name }, "aria-pressed": "false",
+      title: name === "curves" ? "every run's curve, one chart per metric"
+        : "one point per run: a metric's value against a tag (click: the run's row)" }, name));
+    const metricSelect = h("select", { class: "xpm-pc-metric", title: "the metric on the y axis" });
+    const bestSelect = h("select", { class: "xpm-pc-best", title: "a run's value: its last one, its lowest or highest" },
+      h("option", { value: "last" }, "last"), h("option", { value: "min" }, "min"), h("option", { value: "max" }, "max"));
+    const xSelect = h("select", { class: "xpm-pc-x", title: "the tag on the x axis (numbers: a scatter; else one column per value)" });
+    const groupLabel = h("label", {}, "group ", groupSelect);
+    const smoothLabel = h("label", {}, "smoothing ", slider, sliderValue);
+    const paramControls = [h("label", {}, "metric ", metricSelect, bestSelect), h("label", {}, "x ", xSelect)];
+    const paramsEl = h("div", { class: "xpm-pc-chart", style: { display: "none" } });
     const note = h("div", { class: "xpm-note xpm-inert-note" });
     const charts = h("div", { class: "xpm-mc-charts" });
     const empty = h("div", { class: "xpm-muted xpm-mc-empty" }, "no metrics logged yet (log_metrics in a task)");
@@ -247,9 +291,10 @@ export function curvesView(ui) {
     const root = h("div", { class: "xpm-root xpm-mc" }, note,
       h("div", { class: "xpm-mc-toolbar" },
         model.get("title") ? h("b", {}, model.get("title")) : null,
-        h("label", {}, "colour ", colorSelect), h("label", {}, "group ", groupSelect),
-        h("label", {}, logBox, " log scale"), h("label", {}, "smoothing ", slider, sliderValue)),
-      legendEl, hover, empty, charts);
+        h("span", { class: "xpm-mc-panels" }, ...panelButtons), ...paramControls,
+        h("label", {}, "colour ", colorSelect), groupLabel,
+        h("label", {}, logBox, " log scale"), smoothLabel),
+      legendEl, hover, empty, charts, paramsEl);
     el.appendChild(root);
 
     function fillSelect(select, value) {
@@ -258,10 +303,27 @@ export function curvesView(ui) {
       for (const name of model.get("tag_names") || []) select.appendChild(h("option", { value: name }, name));
       select.value = value;
     }
+    function fillOptions(select, names, value) {
+      clear(select);
+      for (const name of names) select.appendChild(h("option", { value: name }, name));
+      select.value = value;
+    }
     function syncControls() {
       const s = settings();
       fillSelect(colorSelect, s.color);
       fillSelect(groupSelect, s.group);
+      fillOptions(metricSelect, store.metricNames, s.metric);
+      fillOptions(xSelect, model.get("tag_names") || [], s.x);
+      bestSelect.value = s.best;
+      const params = s.panel === "parameters";
+      for (const b of panelButtons) {
+        b.classList.toggle("xpm-active", b.dataset.panel === s.panel);
+        b.setAttribute("aria-pressed", String(b.dataset.panel === s.panel));
+      }
+      for (const c of paramControls) c.style.display = params ? "" : "none";
+      groupLabel.style.display = smoothLabel.style.display = params ? "none" : "";
+      charts.style.display = params ? "none" : "";
+      paramsEl.style.display = params ? "" : "none";
       logBox.checked = s.log;
       slider.value = String(s.smoothing);
       sliderValue.textContent = s.smoothing.toFixed(2);
@@ -272,6 +334,12 @@ export function curvesView(ui) {
     colorSelect.addEventListener("change", () => { write("color_by", colorSelect.value); redrawAll(); });
     groupSelect.addEventListener("change", () => { write("group_by", groupSelect.value); redrawAll(); });
     logBox.addEventListener("change", () => { write("log_scale", logBox.checked); redrawAll(); });
+    for (const b of panelButtons) {
+      b.addEventListener("click", () => { write("panel", b.dataset.panel); syncControls(); redrawAll(); });
+    }
+    metricSelect.addEventListener("change", () => { write("param_metric", metricSelect.value); redrawAll(); });
+    bestSelect.addEventListener("change", () => { write("param_best", bestSelect.value); redrawAll(); });
+    xSelect.addEventListener("change", () => { write("param_x", xSelect.value); redrawAll(); });
     slider.addEventListener("input", () => {
       write("smoothing", Number(slider.value));
       sliderValue.textContent = Number(slider.value).toFixed(2);
@@ -293,6 +361,32 @@ export function curvesView(ui) {
       hover.textContent = "\u00a0";
       for (const p of charts.querySelectorAll(".xpm-mc-hot")) p.classList.remove("xpm-mc-hot");
     });
+    // The parameters panel: hover shows the run's tags and value; a click selects the run.
+    let picked = null; // the key of the clicked run, kept across redraws
+    const pointOf = (event) => event.target.closest && event.target.closest("circle[data-k]");
+    paramsEl.addEventListener("mouseover", (event) => {
+      const point = pointOf(event);
+      if (!point) return;
+      const labels = point.ownerSVGElement && point.ownerSVGElement.labels;
+      hover.textContent = (labels && labels.get(point.dataset.k)) || "";
+      hover.dataset.key = point.dataset.k;
+      point.classList.add("xpm-mc-hot");
+    });
+    paramsEl.addEventListener("mouseout", (event) => {
+      const point = pointOf(event);
+      if (!point) return;
+      hover.textContent = "\u00a0";
+      point.classList.remove("xpm-mc-hot");
+    });
+    paramsEl.addEventListener("click", (event) => {
+      const point = pointOf(event);
+      if (!point) return;
+      picked = Number(point.dataset.k);
+      for (const p of paramsEl.querySelectorAll(".xpm-pc-picked")) p.classList.remove("xpm-pc-picked");
+      point.classList.add("xpm-pc-picked");
+      const run = store.runs.get(picked);
+      if (run && select) select(run);
+    });
 
     // --- charts: redrawn at most every REDRAW_MS, only the metrics that changed ------------
     const boxes = new Map(); // metric -> chart element
@@ -300,6 +394,40 @@ export function curvesView(ui) {
     let all = true;
     let timer = null;
     let lastDraw = 0;
+    // The parameters chart fills the output's width (up to 640 px): redrawn when it changes.
+    let drawnWidth = 0;
+    const paramsWidth = () => Math.max(240, Math.min(640, (root.clientWidth || 500) - 10));
+    if (typeof ResizeObserver !== "undefined") {
+      const resize = new ResizeObserver(() => {
+        if (paramsEl.style.display !== "none" && Math.abs(paramsWidth() - drawnWidth) > 16) redrawAll();
+      });
+      resize.observe(root);
+      cleanups.push(() => resize.disconnect());
+    }
+    function drawParamsPanel(s) {
+      const runs = Array.from(store.runs.values());
+      const data = paramPoints(runs, (k) => store.curves.get(k)?.get(s.metric),
+        (k) => store.extremes.get(k)?.get(s.metric), { x: s.x, best: s.best, color: s.color });
+      const colour = s.color ? colours(runs, s.color) : () => PALETTE[0];
+      const width = paramsWidth();
+      drawnWidth = width;
+      const chart = drawParams(data, { colorOf: (p) => colour(p.run), log: s.log, width,
+        label: (p) => pointLabel(p, s.metric, s.best),
+        xLabel: `${s.x}${data.kind === "numeric" && data.logX ? " (log scale)" : ""}`,
+        yLabel: `${s.best} ${s.metric}` });
+      chart.dataset.kind = data.kind;
+      chart.dataset.points = String(data.points.length);
+      if (picked !== null) {
+        const point = chart.querySelector(`circle[data-k="${picked}"]`);
+        if (point) point.classList.add("xpm-pc-picked");
+      }
+      const old = paramsEl.querySelector("svg");
+      if (old) old.replaceWith(chart);
+      else paramsEl.appendChild(chart);
+      // A redrawn point under the mouse keeps its hover text (the old one is gone).
+      const hot = hover.dataset.key && chart.querySelector(`circle[data-k="${CSS.escape(hover.dataset.key)}"]`);
+      if (hot && hover.textContent.trim()) hover.textContent = chart.labels.get(hover.dataset.key) || "";
+    }
     function draw() {
       timer = null;
       lastDraw = Date.now();
@@ -307,6 +435,16 @@ export function curvesView(ui) {
       const s = settings();
       const names = store.metricNames;
       empty.style.display = names.length ? "none" : "";
+      if (s.panel === "parameters") {
+        if (all || dirty.has(s.metric)) drawParamsPanel(s);
+        if (all) syncControls(); // a new metric or tag: the selects' options
+        dirty = new Set();
+        all = false;
+        renderLegend({ color: s.color });
+        root.dataset.drawMs = (performance.now() - t0).toFixed(2);
+        root.dataset.draws = String(Number(root.dataset.draws || 0) + 1);
+        return;
+      }
       for (const [name, box] of boxes) {
         if (!names.includes(name)) { box.remove(); boxes.delete(name); }
       }
@@ -356,7 +494,8 @@ export function curvesView(ui) {
     cleanups.push(() => timer !== null && clearTimeout(timer));
 
     const onSettings = () => { syncControls(); redrawAll(); };
-    const keys = ["change:color_by", "change:group_by", "change:log_scale", "change:smoothing", "change:tag_names"];
+    const keys = ["change:color_by", "change:group_by", "change:log_scale", "change:smoothing", "change:tag_names",
+      "change:panel", "change:param_metric", "change:param_x", "change:param_best"];
     for (const key of keys) model.on(key, onSettings);
     cleanups.push(() => { for (const key of keys) if (model.off) model.off(key, onSettings); });
     const onLive = () => { store.live = watch.live; syncControls(); };

@@ -154,14 +154,14 @@ def test_the_experiment_view_sends_curves_only_when_asked(workdir, tmp_path):
         view = ExperimentView(xp)
         await until(lambda: "metrics_log" in job.__dict__ and metrics_log(job).step == 1)
         await asyncio.sleep(3 * UPDATE_INTERVAL)
-        before = [u for u in view.comm.updates() if u.get("curves_patch")]
+        before = view.comm.custom("curves_patch")
         watchers = list(metrics_log(job).watchers)
         view.comm.from_frontend({"type": "curves_sync"})
         (snapshot,) = view.comm.custom("curves_snapshot")
         gate.touch()
         await until(lambda: job.state.finished)
         await asyncio.sleep(3 * UPDATE_INTERVAL)
-        patches = [u["curves_patch"] for u in view.comm.updates() if u.get("curves_patch")]
+        patches = view.comm.custom("curves_patch")
         xp.close()
         view.close()
         return before, watchers, snapshot, patches, list(metrics_log(job).watchers)

@@ -1,10 +1,11 @@
 """``ExperimentView``: an experiment's counts by state, its job table and its services.
 
-Its "curves" button opens the metrics' charts (``js/metrics_view.js``) in the
-same view: the first ``{"type": "curves_sync"}`` of the view makes a
+Its "curves" button opens the metrics' charts (``js/metrics_view.js``, with
+its "parameters" panel: a metric per run against a tag) in the same view: the first ``{"type": "curves_sync"}`` of the view makes a
 :class:`~xpm_nb.widgets.metrics.CurveFeed` (nothing is read for curves
 before), answered by a ``curves_snapshot`` message; then the new points go in
-``curves_patch``, in the same coalesced flush as the table's patch.
+``curves_patch`` messages, in the same coalesced flush as the table's patch
+(the monitoring page gets them as its polls' ``curves_patch`` key).
 
 Its "graph" button opens the task graph (``js/dag.js``), drawn from the rows'
 ``deps`` (see :func:`~xpm_nb.widgets.rows.job_row`): nothing more is sent for it.
@@ -24,7 +25,7 @@ import traitlets
 from ..services import is_web_url
 from .assets import bundle
 from .job_table import JobTable
-from .metrics import CurveFeed
+from .metrics import CurveFeed, transient_objects
 from .updates import UPDATE_INTERVAL
 
 __all__ = ["ExperimentView", "service_info"]
@@ -82,11 +83,16 @@ class ExperimentView(JobTable):
     status = traitlets.Unicode("running").tag(sync=True)
     services = traitlets.List(traitlets.Dict()).tag(sync=True)
     # The curves panel (see the module's docstring) and its settings (as MetricsView's).
+    # ``curves_patch`` is no longer set (patches are messages): kept for saved views' state.
     curves_patch = traitlets.Dict().tag(sync=True)
     curves_color_by = traitlets.Unicode("").tag(sync=True)
     curves_group_by = traitlets.Unicode("").tag(sync=True)
     curves_log_scale = traitlets.Bool(False).tag(sync=True)
     curves_smoothing = traitlets.Float(0.0).tag(sync=True)
+    curves_panel = traitlets.Unicode("curves").tag(sync=True)  # or "parameters"
+    curves_param_metric = traitlets.Unicode("").tag(sync=True)
+    curves_param_x = traitlets.Unicode("").tag(sync=True)
+    curves_param_best = traitlets.Unicode("last").tag(sync=True)
     # The monitoring page (``experiment(..., port=...)``), without its token: the
     # state is saved in the notebook. A live view asks for the link with the token
     # ({"type": "monitor_url"}), answered by a message that only the page holds.
@@ -121,9 +127,12 @@ class ExperimentView(JobTable):
         self.monitor_url = _monitor_url(xp)
         feed = getattr(self, "_feed", None)
         if feed is not None:
-            patch = feed.state.patch()
-            if patch is not None:
-                self.curves_patch = patch
+            with transient_objects():  # see MetricsView._flush
+                patch = feed.state.patch()
+                if patch is not None:
+                    # A custom message, as MetricsView's patches: cheaper to send.
+                    self.send({**patch, "type": "curves_patch"})
+                del patch
 
     def _on_job(self, job) -> None:
         super()._on_job(job)

@@ -17,14 +17,18 @@ Imports no widget library.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import math
 import threading
 import time
 from array import array
 from typing import Any
 
+from ..errors import InvalidArgumentError
 from ..scheduler.follow import BadEvent, FileTail, check_metrics, is_metric_record, metrics_log
 
-__all__ = ["DiskFill", "CurveState", "CurveFeed", "read_history", "MAX_POINTS"]
+__all__ = ["DiskFill", "CurveState", "CurveFeed", "read_history", "MAX_POINTS", "transient_objects"]
 
 # Points kept (and sent) per curve; beyond, every other point is dropped. A chart is
 # about 300 pixels wide; 2,000 curves of this many points are 16 MB of arrays here.
@@ -102,10 +106,18 @@ def _int64(step) -> bool:
     return step is not None and -(1 << 63) <= step < (1 << 63)
 
 
-def read_history(job) -> tuple[int, float, dict[str, tuple[list, list]]]:
-    """``(attempt, last timestamp, {metric: (xs, ys)})`` of the job's last attempt (blocking).
+def _extremes(ys) -> list[float] | None:
+    finite = [y for y in ys if math.isfinite(y)]
+    return [min(finite), max(finite)] if finite else None
 
-    x is the step, or the number of the event in the attempt when there is none.
+
+def read_history(job) -> tuple[int, float, dict[str, tuple[list, list]], dict[str, list[float]]]:
+    """``(attempt, last timestamp, {metric: (xs, ys)}, {metric: [min, max]})`` of the job's
+    last attempt (blocking).
+
+    x is the step, or the number of the event in the attempt when there is none. The
+    extremes are those of every point, before the curves are thinned (a best value is
+    exact however long the run).
     """
     attempt, last_ts, curves, n = 0, 0.0, {}, 0
     for record in _records(job):
@@ -125,18 +137,43 @@ def read_history(job) -> tuple[int, float, dict[str, tuple[list, list]]]:
             xs, ys = curves.setdefault(name, ([], []))
             xs.append(x)
             ys.append(value)
+    extremes = {m: e for m, (_, ys) in curves.items() if (e := _extremes(ys)) is not None}
     for xs, ys in curves.values():
         while len(xs) > MAX_POINTS:
             del xs[-2::-2], ys[-2::-2]  # the last point kept
-    return max(attempt, 1), last_ts, curves
+    return max(attempt, 1), last_ts, curves, extremes
+
+
+@contextlib.contextmanager
+def transient_objects():
+    """No garbage collection while a patch is built and sent (then it is freed at once).
+
+    A patch of a few hundred runs is thousands of small lists alive together: built
+    with the collector on, they set off young collections that find them alive and
+    promote them to the old generation, whose full passes then come every few seconds,
+    each holding the GIL (every thread, the kernel's loop included, stalled) for as
+    long as the process's whole heap takes to scan: 40 ms with 80,000 objects on 2
+    loaded cores (benchmarks/bench_metrics_widgets.py), more with a notebook's data.
+    Freed by their reference counts right after, they cost the collector nothing.
+    A collector the user turned off stays off. (Windows of two threads may overlap:
+    the first to end turns the collector back on; no harm, the other's patch is small.)
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 class _Run:
     """The curves of one job, and what the views were not sent yet."""
 
-    __slots__ = ("attempt", "last_ts", "curves", "n", "new", "reset", "waiting")
+    __slots__ = ("attempt", "last_ts", "curves", "extremes", "n", "new", "reset", "waiting")
 
-    def __init__(self, attempt: int = 1, last_ts: float = 0.0, curves=None):
+    def __init__(self, attempt: int = 1, last_ts: float = 0.0, curves=None, extremes=None):
         # Events that come while the history is read from disk wait here.
         self.waiting: list | None = None
         self.attempt = attempt
@@ -146,6 +183,12 @@ class _Run:
         self.curves: dict[str, tuple[array, array]] = {
             m: (array("q", xs), array("d", ys)) for m, (xs, ys) in (curves or {}).items()}
         self.n = max((len(xs) for xs, _ in self.curves.values()), default=0)
+        # Lowest and highest value of each metric over every point (thinning drops some).
+        self.extremes: dict[str, list[float]] = {
+            m: list(e) for m, e in (extremes or {}).items()}
+        for m, (_, ys) in self.curves.items():
+            if m not in self.extremes and (e := _extremes(ys)) is not None:
+                self.extremes[m] = e
         self.new: dict[str, int] = {}  # metric -> points not sent yet (the last ones)
         self.reset = False  # every curve is sent whole in the next patch
 
@@ -247,6 +290,14 @@ class CurveState:
             xs.append(x)
             ys.append(value)
             self._note(name)
+            if math.isfinite(value):
+                e = run.extremes.get(name)
+                if e is None:
+                    run.extremes[name] = [value, value]
+                elif value < e[0]:
+                    e[0] = value
+                elif value > e[1]:
+                    e[1] = value
             if len(xs) > MAX_POINTS:  # thinned: the view gets the whole curve again
                 del xs[-2::-2], ys[-2::-2]  # the last point kept
                 run.reset = True
@@ -263,13 +314,35 @@ class CurveState:
                          for k, v in job.tags.items()}}
 
     def snapshot(self) -> dict:
-        """Every run and curve: ``{type, runs, curves: {k: {metric: [xs, ys]}}, metric_names, seq}``."""
+        """Every run and curve: ``{type, runs, curves: {k: {metric: [xs, ys]}},
+        extremes: {k: {metric: [min, max]}}, metric_names, seq}``."""
         with self.lock:
             runs = [self._info(k) for k in range(len(self.jobs))]
             curves = {str(k): {m: [xs.tolist(), ys.tolist()] for m, (xs, ys) in run.curves.items()}
                       for k, run in enumerate(self._runs) if run.curves}
-            return {"type": "snapshot", "runs": runs, "curves": curves,
+            extremes = {str(k): {m: list(e) for m, e in run.extremes.items()}
+                        for k, run in enumerate(self._runs) if run.extremes}
+            return {"type": "snapshot", "runs": runs, "curves": curves, "extremes": extremes,
                     "metric_names": list(self.metric_names), "seq": self.seq}
+
+    def values(self, metric: str, best: str = "last") -> dict[int, float]:
+        """``{key: value}`` of ``metric`` per run: its last value, or its lowest
+        (``best="min"``) or highest (``"max"``) over every point; runs without one left out."""
+        if best not in ("last", "min", "max"):
+            msg = f"best={best!r}: expected 'last', 'min' or 'max' (the run's last, lowest or highest value)"
+            raise InvalidArgumentError(msg)
+        out = {}
+        with self.lock:
+            for k, run in enumerate(self._runs):
+                if best == "last":
+                    curve = run.curves.get(metric)
+                    value = curve[1][-1] if curve is not None and len(curve[1]) else None
+                else:
+                    e = run.extremes.get(metric)
+                    value = None if e is None else e[0 if best == "min" else 1]
+                if value is not None and math.isfinite(value):
+                    out[k] = value
+        return out
 
     def baseline(self) -> None:
         """The next patch holds only what changes after a snapshot made now."""
@@ -284,7 +357,7 @@ class CurveState:
         """New points since the last patch (``append``), whole curves (``set``), changed runs."""
         with self.lock:
             dirty, self._dirty = self._dirty, set()
-            runs, append, whole = [], {}, {}
+            runs, append, whole, extremes = [], {}, {}, {}
             for k in sorted(dirty):
                 run = self._runs[k]
                 info = self._info(k)
@@ -293,6 +366,9 @@ class CurveState:
                     runs.append(info)
                 if run.reset:
                     whole[str(k)] = {m: [xs.tolist(), ys.tolist()] for m, (xs, ys) in run.curves.items()}
+                    # A whole curve may be thinned: its exact extremes come with it (a view
+                    # folds appended points into them itself).
+                    extremes[str(k)] = {m: list(e) for m, e in run.extremes.items()}
                 elif run.new:
                     append[str(k)] = {m: [run.curves[m][0][-n:].tolist(),
                                           run.curves[m][1][-n:].tolist()]
@@ -305,6 +381,7 @@ class CurveState:
                 message["append"] = append
             if whole:
                 message["set"] = whole
+                message["extremes"] = extremes
             if self.metric_names != self._sent_metric_names:
                 self._sent_metric_names = list(self.metric_names)
                 message["metric_names"] = list(self.metric_names)

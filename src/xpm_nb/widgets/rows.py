@@ -68,7 +68,7 @@ def job_row(job, key: int, keys: dict[int, int] | None = None) -> dict:
         "state": job.state._value_,
         "reason": job.failure_reason,
         "code": job.exit_code,
-        "progress": [[float(p.get("progress", 0.0)), p.get("desc")] for p in job.progress],
+        "progress": _progress(job),
         "tags": {
             str(k): v if type(v) in _PLAIN else repr(v) for k, v in job.tags.items()
         },
@@ -81,6 +81,17 @@ def job_row(job, key: int, keys: dict[int, int] | None = None) -> dict:
         "step": log.step if log is not None else None,
         "deps": _dep_keys(job, keys) if keys else [],
     }
+
+
+def _progress(job) -> list:
+    """The progress levels a row shows. A done job is at 100% (its outer level, whatever it
+    last reported; none when it reported none: the views show a done job full, and one
+    that logs only metrics shows them instead). A failed or cancelled job keeps the last
+    levels it reached: one sees how far it got."""
+    levels = [[float(p.get("progress", 0.0)), p.get("desc")] for p in job.progress]
+    if levels and job.state._value_ == "done":
+        return [[1.0, levels[0][1]]]
+    return levels
 
 
 def _dep_keys(job, keys: dict[int, int]) -> list[int]:

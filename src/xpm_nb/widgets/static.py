@@ -3,12 +3,14 @@
 nbconvert's HTML, GitHub and a terminal IPython get these (``text/html``,
 ``text/plain``) along with the widget view, built from the same rows as the
 live table (:func:`~xpm_nb.widgets.rows.job_row`), so they show the same facts:
-state and failure reason, progress, tags, duration, folder.
+state and failure reason, tags, last value of each metric, progress, duration,
+folder.
 """
 
 from __future__ import annotations
 
 import html
+import math
 import time
 
 from .config_tree import SHORT_ID, config_tree, tree_html, tree_text
@@ -51,9 +53,31 @@ def _duration(row: dict, now: float) -> str:
 
 def _progress_text(row: dict) -> str:
     levels = row.get("progress") or []
-    return " / ".join(
+    if not levels and row["state"] == "done":
+        return "100%"
+    text = " / ".join(
         f"{(desc + ' ') if desc else ''}{fraction:.0%}" for fraction, desc in levels
     )
+    # A failed or cancelled job keeps the progress it reached (rows.job_row).
+    return f"{text} (stopped)" if text and row["state"] == "error" else text
+
+
+def format_metric(value) -> str:
+    """A metric value in at most 4 significant digits, as the live table shows it
+    (``formatMetric`` in ``js/metrics.js``): "0.1235", "1.235e-05", "12350"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e5 or abs(value) < 1e-3:
+        mantissa, exponent = f"{value:.3e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent):+d}"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{float(f'{value:.4g}'):g}"
 
 
 def _state_text(row: dict) -> str:
@@ -75,14 +99,38 @@ def _tag_names(rows: list[dict]) -> list[str]:
     return names
 
 
+def _metric_names(rows: list[dict]) -> list[str]:
+    """The metrics of the rows, in the order they first appear (the live table's columns)."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row.get("metrics") or {}))
+    return list(names)
+
+
+def _metric_cell(row: dict, name: str) -> str:
+    value = (row.get("metrics") or {}).get(name)
+    if value is None:
+        return "<td></td>"
+    return (f"<td class='xpm-metric' title='{_E(repr(value))}' style='text-align:right;"
+            f"font-family:monospace'>{_E(format_metric(value))}</td>")
+
+
 def jobs_html(jobs, limit: int = MAX_STATIC_ROWS) -> str:
-    """A ``<table>`` of jobs: state (and why it failed), task, tags, progress, duration."""
+    """A ``<table>`` of jobs: state (and why it failed), task, tags, the last value of
+    each metric, progress, duration."""
     rows = _rows(jobs)
     now = time.time()
     tags = _tag_names(rows)
+    metrics = _metric_names(rows)
     head = "".join(
         f"<th style='text-align:left'>{_E(h)}</th>"
-        for h in ["state", "task", *tags, "progress", "duration", "identifier"]
+        for h in ["state", "task", *tags]
+    ) + "".join(
+        f"<th style='text-align:right' title='last value of metric {_E(m)}'>{_E(m)}</th>"
+        for m in metrics
+    ) + "".join(
+        f"<th style='text-align:left'>{_E(h)}</th>"
+        for h in ["progress", "duration", "identifier"]
     )
     body = []
     for row in rows[:limit]:
@@ -91,6 +139,7 @@ def jobs_html(jobs, limit: int = MAX_STATIC_ROWS) -> str:
             f"<td style='color:{color}'>{_E(_state_text(row))}</td>",
             f"<td title='{_E(row['task'])}'>{_E(row['task'].rsplit('.', 1)[-1])}</td>",
             *(f"<td>{_E(str(row['tags'].get(t, '')))}</td>" for t in tags),
+            *(_metric_cell(row, m) for m in metrics),
             f"<td>{_E(_progress_text(row))}</td>",
             f"<td>{_E(_duration(row, now))}</td>",
             f"<td><code title='{_E(row['path'])}'>{_E(row['id'][:SHORT_ID])}</code></td>",
@@ -111,8 +160,9 @@ def jobs_text(jobs, limit: int = MAX_STATIC_ROWS) -> str:
     lines = []
     for row in rows[:limit]:
         tags = " ".join(f"{k}={v}" for k, v in row["tags"].items())
+        metrics = " ".join(f"{k}={format_metric(v)}" for k, v in (row.get("metrics") or {}).items())
         parts = [_state_text(row), row["task"].rsplit(".", 1)[-1], row["id"][:SHORT_ID]]
-        parts += [p for p in (tags, _progress_text(row), _duration(row, now)) if p]
+        parts += [p for p in (tags, metrics, _progress_text(row), _duration(row, now)) if p]
         lines.append("  ".join(parts))
     if len(rows) > limit:
         lines.append(f"… and {len(rows) - limit} more jobs")

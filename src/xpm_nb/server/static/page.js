@@ -218,7 +218,11 @@ async function main() {
     curvesButton.setAttribute("aria-pressed", String(!curvesEl.hidden));
     if (!curvesEl.hidden && !curvesMounted) {
       curvesMounted = true;
-      metricsView.render({ model: curvesModel(model), el: curvesEl });
+      // A point of the parameters panel opens its run's row in the table (rows by job id).
+      const select = (run) => {
+        for (const row of api.store ? api.store.rows.values() : []) if (row.id === run.id) return api.open(row.k);
+      };
+      metricsView.render({ model: curvesModel(model), el: curvesEl, select });
     }
   });
   model.run();
