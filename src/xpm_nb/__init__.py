@@ -55,6 +55,7 @@ _LAZY = {
     "tqdm": "xpm_nb.run.progress",
     "log_metrics": "xpm_nb.run.progress",
     "results": "xpm_nb.results",
+    "browse": "xpm_nb.widgets.browse",
     "save": "xpm_nb.core.serialization",
     "load": "xpm_nb.core.serialization",
     "serialize": "xpm_nb.core.serialization",

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["ConfigView", "ExperimentView", "JobTable", "MetricsView", "view"]
+__all__ = ["ConfigView", "ExperimentView", "JobTable", "MetricsView", "WorkspaceBrowser", "browse",
+           "view"]
 
 _LAZY = {
     "ConfigView": "xpm_nb.widgets.config_view",
     "JobTable": "xpm_nb.widgets.job_table",
     "ExperimentView": "xpm_nb.widgets.experiment_view",
     "MetricsView": "xpm_nb.widgets.metrics_view",
+    "WorkspaceBrowser": "xpm_nb.widgets.browse",
+    "browse": "xpm_nb.widgets.browse",
 }
 
 
