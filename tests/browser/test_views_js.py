@@ -12,7 +12,6 @@ xpm_nb's entries, current, for outputs still there.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -21,7 +20,6 @@ import pytest
 from support.blankpage import blank_page, clean
 from xpm_nb.scheduler.jobs import Job, JobState
 from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
-from xpm_nb.widgets.assets import bundle
 from xpm_nb.widgets.rows import JobTableState, decode_table, encode_table
 
 WIDGET_TESTS = Path(__file__).resolve().parents[1] / "widgets"
@@ -273,7 +271,9 @@ SAVE = """async (state) => {
 def test_saving_writes_our_views_current_and_only_those_still_shown(fresh, tmp_path):
     state = table_model_state(tmp_path, 3)
     state["__row0"] = decode_table(state["snapshot"]["table"], state["tag_names"])[0]
-    common = re.search(r'data:text/javascript,[^"]+', bundle("job_table")).group(0)  # common.js
+    # The common.js module instance the table bundle defined (xpm_nb.widgets.assets).
+    common = fresh.evaluate("() => [...globalThis[Symbol.for('xpm_nb.modules')]]"
+                            ".find(([key]) => key.startsWith('common.js:'))[1]")
     fresh.evaluate("(url) => { window.job_table_common_url = url; }", common)
     saved = fresh.evaluate(SAVE, state)
     assert sorted(saved) == ["foreign", "m1", "m2"]  # m3 no longer shown; others kept
