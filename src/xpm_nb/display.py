@@ -33,9 +33,7 @@ TARGETS = (
     ("xpm_nb.scheduler.experiment", "experiment"),
     # Static cards (no widget): xpm_nb.widgets.object_views.RENDERERS
     ("xpm_nb.scheduler.workspace", "Workspace"),
-    ("xpm_nb.launchers.direct", "DirectLauncher"),
-    ("xpm_nb.launchers.slurm.launcher", "SlurmLauncher"),
-    ("xpm_nb.launchers.slurm.options", "SlurmOptions"),
+    ("xpm_nb.launchers.base", "Described"),  # every launcher, and its options
     ("xpm_nb.connectors.local", "LocalConnector"),
     ("xpm_nb.connectors.ssh.connector", "SshConnector"),
     ("xpm_nb.scheduler.tokens", "CounterToken"),

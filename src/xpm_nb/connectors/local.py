@@ -16,8 +16,8 @@ from pathlib import Path
 import fasteners
 
 from ..errors import WaitTimeoutError
-from ..launchers import ProcessExit, ProcessHandle, ProcessState
-from ..launchers.pidwait import PidWatch
+from ..process import ProcessExit, ProcessHandle, ProcessState
+from ..process.pidwait import PidWatch
 from . import Connector
 from .workers import Workers
 
@@ -139,7 +139,7 @@ class LocalConnector(Connector):
     # --- processes -------------------------------------------------------------
 
     def pid_alive(self, pid: int) -> bool:
-        from ..scheduler.jobs import pid_alive
+        from ..layout import pid_alive
 
         return pid_alive(pid)
 

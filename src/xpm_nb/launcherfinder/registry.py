@@ -15,7 +15,7 @@ raises :class:`LauncherNotFoundError` (as the reference does).
 YAML: a list of launchers, each with the hosts it reaches::
 
     - name: workstation
-      type: direct                 # direct | slurm
+      type: direct                 # direct | slurm | command (launchers/kinds.py)
       tags: [local]
       hosts:
         - cpu: {cores: 16, memory: 64GiB}
@@ -24,9 +24,9 @@ YAML: a list of launchers, each with the hosts it reaches::
     - name: cluster
       type: slurm
       tags: [cluster]
-      launcherenv: {SLURM_CONF: /etc/slurm/slurm.conf}   # slurm only: binpath,
-      interval: 30                                      # interval, python too
-      options: {account: myteam}   # SlurmOptions of every job
+      launcherenv: {SLURM_CONF: /etc/slurm/slurm.conf}   # the type's own keys
+      interval: 30                 # (Launcher.yaml_keys): here binpath, interval,
+      options: {account: myteam}   # python, and the SlurmOptions of every job
       hosts:
         - name: v100
           options: {partition: gpu, constraint: v100}    # added for this host
@@ -46,13 +46,13 @@ launcher or None (full control).
 
 For each requirement given (and each of its ``|`` alternatives, in order),
 the matching host of highest priority among the launchers carrying all the
-requested tags wins; a SLURM launcher is then configured for the request
-(``time``, ``gpus_per_node``, ``cpus_per_task``, ``mem`` and the host's options).
+requested tags wins; the launcher is then configured for the request by its
+``for_host`` (a SLURM launcher asks the time, GPUs, cores, memory and the
+host's options of the cluster).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import runpy
 from dataclasses import dataclass, field
@@ -95,23 +95,10 @@ class LauncherEntry:
     name: str = ""
 
     def launcher_for(self, match: HostMatch, host: Host):
-        """The launcher configured for a match (SLURM: time, GPUs, cores, memory)."""
-        config = getattr(self.launcher, "config", None)
-        if config is None:
-            return self.launcher
-        req = match.requirement
-        options: dict[str, Any] = dict(host.options)
-        if req.duration:
-            from ..launchers.slurm.options import format_time
-
-            options.setdefault("time", format_time(req.duration))
-        if match.gpus:
-            options.setdefault("gpus_per_node", match.gpus)
-        if match.cores:
-            options.setdefault("cpus_per_task", str(match.cores))
-        if req.cpu.memory:
-            options.setdefault("mem", f"{math.ceil(req.cpu.memory / 1024**2)}M")
-        return config(**options) if options else self.launcher
+        """The launcher configured for a match (its ``for_host``: a cluster launcher
+        asks the requested time, GPUs, cores and memory)."""
+        for_host = getattr(self.launcher, "for_host", None)
+        return self.launcher if for_host is None else for_host(match, dict(host.options))
 
 
 _CONFIG_DIR: Path | None = None  # set by --xpm-config-dir
@@ -310,8 +297,7 @@ def find_launcher(*specs: HostRequirement | str, tags: set[str] | frozenset = fr
 
 # --- YAML -------------------------------------------------------------------------
 
-LAUNCHER_KEYS = {"name", "type", "tags", "hosts", "options", "launcherenv", "binpath",
-                 "interval", "python", "priority"}
+COMMON_KEYS = {"name", "type", "tags", "hosts", "priority"}  # the other keys: the type's
 HOST_KEYS = {"name", "options", "cpu", "accelerators", "cuda", "max_duration", "min_gpu",
              "priority"}
 CPU_KEYS = {"cores", "memory", "mem_per_cpu", "cpu_per_gpu"}
@@ -399,42 +385,43 @@ def _list(path: Path, node, key: str) -> list:
     return value
 
 
+def _types() -> dict[str, type]:
+    """The launcher classes of the known ``type:`` names (``launchers/kinds.py``)."""
+    from ..launchers.kinds import LAUNCHER_TYPES, launcher_type
+
+    return {name: launcher_type(name) for name in LAUNCHER_TYPES}
+
+
 def _launcher(path: Path, node) -> LauncherEntry:
-    _check_keys(path, node, LAUNCHER_KEYS, "a launcher")
+    types = _types()
+    launcher_keys = set(COMMON_KEYS).union(*(cls.yaml_keys for cls in types.values()))
+    _check_keys(path, node, launcher_keys, "a launcher")
     kind = node.get("type", "direct")
     name = str(node.get("name", kind))
-    if kind == "direct":
-        from ..launchers.direct import DirectLauncher
-
-        extra = sorted(set(node) & {"options", "launcherenv", "binpath", "interval"})
-        if extra:
-            msg = f"{_where(path, node)}: {', '.join(extra)}: only for type: slurm"
-            raise LaunchersFileError(msg)
-        launcher = DirectLauncher(python=node.get("python"))
-    elif kind == "slurm":
-        from ..launchers.slurm import SlurmLauncher, SlurmOptions
-
-        try:
-            launcher = SlurmLauncher(
-                options=SlurmOptions().merge(**(node.get("options") or {})),
-                launcherenv={k: str(v) for k, v in (node.get("launcherenv") or {}).items()},
-                binpath=str(node.get("binpath", "/usr/bin")),
-                interval=node.get("interval", 60), python=node.get("python"))
-        except (TypeError, XPMError) as exc:
-            msg = f"{_where(path, node)}: launcher {name!r}: {exc}"
-            raise LaunchersFileError(msg) from None
-    else:
-        msg = f"{_where(path, node)}: unknown launcher type {kind!r}; use direct or slurm"
+    cls = types.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        msg = (f"{_where(path, node)}: unknown launcher type {kind!r}; use "
+               f"{', '.join(types)}")
         raise LaunchersFileError(msg)
+    extra = sorted(set(node) - COMMON_KEYS - cls.yaml_keys)
+    if extra:
+        owners = [t for t, c in types.items() if set(extra) & c.yaml_keys]
+        msg = (f"{_where(path, node)}: {', '.join(extra)}: only for type: "
+               f"{' or '.join(owners)} (not {kind}). Fix: remove them, or set the type")
+        raise LaunchersFileError(msg)
+    try:
+        launcher = cls.from_yaml({k: node[k] for k in cls.yaml_keys if k in node})
+    except (TypeError, XPMError) as exc:
+        msg = f"{_where(path, node)}: launcher {name!r}: {exc}"
+        raise LaunchersFileError(msg) from None
     hosts = []
     for h in _list(path, node, "hosts") or [_Located()]:
         hosts.append(_host(path, h, _int(path, node, "priority", 0)))
-        if kind == "slurm":  # unknown SLURM options fail now, with the line
-            try:
-                launcher.options.merge(**hosts[-1].options)
-            except XPMError as exc:
-                msg = f"{_where(path, h)}: a host of {name!r}: {exc}"
-                raise LaunchersFileError(msg) from None
+        try:  # options the launcher cannot use fail now, with the line
+            launcher.check_host_options(hosts[-1].options)
+        except XPMError as exc:
+            msg = f"{_where(path, h)}: a host of {name!r}: {exc}"
+            raise LaunchersFileError(msg) from None
     return LauncherEntry(launcher, hosts, {str(t) for t in _list(path, node, "tags")}, name)
 
 

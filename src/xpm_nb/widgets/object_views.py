@@ -1,6 +1,6 @@
 """Static views (``text/html`` and ``text/plain``) of the other public objects.
 
-Workspaces, launchers, SLURM options, connectors, tokens, launcher-finder
+Workspaces, launchers (and their options), connectors, tokens, launcher-finder
 requirements and hosts, services and loaded experiment runs show as a small
 card in a notebook: a title, a few facts, and tables. No widget runs: the
 same HTML shows in nbconvert's output and on GitHub.
@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..layout import DONE_SUFFIX, FAILED_SUFFIX, PID_SUFFIX, JobPaths
 
 __all__ = ["Card", "Table", "render", "card_html", "card_text", "RENDERERS", "MAX_ROWS",
            "MAX_JOB_FOLDERS", "MAX_EXPERIMENTS"]
@@ -163,19 +165,19 @@ def _marker_state(job_dir: os.DirEntry) -> str:
         with os.scandir(job_dir.path) as entries:
             for entry in entries:
                 name = entry.name
-                if name.endswith(".done"):
+                if name.endswith(DONE_SUFFIX):
                     return "done"
-                if name.endswith(".failed"):
+                if name.endswith(FAILED_SUFFIX):
                     failed = True
-                elif name.endswith(".pid"):
-                    pid_name = name[: -len(".pid")]
+                elif name.endswith(PID_SUFFIX):
+                    pid_name = name[: -len(PID_SUFFIX)]
     except OSError:
         return NO_RESULT
     if failed:
         return "failed"
     if pid_name is None:
         return NO_RESULT
-    from ..scheduler.jobs import JobPaths, JobState, read_disk_state
+    from ..scheduler.jobs import JobState, read_disk_state
 
     state, _ = read_disk_state(JobPaths(Path(job_dir.path), pid_name))
     return "running" if state is JobState.RUNNING else NO_RESULT
@@ -252,63 +254,15 @@ def _experiments_tables(ws) -> list[Table]:
 # --- launchers and connectors -----------------------------------------------------
 
 
-def _running_slots(slots) -> str:
-    if slots is None or slots.size is None:
-        return ""
-    try:
-        return str(slots.running())  # counted on the running loop (a kernel's)
-    except RuntimeError:
-        return ""  # no loop runs here: not known
-
-
-def direct_launcher_card(launcher) -> Card:
-    card = Card("DirectLauncher")
-    connector = launcher.connector
-    card.add("host", _connector_name(connector))
-    local = getattr(connector, "is_local", False)
-    import sys
-
-    python = launcher.python or (sys.executable if local else getattr(connector, "python", ""))
-    card.add("python", python)
-    slots = launcher.slots()
-    if launcher.max_jobs is not None:
-        card.add("max jobs", launcher.max_jobs)
-    elif slots is not None:
-        card.add("max jobs", f"{slots.size or 'no limit'} (shared by this host's launchers)")
-    else:
-        card.add("max jobs", "no limit")
-    card.add("running", _running_slots(slots))
-    if launcher.priority:
-        card.add("priority", launcher.priority)
-    card.add("environment", ", ".join(sorted(launcher.environ)))
-    return card
-
-
-def _add_slurm_options(card: Card, options) -> None:
-    """The options set (a table), and the ``sbatch`` arguments they make."""
-    import dataclasses
-
-    rows = [[f.name, str(getattr(options, f.name))] for f in dataclasses.fields(options)
-            if getattr(options, f.name) is not None]
-    card.tables.append(Table("options", ["option", "value"], rows))
-    card.add("sbatch", " ".join(["sbatch", *options.args()]))
-
-
-def slurm_options_card(options) -> Card:
-    card = Card("SlurmOptions")
-    _add_slurm_options(card, options)
-    return card
-
-
-def slurm_launcher_card(launcher) -> Card:
-    card = Card("SlurmLauncher")
-    card.add("host", _connector_name(launcher.connector))
-    card.add("binpath", launcher.binpath)
-    card.add("poll interval", f"{launcher.interval:g} s")
-    card.add("python", launcher.python)
-    card.add("launcher env", ", ".join(f"{k}={v}" for k, v in launcher.launcherenv.items()))
-    card.add("environment", ", ".join(sorted(launcher.environ)))
-    _add_slurm_options(card, launcher.options)
+def described_card(obj) -> Card:
+    """A launcher (or its options) as it describes itself (``describe()``: see
+    ``xpm_nb.launchers.base``): no launcher's details are known here."""
+    description = obj.describe()
+    card = Card(description.kind)
+    for name, value in description.fields:
+        card.add(name, value)
+    for caption, headers, rows in description.tables:
+        card.tables.append(Table(caption, list(headers), [list(map(str, r)) for r in rows]))
     return card
 
 
@@ -516,9 +470,7 @@ def experiment_summary_card(info) -> Card:
 #: (module, class name) -> renderer; subclasses match through their MRO.
 RENDERERS: dict[tuple[str, str], Callable[[Any], Card]] = {
     ("xpm_nb.scheduler.workspace", "Workspace"): workspace_card,
-    ("xpm_nb.launchers.direct", "DirectLauncher"): direct_launcher_card,
-    ("xpm_nb.launchers.slurm.launcher", "SlurmLauncher"): slurm_launcher_card,
-    ("xpm_nb.launchers.slurm.options", "SlurmOptions"): slurm_options_card,
+    ("xpm_nb.launchers.base", "Described"): described_card,  # launchers, their options
     ("xpm_nb.connectors.local", "LocalConnector"): local_connector_card,
     ("xpm_nb.connectors.ssh.connector", "SshConnector"): ssh_connector_card,
     ("xpm_nb.scheduler.tokens", "CounterToken"): token_card,

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from ...launchers import ProcessExit, ProcessHandle, ProcessState
+from ...process import ProcessExit, ProcessHandle, ProcessState
 
 __all__ = ["SshProcess", "SshPidProcess"]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shlex
 import sys
@@ -26,12 +27,15 @@ import time
 from pathlib import Path
 
 from ...errors import ConnectorError, InvalidArgumentError, SubmissionError
-from .. import Launcher, ProcessHandle, check_env_name
+from ...process import ProcessHandle
+from .. import check_env_name
+from ..base import Description, Launcher, connector_label
 from .arrays import ArrayBatcher, dependency_args
 from .commands import CommandRunner, check_jobid
 from .depends import failed_dependency, note_submitted, pop_after, take_over
-from .options import SlurmOptions
+from .options import SlurmOptions, format_time
 from .poller import NotSubmitted, SlurmJobHandle, SlurmPoller
+from .timelimit import job_deadline
 
 __all__ = ["SlurmLauncher", "SlurmScriptBuilder", "SlurmProcessBuilder", "RECORD", "SCRIPT"]
 
@@ -60,6 +64,8 @@ class SlurmLauncher(Launcher):
         cluster is submitted at once, SLURM holding it (``--dependency=afterok``);
         False: submitted once they ended
     """
+
+    yaml_keys = frozenset({"options", "launcherenv", "binpath", "interval", "python"})
 
     def __init__(self, *, connector=None, options: SlurmOptions | None = None,
                  interval: float = 60, main=None, launcherenv: dict[str, str] | None = None,
@@ -134,6 +140,53 @@ class SlurmLauncher(Launcher):
 
     def scriptbuilder(self) -> SlurmScriptBuilder:
         return SlurmScriptBuilder(self)
+
+    # --- the other modules' hooks --------------------------------------------------
+
+    @classmethod
+    def job_deadline(cls) -> float | None:
+        """In a SLURM job: its end time, asked of ``squeue`` (``timelimit.py``)."""
+        return job_deadline()
+
+    @classmethod
+    def from_yaml(cls, settings: dict) -> SlurmLauncher:
+        """``type: slurm``: options, launcherenv, binpath, interval, python."""
+        return cls(options=SlurmOptions().merge(**(settings.get("options") or {})),
+                   launcherenv={k: str(v) for k, v in
+                                (settings.get("launcherenv") or {}).items()},
+                   binpath=str(settings.get("binpath", "/usr/bin")),
+                   interval=settings.get("interval", 60), python=settings.get("python"))
+
+    def check_host_options(self, options: dict) -> None:
+        """A host's options are SlurmOptions fields (unknown ones fail when the file is read)."""
+        self.options.merge(**options)
+
+    def for_host(self, match, options: dict) -> SlurmLauncher:
+        """This launcher with the host's options, and the resources requested asked of
+        SLURM: ``time``, ``gpus_per_node``, ``cpus_per_task``, ``mem``."""
+        options = dict(options)
+        requirement = match.requirement
+        if requirement.duration:
+            options.setdefault("time", format_time(requirement.duration))
+        if match.gpus:
+            options.setdefault("gpus_per_node", match.gpus)
+        if match.cores:
+            options.setdefault("cpus_per_task", str(match.cores))
+        if requirement.cpu.memory:
+            options.setdefault("mem", f"{math.ceil(requirement.cpu.memory / 1024**2)}M")
+        return self.config(**options) if options else self
+
+    def describe(self) -> Description:
+        description = Description("SlurmLauncher")
+        description.add("host", connector_label(self.connector))
+        description.add("binpath", self.binpath)
+        description.add("poll interval", f"{self.interval:g} s")
+        description.add("python", self.python)
+        description.add("launcher env",
+                        ", ".join(f"{k}={v}" for k, v in self.launcherenv.items()))
+        description.add("environment", ", ".join(sorted(self.environ)))
+        self.options.describe_into(description)
+        return description
 
     def processbuilder(self) -> SlurmProcessBuilder:
         return SlurmProcessBuilder(self)
@@ -252,7 +305,7 @@ class SlurmLauncher(Launcher):
 
 
 def record_path(job) -> Path:
-    return job.paths.meta / RECORD
+    return job.paths.slurm_record
 
 
 def read_record(job, connector) -> dict | None:
@@ -296,7 +349,7 @@ class SlurmScriptBuilder:
 
     def write(self, job, env: dict[str, str]) -> Path:
         connector = self.launcher.connector
-        path = job.paths.meta / SCRIPT
+        path = job.paths.slurm_script
         connector.mkdir(path.parent)
         connector.write_atomic(path, self.script(job, env))
         connector.setExecutable(path, True)

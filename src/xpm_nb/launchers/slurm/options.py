@@ -7,12 +7,13 @@ import re
 from dataclasses import dataclass
 
 from ...errors import InvalidArgumentError
+from ..base import Described, Description
 
 __all__ = ["SlurmOptions", "format_time", "parse_time"]
 
 
 @dataclass
-class SlurmOptions:
+class SlurmOptions(Described):
     """Options of ``sbatch`` for the jobs of a :class:`SlurmLauncher`.
 
     Every field is optional; ``None`` leaves the cluster's default.
@@ -74,6 +75,18 @@ class SlurmOptions:
             if value is not None:
                 out.append(f"--{f.name.replace('_', '-')}={value}")
         return out
+
+    def describe(self) -> Description:
+        description = Description("SlurmOptions")
+        self.describe_into(description)
+        return description
+
+    def describe_into(self, description: Description) -> None:
+        """The options set (a table), and the ``sbatch`` arguments they make."""
+        rows = [[f.name, str(getattr(self, f.name))] for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None]
+        description.table("options", ["option", "value"], rows)
+        description.add("sbatch", " ".join(["sbatch", *self.args()]))
 
     def merge(self, **kwargs) -> SlurmOptions:
         """A copy with some fields replaced (unknown names are an error listing the valid ones)."""
