@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..layout import WorkspacePaths
+
 __all__ = ["ConfigWalkContext", "JobContext"]
 
 
@@ -62,4 +64,4 @@ class JobContext(ConfigWalkContext):
             return super().partial_path(partial, config)
         pid = partial_identifier(config, partial)
         typeid = type(config).__xpmtype__.identifier
-        return self.workspace_path / "partials" / typeid / str(partial.name) / pid.all.hex()
+        return WorkspacePaths(self.workspace_path).partial(typeid, str(partial.name), pid.all.hex())

@@ -6,6 +6,8 @@ import inspect
 import json
 import time
 
+from ..layout import TASK_OUTPUTS_FILE
+
 __all__ = ["register_task_output", "watch_output", "WatchedOutput", "output_value"]
 
 
@@ -34,7 +36,7 @@ def register_task_output(config, method, *args, **kwargs):
     job = taskglobals.job_path()
     if job is not None:
         record = {"time": time.time(), "method": name, "args": args, "kwargs": kwargs}
-        path = job / ".experimaestro" / "task-outputs.jsonl"
+        path = job / TASK_OUTPUTS_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as f:
             f.write(json.dumps(record, default=str) + "\n")

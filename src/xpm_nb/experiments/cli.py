@@ -346,9 +346,10 @@ def _write_configuration(xp, loaded: LoadedExperiment) -> None:
     import yaml
 
     from ..core.params import atomic_write
+    from ..layout import RunPaths
 
     data = {"configuration": to_plain(loaded.configuration),
             "class": f"{type(loaded.configuration).__module__}."
                      f"{type(loaded.configuration).__qualname__}",
             "files": [str(p) for p in loaded.sources.files]}
-    atomic_write(run_path / "configuration.yaml", yaml.safe_dump(data, sort_keys=False))
+    atomic_write(RunPaths(run_path).configuration, yaml.safe_dump(data, sort_keys=False))

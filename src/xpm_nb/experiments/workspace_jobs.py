@@ -14,14 +14,26 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from ..core.params import atomic_write
+from ..layout import (
+    CURRENT,
+    ExperimentPaths,
+    JobPaths,
+    RunJob,
+    RunPaths,
+    failed_content,
+    parse_jobs_lines,
+    parse_pid_file,
+    parse_seconds,
+    parse_time,
+    pid_alive,
+)
 from ..results import safeio
-from ..results.eventscan import EVENTS_LIMIT, BadFile, parse_lines
-from ..scheduler.jobs import JobPaths, JobState, pid_alive
-from ..scheduler.runlock import CRASHED, RUN_LOCK_NAME, lock_is_held
+from ..results.eventscan import EVENTS_LIMIT, BadFile
+from ..scheduler.jobs import JobState
+from ..scheduler.runlock import CRASHED, lock_is_held
 from ..scheduler.workspace import Workspace
 
 __all__ = ["JobInfo", "ExperimentInfo", "workspace_jobs", "workspace_experiments", "kill_job",
@@ -48,7 +60,7 @@ class JobInfo:
 
     @property
     def paths(self) -> JobPaths:
-        return JobPaths(self.path, self.task.rsplit(".", 1)[-1])
+        return JobPaths.of_task(self.path, self.task)
 
     def record(self) -> dict:
         """The fields a filter expression sees (``@state``, ``@name``, ...) and the tags."""
@@ -83,9 +95,9 @@ class ExperimentInfo:
 _read_json = safeio.read_json
 
 
-def _run_records(run: Path) -> list[dict]:
-    """The lines of a run's ``jobs.jsonl`` naming a job (ids that are folder names)."""
-    path = run / "jobs.jsonl"
+def _run_records(run: Path) -> list[RunJob]:
+    """The lines of a run's ``jobs.jsonl`` naming a job (``layout.JOBS_JSONL_RULE``)."""
+    path = RunPaths(run).jobs_jsonl
     try:
         blob = safeio.read_small(str(path), EVENTS_LIMIT)
     except BadFile as exc:
@@ -93,20 +105,7 @@ def _run_records(run: Path) -> list[dict]:
         return []
     except OSError:
         return []
-    records = []
-    for record in parse_lines(blob or b""):  # a torn or corrupt line is skipped
-        task_id, job_id = record.get("task_id"), record.get("job_id")
-        if type(task_id) is not str or type(job_id) is not str:
-            continue
-        if not (safeio.safe_name(task_id) and safeio.safe_name(job_id)):
-            safeio.note(f"{path}: job {task_id!r}/{job_id!r} is not a folder name of the "
-                        "workspace (a '/', '..' or NUL): ignored, never followed. "
-                        "Fix: remove that line")
-            continue
-        tags = record.get("tags")
-        record["tags"] = tags if type(tags) is dict else {}
-        records.append(record)
-    return records
+    return parse_jobs_lines(blob or b"", path, safeio.note)[0]
 
 
 def _folders(path: Path) -> list[Path]:
@@ -120,7 +119,7 @@ def _folders(path: Path) -> list[Path]:
 
 
 def _current_run(xp_path: Path) -> Path | None:
-    current = xp_path / "current"
+    current = ExperimentPaths(xp_path).current
     try:
         if current.is_symlink() or current.is_dir():
             run = xp_path / os.readlink(current) if current.is_symlink() else current
@@ -128,15 +127,8 @@ def _current_run(xp_path: Path) -> Path | None:
                 return run
     except OSError:
         pass
-    runs = [p for p in _folders(xp_path) if p.name != "current"]
+    runs = [p for p in _folders(xp_path) if p.name != CURRENT]
     return runs[-1] if runs else None
-
-
-def _number(value) -> float | None:
-    """Seconds: a number (not a bool, not huge), else None."""
-    if type(value) is float or (type(value) is int and abs(value) < 1 << 63):
-        return float(value)
-    return None
 
 
 def _text(value) -> str | None:
@@ -155,9 +147,9 @@ def workspace_experiments(ws: Workspace) -> list[ExperimentInfo]:
     for xp_path in _folders(root):
         run = _current_run(xp_path)
         runs = len(_folders(xp_path))
-        status = _read_json(run / "status.json") if run else None
+        status = _read_json(RunPaths(run).status) if run else None
         records = _run_records(run) if run else []
-        jobs = list(dict.fromkeys(f"{r['task_id']}/{r['job_id']}" for r in records))
+        jobs = list(dict.fromkeys(f"{r.task_id}/{r.job_id}" for r in records))
         if not isinstance(status, dict):  # a damaged status file is ignored, not fatal
             status = {}
         recorded = _text(status.get("status"))
@@ -165,27 +157,17 @@ def workspace_experiments(ws: Workspace) -> list[ExperimentInfo]:
             recorded = CRASHED
         out.append(ExperimentInfo(
             xp_path.name, xp_path, run.name if run else None, recorded, runs, jobs,
-            _text(status.get("hostname")), _timestamp(status.get("last_updated"))))
+            _text(status.get("hostname")), parse_time(status.get("last_updated"))))
     return out
-
-
-def _timestamp(value) -> float | None:
-    """Seconds since the epoch: ours are numbers, the reference's ISO 8601 strings."""
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except (ValueError, OverflowError, OSError):
-            return None
-    return _number(value)
 
 
 def _run_is_live(xp_path: Path, run: Path) -> bool:
     """Whether the driver of ``run`` still has it open (holds its lock; runlock.py)."""
-    held = lock_is_held(run / RUN_LOCK_NAME)
+    held = lock_is_held(RunPaths(run).lock)
     if held is None:
         # No lock of its own: a run of the reference, which holds the
         # experiment's lock instead while it runs (or of an older xpm_nb).
-        held = lock_is_held(xp_path / "lock")
+        held = lock_is_held(ExperimentPaths(xp_path).lock)
     return held is not False  # nothing to tell by: trust status.json
 
 
@@ -201,10 +183,10 @@ def workspace_jobs(ws: Workspace, experiment: str | None = None) -> list[JobInfo
             current = _current_run(xp_path)
             for run in _folders(xp_path):
                 for r in _run_records(run):
-                    locator = f"{r['task_id']}/{r['job_id']}"
-                    tags.setdefault(locator, {}).update(r["tags"])
+                    locator = f"{r.task_id}/{r.job_id}"
+                    tags.setdefault(locator, {}).update(r.tags)
                     owners.setdefault(locator, set()).add(xp_path.name)
-                    when = _number(r.get("timestamp"))
+                    when = r.timestamp
                     if when is not None:
                         submitted[locator] = max(submitted.get(locator, 0), when)
                     if experiment == xp_path.name and current is not None and run == current:
@@ -226,7 +208,7 @@ def workspace_jobs(ws: Workspace, experiment: str | None = None) -> list[JobInfo
 
 
 def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float | None) -> JobInfo:
-    paths = JobPaths(path, task.rsplit(".", 1)[-1])
+    paths = JobPaths.of_task(path, task)
     state, info = safeio.disk_state(paths)
     status = _read_json(paths.status)
     if not isinstance(status, dict):  # a damaged status file is ignored, not fatal
@@ -247,7 +229,7 @@ def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float |
     else:
         value = state.value
     if submitted is None:
-        submitted = _number(status.get("submitted_time"))
+        submitted = parse_seconds(status.get("submitted_time"))
     if submitted is None:
         try:
             submitted = path.stat().st_mtime
@@ -258,11 +240,12 @@ def _job_info(path: Path, task: str, tags: dict, owners: set, submitted: float |
 
 def kill_job(job: JobInfo, grace: float = 5.0) -> str:
     """Stop a running job (its process group), then record it as failed; returns what happened."""
-    info = _read_json(job.paths.pid)
-    pid = info.get("pid") if isinstance(info, dict) else None
-    if type(pid) is str and pid.isdigit():
-        pid = int(pid)
-    if type(pid) is not int or not 0 < pid < 1 << 31:
+    try:
+        info = parse_pid_file(safeio.read_noted(job.paths.pid))
+    except OSError:
+        info = None
+    pid = info["pid"] if info is not None else None
+    if pid is None or not 0 < pid < 1 << 31:
         return "not running"
     if info.get("host", socket.gethostname()) != socket.gethostname():
         return f"runs on {info.get('host')}: kill it from there"
@@ -286,8 +269,7 @@ def kill_job(job: JobInfo, grace: float = 5.0) -> str:
     paths = job.paths
     if not paths.done.exists() and not paths.failed.exists():
         # The process died on the signal without writing its marker.
-        atomic_write(paths.failed, json.dumps({"code": -signal.SIGTERM,
-                                               "reason": "killed (xpm-nb jobs kill)"}))
+        atomic_write(paths.failed, failed_content(-signal.SIGTERM, "killed (xpm-nb jobs kill)"))
     return "killed"
 
 

@@ -15,9 +15,10 @@ import os
 import socket
 from pathlib import Path
 
+from ..layout import folder_state, pid_alive, pid_is_live, safe_name
 from .eventscan import EVENTS_LIMIT, SMALL_LIMIT, BadFile, read_from, read_small
 
-__all__ = ["BadFile", "read_small", "read_from", "read_json", "disk_state", "note",
+__all__ = ["BadFile", "read_small", "read_from", "read_json", "read_noted", "disk_state", "note",
            "take_notes", "safe_name", "EVENTS_LIMIT", "SMALL_LIMIT", "FIX"]
 
 FIX = "Fix: remove it (or put back the file xpm_nb writes there)"
@@ -70,62 +71,26 @@ def read_json(path, limit: int = SMALL_LIMIT):
         return None
 
 
-def safe_name(name: str) -> bool:
-    """Whether a task or job id of a run's ``jobs.jsonl`` is one folder name of the
-    workspace (no ``/``, not ``.`` or ``..``, no NUL): others are never followed."""
-    return (type(name) is str and name not in ("", ".", "..") and "/" not in name
-            and "\x00" not in name and "\\" not in name)
-
-
 def disk_state(paths, *, hostname: str | None = None):
     """:func:`~xpm_nb.scheduler.jobs.read_disk_state` for a local job folder read as
     untrusted input: the ``.failed`` and pid files are read with :func:`read_small`
     (a FIFO or a link to ``/dev/zero`` there is noted, and the job is failed
     ("unreadable .failed") or not running)."""
-    from ..scheduler.jobs import JobState, pid_alive, same_process
+    from ..scheduler.jobs import JobState
 
-    if os.path.exists(paths.done):
-        return JobState.DONE, {}
+    host = hostname or socket.gethostname()
+    state, info = folder_state(paths, os.path.exists, read_noted,
+                               lambda pid_info: pid_is_live(pid_info, host, pid_alive))
+    return (JobState(state) if state else None), info
+
+
+def read_noted(path) -> bytes | None:
+    """:func:`read_small`, noting a file that is bad input (then raised, as unreadable)."""
     try:
-        data = read_small(os.fspath(paths.failed))
+        return read_small(os.fspath(path))
     except BadFile as exc:
-        bad(paths.failed, exc)
-        return JobState.ERROR, {"reason": f"failed (unreadable .failed file: it {exc.what})"}
-    except OSError:  # there, but unreadable (no permission)
-        data = b"\xff"
-    if data is not None:
-        try:
-            info = json.loads(data or b"{}")
-        except (ValueError, RecursionError):
-            info = {"reason": "failed (unreadable .failed file)"}
-        if not isinstance(info, dict):
-            info = {"code": info}
-        reason = info.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            info["reason"] = json.dumps(reason, default=str)[:1000]
-        return JobState.ERROR, info
-    try:
-        data = read_small(os.fspath(paths.pid))
-    except BadFile as exc:
-        bad(paths.pid, exc)
-        return None, {}
-    except OSError:
-        return None, {}
-    if data is None:
-        return None, {}
-    try:
-        info = json.loads(data)
-        pid = int(info["pid"])
-    except (ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError):
-        return None, {}
-    if not 0 < pid < 1 << 31:
-        return None, {"stale_pid": pid}
-    host = info.get("host")
-    if host is not None and host != (hostname or socket.gethostname()):
-        return JobState.RUNNING, info  # cannot check another host's pid
-    if pid_alive(pid) and same_process(info, pid):  # not a reused pid
-        return JobState.RUNNING, info
-    return None, {"stale_pid": pid}
+        bad(path, exc)
+        raise
 
 
 def job_folder(path: Path) -> bool:

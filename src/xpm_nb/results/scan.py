@@ -19,11 +19,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..scheduler.jobs import JobPaths, JobState
+from ..layout import DONE_SUFFIX, EVENTS_FILE, JobPaths, status_times
+from ..scheduler.jobs import JobState
 from . import diskcache, safeio
-from .eventscan import EVENTS as _EVENTS_REL
 from .eventscan import (
     BadFile,
     EventState,
@@ -37,7 +36,7 @@ from .sources import JobRecord, parse_lines
 
 __all__ = ["JobSummary", "summarize", "summarize_all", "read_history", "clear_caches"]
 
-EVENTS = "/" + _EVENTS_REL
+EVENTS = "/" + EVENTS_FILE  # appended to a job folder's path
 FINAL_STATES = ("done", "error")
 
 
@@ -160,9 +159,9 @@ def summarize_all(records: list[JobRecord], with_events: bool = True) -> list[Jo
 
 def _not_done(record: JobRecord) -> JobSummary:
     """:func:`summarize` for a job without ``.done``; a failed job's is kept."""
-    if not record.marker.endswith(".done"):
+    if not record.marker.endswith(DONE_SUFFIX):
         return summarize(record, True)
-    failed = record.marker[:-5] + ".failed"  # <name>.done -> <name>.failed
+    failed = record.paths.failed
     try:
         token = os.stat(failed).st_mtime_ns  # taken before reading: a later change shows
     except OSError:
@@ -229,7 +228,7 @@ def _without_events(record: JobRecord, not_done: bool) -> JobSummary:
     # A .pid file (a process that may end unseen) is looked for only in a folder
     # that existed at the key: one made since then changes the key anyway.
     if (key is not None and path not in _events_cache and path not in _done
-            and (len(key) == 1 or not os.path.exists(f"{path}/{record.name}.pid"))):
+            and (len(key) == 1 or not os.path.exists(record.paths.pid))):
         _quiet[path] = (key, summary)
     return summary
 
@@ -253,9 +252,10 @@ def _quiet_key(record: JobRecord) -> tuple | None:
     done = _mtime(record.marker)
     # Markers and files are created in the folder (a new mtime), but may be
     # rewritten in place: their own mtimes are part of the key.
+    paths = record.paths
     key = (record.run_state, folder.st_ino, folder.st_mtime_ns, done,
-           _mtime(f"{path}/{record.name}.failed") if done is None else None,
-           _mtime(path + EVENTS), _mtime(f"{path}/.experimaestro/status.json"))
+           _mtime(paths.failed) if done is None else None,
+           _mtime(path + EVENTS), _mtime(paths.status))
     recent = time.time_ns() - _SETTLE_NS
     if any(t is not None and t > recent for t in key[2:]):
         return None
@@ -323,25 +323,10 @@ def _events(path: str, done_token: int | None, marker_time: float | None) -> Eve
     return entry
 
 
-def _status_times(path: str) -> tuple[float | None, float | None]:
-    """Start and end times of ``.experimaestro/status.json`` (jobs without events)."""
-    data = safeio.read_json(Path(path, ".experimaestro", "status.json"))
-    if not isinstance(data, dict):
-        return None, None
-    return _time(data.get("started_time")), _time(data.get("ended_time"))
-
-
-def _time(value) -> float | None:
-    if type(value) is float or (type(value) is int and abs(value) < 1 << 63):
-        return float(value)
-    if isinstance(value, str):  # the reference writes ISO times
-        from datetime import datetime
-
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            return None
-    return None
+def _status_times(paths: JobPaths) -> tuple[float | None, float | None]:
+    """Start and end times of the job's ``status.json`` (jobs without events)."""
+    data = safeio.read_json(paths.status)
+    return status_times(data if isinstance(data, dict) else {})
 
 
 def summarize(record: JobRecord, with_events: bool = True, done_stat=None) -> JobSummary:
@@ -357,7 +342,7 @@ def summarize(record: JobRecord, with_events: bool = True, done_stat=None) -> Jo
         done_token = st.st_mtime_ns
         marker_time = st.st_mtime
     except OSError:
-        state, info = safeio.disk_state(JobPaths(Path(path), record.name))
+        state, info = safeio.disk_state(record.paths)
         marker_time = None
     summary = JobSummary(_state_name(record, state), marker_token=done_token)
     if state is JobState.ERROR:
@@ -373,7 +358,7 @@ def summarize(record: JobRecord, with_events: bool = True, done_stat=None) -> Jo
             if events.final or state in (JobState.DONE, JobState.ERROR):
                 summary.ended = events.ended
         elif state is not None:
-            summary.started, summary.ended = _status_times(path)
+            summary.started, summary.ended = _status_times(record.paths)
     if job is not None:
         summary.started = summary.started or job.started_time
         if summary.state in FINAL_STATES:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import layout
 from ..errors import ResultsError, WorkspaceError
 from . import safeio
 from .eventscan import BadFile, parse_lines, read_from
@@ -39,12 +40,16 @@ class JobRecord:
 
     def __post_init__(self):
         if not self.marker:
-            self.marker = f"{self.path}/{self.name}.done"
+            self.marker = f"{self.path}/{layout.done_file(self.name)}"
 
     @property
     def name(self) -> str:
         """``<name>`` of the marker files: the last dotted part of the task id."""
-        return self.task_id.rsplit(".", 1)[-1]
+        return layout.job_name(self.task_id)
+
+    @property
+    def paths(self) -> layout.JobPaths:
+        return layout.JobPaths(self.path, self.name)
 
 
 def records_of(source, experiment: str | None = None, run: str | None = None
@@ -104,19 +109,19 @@ def _from_path(path: Path, experiment: str | None, run: str | None) -> list[JobR
     if not path.exists():
         msg = f"results(): {path} does not exist. Fix: give the path of a workspace"
         raise WorkspaceError(msg)
-    if (path / "jobs.jsonl").is_file():  # a run folder
-        return _from_run(path, path.parent.parent.parent, path.parent.name)
-    if (path / "current").exists() and (path.parent.name == "experiments"):
+    as_run, as_experiment = layout.RunPaths(path), layout.ExperimentPaths(path)
+    if as_run.jobs_jsonl.is_file():  # a run folder
+        return _from_run(path, as_run.workspace, as_run.experiment)
+    if as_experiment.current.exists() and (path.parent.name == "experiments"):
         return _from_run(_run_folder(path, run), path.parent.parent, path.name)
-    from ..scheduler.workspace import Workspace
-
-    if not Workspace.is_workspace(path):
+    workspace = layout.WorkspacePaths(path)
+    if not workspace.is_workspace():
         msg = (
             f"results(): {path} is not a workspace (no .__experimaestro__ file, no jobs/ "
             "folder) nor an experiment run. Fix: give the folder passed to experiment(...)"
         )
         raise WorkspaceError(msg)
-    experiments = path / "experiments"
+    experiments = workspace.experiments
     names = sorted(p.name for p in experiments.iterdir() if p.is_dir()) if (
         experiments.is_dir()) else []
     if experiment is not None:
@@ -157,7 +162,7 @@ def _from_path(path: Path, experiment: str | None, run: str | None) -> list[JobR
 def _run_folder(xp_path: Path, run: str | None) -> Path:
     if run is not None:
         folder = xp_path / run
-        if not (folder / "jobs.jsonl").exists() and not folder.is_dir():
+        if not layout.RunPaths(folder).jobs_jsonl.exists() and not folder.is_dir():
             runs = sorted(p.name for p in xp_path.iterdir() if p.is_dir() and p.name != "jobs")
             msg = (
                 f"results(): no run {run!r} in {xp_path} (runs: {', '.join(runs) or 'none'}). "
@@ -165,10 +170,10 @@ def _run_folder(xp_path: Path, run: str | None) -> Path:
             )
             raise WorkspaceError(msg)
         return folder
-    current = xp_path / "current"
+    current = layout.ExperimentPaths(xp_path).current
     if current.exists():
         return current.resolve()
-    runs = sorted(p for p in xp_path.iterdir() if (p / "jobs.jsonl").exists())
+    runs = sorted(p for p in xp_path.iterdir() if layout.RunPaths(p).jobs_jsonl.exists())
     if not runs:
         msg = f"results(): experiment folder {xp_path} has no run (no jobs.jsonl in it)"
         raise WorkspaceError(msg)
@@ -180,8 +185,9 @@ _runs_cache: dict[tuple, tuple] = {}  # (run, workspace, experiment) -> (key, re
 
 def _from_run(run: Path, workspace: Path, experiment: str) -> list[JobRecord]:
     """The jobs of a run; the list is kept while jobs.jsonl and status.json are unchanged."""
-    entry = _jobs_jsonl(run / "jobs.jsonl")
-    status = run / "status.json"
+    run_paths = layout.RunPaths(run)
+    entry = _jobs_jsonl(run_paths.jobs_jsonl)
+    status = run_paths.status
     try:
         status_mtime = os.stat(status).st_mtime_ns
     except OSError:
@@ -192,26 +198,23 @@ def _from_run(run: Path, workspace: Path, experiment: str) -> list[JobRecord]:
     if cached is not None and cached[0] == version:
         return cached[1]
     states = _run_states(status)
-    base = str(workspace / "jobs")
-    names: dict[str, str] = {}
+    base = str(layout.WorkspacePaths(workspace).jobs)
+    markers: dict[str, str] = {}
     records = []
     for (task_id, job_id), (tags, ts) in entry.jobs.items():
-        name = names.get(task_id)
-        if name is None:
-            name = names[task_id] = task_id.rsplit(".", 1)[-1]
-        path = f"{base}/{task_id}/{job_id}"
+        marker = markers.get(task_id)
+        if marker is None:
+            marker = markers[task_id] = layout.done_file(layout.job_name(task_id))
+        path = f"{base}/{task_id}/{job_id}"  # as text: 100,000 of them
         records.append(JobRecord(task_id, job_id, path, tags, ts, experiment, None,
-                                 states.get(job_id), f"{path}/{name}.done"))
+                                 states.get(job_id), f"{path}/{marker}"))
     _runs_cache[cache_key] = (version, records)
     return records
 
 
 def _run_states(path: Path) -> dict[str, str]:
     data = safeio.read_json(path)
-    states = data.get("job_states") if isinstance(data, dict) else None
-    if not isinstance(states, dict):
-        return {}
-    return {k: v for k, v in states.items() if type(v) is str}
+    return layout.run_job_states(data if isinstance(data, dict) else {})
 
 
 def _tags(value) -> dict:
@@ -226,12 +229,6 @@ def _tags(value) -> dict:
         else:  # a list, an object, a huge int: hashable and printable as text
             tags[name] = json.dumps(v, default=str)
     return tags
-
-
-def _timestamp(value) -> float | None:
-    if type(value) is float or (type(value) is int and abs(value) < 1 << 63):
-        return float(value)
-    return None
 
 
 @dataclass
@@ -274,19 +271,9 @@ def _jobs_jsonl(path: Path) -> _JsonlCache:
             return _JsonlCache(0, 0)
         except OSError:
             return entry
-        end = blob.rfind(b"\n")
-        if end >= 0:  # a torn last line (being written) is read next time
-            entry.offset += end + 1
-            jobs = entry.jobs
-            for record in parse_lines(blob[:end]):
-                job_id, task_id = record.get("job_id"), record.get("task_id")
-                if type(job_id) is str and type(task_id) is str:
-                    if not (safeio.safe_name(job_id) and safeio.safe_name(task_id)):
-                        safeio.note(
-                            f"{key}: job {task_id!r}/{job_id!r} is not a folder name of the "
-                            "workspace (a '/', '..' or NUL): ignored, never followed. "
-                            "Fix: remove that line")
-                        continue
-                    jobs[(task_id, job_id)] = (_tags(record.get("tags")),
-                                               _timestamp(record.get("timestamp")))
+        lines, read = layout.parse_jobs_lines(blob, key, safeio.note)  # layout.JOBS_JSONL_RULE
+        entry.offset += read
+        jobs = entry.jobs
+        for line in lines:
+            jobs[(line.task_id, line.job_id)] = (_tags(line.tags), line.timestamp)
     return entry

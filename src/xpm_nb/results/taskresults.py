@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import InvalidTypeError, SerializationError
+from ..layout import PARAMS_FILE
 from .eventscan import BadFile, read_small
 from .safeio import FIX
 from .sources import JobRecord
@@ -179,7 +180,7 @@ def _read_params(job_path: Path, imports: bool):
     """The configuration of a job folder, from a bounded read of its ``params.json``."""
     from ..core.params import from_objects
 
-    params = job_path / "params.json"
+    params = job_path / PARAMS_FILE
     try:
         raw = read_small(str(params), PARAMS_LIMIT)
     except BadFile as exc:

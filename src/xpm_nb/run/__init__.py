@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sys
 import time
 import traceback
@@ -46,7 +45,7 @@ def run_job(job_path: Path) -> int:
     from ..core import taskglobals
     from ..core.params import atomic_write, read_params
     from ..errors import GracefulTimeout
-    from ..scheduler.jobs import JobPaths, process_identity
+    from ..layout import JobPaths, failed_content, pid_content
 
     job_path = Path(job_path).absolute()
     name = os.environ.get("XPM_NB_JOB_NAME") or _name_from_params(job_path)
@@ -71,13 +70,11 @@ def run_job(job_path: Path) -> int:
         # its real start time. "starttime" (ticks since boot) and "boot_id": who
         # this process is, so that a reader never takes another process given the
         # same pid later (a stale pid file) for this job.
-        pid = {"type": "local", "pid": os.getpid(), "host": socket.gethostname(),
-               "started": time.time(), **process_identity()}
-        atomic_write(paths.pid, json.dumps(pid))
+        atomic_write(paths.pid, pid_content())
         job_id, task_id = job_path.name, job_path.parent.name
         base = {"job_id": job_id, "task_id": task_id}
         _event(paths.events, {**base, "state": "running", "event_type": "JobStateChangedEvent"})
-        workspace = Path(os.environ.get("XPM_NB_WORKSPACE", job_path.parent.parent.parent))
+        workspace = Path(os.environ.get("XPM_NB_WORKSPACE", paths.workspace))
         deadline = os.environ.get("XPM_NB_DEADLINE")
         taskglobals.set_job(job_path, workspace, float(deadline) if deadline else None)
         from . import progress
@@ -117,7 +114,7 @@ def run_job(job_path: Path) -> int:
             if code == 0:
                 atomic_write(paths.done, b"")
             else:
-                atomic_write(paths.failed, json.dumps({"code": code, "reason": reason}))
+                atomic_write(paths.failed, failed_content(code, reason))
         except OSError as exc:
             # A read-only folder, a full disk: the job is not marked done (so it will
             # run again), and the log says why rather than ending in a traceback.
@@ -211,7 +208,9 @@ def _configure_logging() -> None:
 
 
 def _name_from_params(job_path: Path) -> str:
-    return job_path.parent.name.rsplit(".", 1)[-1]
+    from ..layout import job_name
+
+    return job_name(job_path.parent.name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,10 +36,11 @@ from ..errors import (
     add_note,
 )
 from ..launchers import check_env_name
+from ..layout import ExperimentPaths, RunPaths, jobs_line
 from .jobs import Job, JobState
 from .loopthread import ensure_not_on_loop, scheduler_loop
 from .objects_file import ObjectsFile
-from .runlock import RUN_LOCK_NAME, RunLock
+from .runlock import RunLock
 from .scheduler import Scheduler
 from .workspace import RunMode, Workspace, WorkspaceSettings, experiment_name_problem
 
@@ -136,19 +137,20 @@ class experiment:  # noqa: N801 - the reference's name
                 self.run_path = self.xp_path / f"{self.run_id}.{n}"
                 n += 1
             fs.mkdir(self.run_path, parents=True, exist_ok=False)
-            fs.append(self.xp_path / "lock", b"")  # the reference's lock file (spec)
+            xp_paths = ExperimentPaths(self.xp_path)
+            fs.append(xp_paths.lock, b"")  # the reference's lock file (spec)
             # Held until close (or the process's death): readers tell a live run
             # from one whose driver died by it (runlock.py).
-            self.run_lock = RunLock(fs, self.run_path / RUN_LOCK_NAME)
+            self.run_lock = RunLock(fs, self.run_paths.lock)
             self.run_lock.acquire()
-            current = self.xp_path / "current"
+            current = xp_paths.current
             tmp = self.xp_path / f".current.{os.getpid()}"
             fs.unlink(tmp, missing_ok=True)
             fs.symlink(self.run_path.name, tmp)
             fs.rename(tmp, current)
             self._write_environment()
             self._write_status("running")
-            self._objects = ObjectsFile(fs, self.run_path / "objects.jsonl")
+            self._objects = ObjectsFile(fs, self.run_paths.objects)
             self._objects.flush()  # the reference's load_xp_info needs the file
         experiment.CURRENT = self
         Workspace.CURRENT = self.workspace
@@ -247,13 +249,13 @@ class experiment:  # noqa: N801 - the reference's name
             self._write_status("failed" if failed else "done")
         except OSError as exc:
             logger.warning("experiment %r: cannot write %s: %s", self.name,
-                           self.run_path / "status.json", exc)
+                           self.run_paths.status, exc)
             return exc
         return None
 
     def _status_error_message(self, exc: OSError) -> str:
         return (f"experiment {self.name!r} closed, but its run's status could not be "
-                f"recorded in {self.run_path / 'status.json'} ({exc}): it still says "
+                f"recorded in {self.run_paths.status} ({exc}): it still says "
                 f"'running', and listings show the run as crashed. The jobs' own folders "
                 f"keep their states. Fix the disk (space, permissions) for the next runs")
 
@@ -275,6 +277,11 @@ class experiment:  # noqa: N801 - the reference's name
         ``xp.workspace.path``). It holds ``environment.json``, ``jobs.jsonl`` and the
         ``jobs/`` links; in dry-run mode it is not created."""
         return self.run_path
+
+    @property
+    def run_paths(self) -> RunPaths:
+        """Every file of this run's folder (:mod:`xpm_nb.layout`)."""
+        return RunPaths(self.run_path)
 
     @property
     def resultspath(self) -> Path:
@@ -303,11 +310,11 @@ class experiment:  # noqa: N801 - the reference's name
 
     def _record_job(self, job: Job) -> None:
         """The run's record of ``job`` (``jobs.jsonl`` line, link): on the job's I/O thread."""
-        record = {"job_id": job.identifier, "task_id": job.type_id, "tags": job.tags,
-                  "timestamp": job.submitted_time}
         fs = self.workspace.connector
-        fs.append(self.run_path / "jobs.jsonl", json.dumps(record, default=str) + "\n")
-        link = self.run_path / "jobs" / job.type_id / job.identifier
+        run = self.run_paths
+        fs.append(run.jobs_jsonl, jobs_line(job.identifier, job.type_id, job.tags,
+                                            job.submitted_time))
+        link = run.job_link(job.type_id, job.identifier)
         fs.mkdir(link.parent, parents=True, exist_ok=True)
         try:
             fs.symlink(job.path, link)
@@ -418,7 +425,7 @@ class experiment:  # noqa: N801 - the reference's name
         data = {"python_version": platform.python_version(), "executable": sys.executable,
                 "hostname": socket.gethostname(), "packages": packages,
                 "projects": getattr(self, "git_states", [])}
-        self.workspace.connector.write_atomic(self.run_path / "environment.json",
+        self.workspace.connector.write_atomic(self.run_paths.environment,
                                               json.dumps(data, indent=2))
 
     def _write_status(self, status: str) -> None:
@@ -426,4 +433,4 @@ class experiment:  # noqa: N801 - the reference's name
                 "status": status, "hostname": socket.gethostname(),
                 "job_states": {j.identifier: j.state.value for j in self.jobs},
                 "last_updated": time.time()}
-        self.workspace.connector.write_atomic(self.run_path / "status.json", json.dumps(data))
+        self.workspace.connector.write_atomic(self.run_paths.status, json.dumps(data))

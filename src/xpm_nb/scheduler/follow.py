@@ -212,7 +212,7 @@ class JobFollower:
         self.connector = connector
         self.remote = not connector.is_local
         self.events = FileTail(job.paths.events, connector)
-        self.outputs = FileTail(job.paths.meta / "task-outputs.jsonl", connector)
+        self.outputs = FileTail(job.paths.task_outputs, connector)
         self._metric_records = 0  # metric and "running" records read (see MetricsLog.read)
 
     def _read(self) -> tuple[list[dict], list[dict]]:

@@ -9,15 +9,31 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from ..launchers import check_env_name
+from ..layout import (
+    JobPaths,
+    boot_id,
+    failed_content,
+    folder_state,
+    job_name,
+    parse_json_object,
+    parse_pid_file,
+    parse_time,
+    pid_alive,
+    pid_is_live,
+    process_identity,
+    process_starttime,
+    same_process,
+    status_retry_count,
+    status_times,
+)
 
 __all__ = ["JobState", "JobPaths", "Job", "read_disk_state", "live_pid", "same_process",
-           "process_identity"]
+           "process_identity", "process_starttime", "boot_id", "pid_alive", "parse_time"]
 
 
 class _Answer:
@@ -83,245 +99,35 @@ class JobState(enum.Enum):
         return self is JobState.UNSCHEDULED
 
 
-class JobPaths:
-    """Every file of a job folder, named in one place."""
-
-    def __init__(self, path: Path, name: str):
-        self.path = Path(path)
-        self.name = name
-
-    def _f(self, suffix: str) -> Path:
-        return self.path / f"{self.name}{suffix}"
-
-    @property
-    def params(self) -> Path:
-        return self.path / "params.json"
-
-    @property
-    def done(self) -> Path:
-        return self._f(".done")
-
-    @property
-    def failed(self) -> Path:
-        return self._f(".failed")
-
-    @property
-    def pid(self) -> Path:
-        return self._f(".pid")
-
-    @property
-    def lock(self) -> Path:
-        return self._f(".lock")
-
-    @property
-    def stdout(self) -> Path:
-        return self._f(".out")
-
-    @property
-    def stderr(self) -> Path:
-        return self._f(".err")
-
-    @property
-    def meta(self) -> Path:
-        return self.path / ".experimaestro"
-
-    @property
-    def status(self) -> Path:
-        return self.meta / "status.json"
-
-    @property
-    def events(self) -> Path:
-        return self.meta / "events" / "event-0.jsonl"
-
-    @property
-    def launch_lock(self) -> Path:
-        return self.meta / "launch.lock"
-
-
-def pid_alive(pid: int) -> bool:
-    if not 0 < pid < 2**31:  # 0 and -1 would name our own group / every process
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:
-        return True
-    # A zombie (our own exited child) is not alive.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
-
-
-# --- the identity of a job's process ------------------------------------------
-#
-# A pid is reused once its process is gone: a stale pid file (a machine crash, a
-# ``kill -9`` of the job) may name an unrelated live process. The job process
-# records who it is ("boot_id", and "starttime": field 22 of /proc/<pid>/stat,
-# clock ticks since boot) next to its pid; a reader trusts "running", or signals
-# the pid, only when the live process still has that identity. Pid files of the
-# reference (no identity fields) keep today's check (a live pid).
-
-_BOOT_ID: str | None = None
-
-
-def boot_id() -> str | None:
-    """This machine's boot id (a new one at each boot), None where there is none."""
-    global _BOOT_ID
-    if _BOOT_ID is None:
-        try:
-            with open("/proc/sys/kernel/random/boot_id") as f:
-                _BOOT_ID = f.read().strip()
-        except OSError:
-            _BOOT_ID = ""
-    return _BOOT_ID or None
-
-
-def process_starttime(pid: int) -> int | None:
-    """When process ``pid`` started, in clock ticks since boot (None: unknown)."""
-    try:
-        with open(f"/proc/{int(pid)}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return int(fields[19])  # field 22 of stat(5); fields[0] is field 3
-    except (OSError, IndexError, ValueError, OverflowError):
-        return None
-
-
-def process_identity(pid: int | None = None) -> dict:
-    """The identity fields a pid file records for process ``pid`` (default: this one)."""
-    identity: dict = {}
-    start = process_starttime(os.getpid() if pid is None else pid)
-    if start is not None:
-        identity["starttime"] = start
-    boot = boot_id()
-    if boot:
-        identity["boot_id"] = boot
-    return identity
-
-
-def _process_start_epoch(pid: int) -> float | None:
-    """When process ``pid`` started, in seconds since the epoch (None: unknown)."""
-    start = process_starttime(pid)
-    if start is None:
-        return None
-    try:
-        with open("/proc/stat") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-        return btime + start / os.sysconf("SC_CLK_TCK")
-    except (OSError, StopIteration, ValueError, IndexError):
-        return None
-
-
-def same_process(info: dict, pid: int) -> bool:
-    """Whether live local process ``pid`` is the one its pid file ``info`` recorded.
-
-    Compared: the boot id, the start time in ticks (xpm_nb's pid files); for pid
-    files with only a "started" time, a process started after it cannot have
-    written it. Without identity fields (the reference's) or without /proc: True.
-    """
-    recorded_boot = info.get("boot_id")
-    if isinstance(recorded_boot, str) and recorded_boot:
-        boot = boot_id()
-        if boot and boot != recorded_boot:
-            return False  # written before the last boot
-    recorded = info.get("starttime")
-    if recorded is not None:
-        if type(recorded) is not int:
-            return False  # a damaged identity is no identity
-        start = process_starttime(pid)
-        return start is None or start == recorded
-    started = info.get("started")
-    if isinstance(started, (int, float)) and not isinstance(started, bool):
-        begun = _process_start_epoch(pid)
-        # The writer existed before it wrote "started" (2 s of slack: btime is rounded).
-        return begun is None or begun <= started + 2
-    return True
-
-
 def live_pid(info, connector=None) -> int | None:
     """The pid a pid file's content names if that process runs (this host), else None.
 
     For a pid file of another host, the pid (it cannot be checked from here).
     The check every reader of a pid file should make before trusting "running"
-    or signalling the pid (``xpm-nb jobs kill``, listings).
+    or signalling the pid (``xpm-nb jobs kill``, listings); ``info`` as
+    :func:`xpm_nb.layout.parse_pid_file` gives it.
     """
-    if not isinstance(info, dict):
-        return None
-    pid = info.get("pid")
-    if type(pid) is str and pid.isdigit():
-        pid = int(pid)
-    if type(pid) is not int or not 0 < pid < 2**31:
-        return None
     if connector is None:
         from ..connectors.local import LocalConnector
 
         connector = LocalConnector.instance()
-    if info.get("host", connector.hostname) != connector.hostname:
-        return pid
-    if not connector.pid_alive(pid):
-        return None
-    if connector.is_local and not same_process(info, pid):
-        return None  # the pid was reused: the pid file is stale
-    return pid
+    return pid_is_live(info, connector.hostname, connector.pid_alive, connector.is_local)
 
 
 def read_disk_state(paths: JobPaths, connector=None) -> tuple[JobState | None, dict]:
     """The state the job folder says: DONE, ERROR, RUNNING (live pid) or None.
 
     One path for every host: ``connector`` (None: this machine) reads the
-    folder (2-4 calls; round trips for a remote host).
+    folder (2-4 calls; round trips for a remote host). The rules are
+    :func:`xpm_nb.layout.folder_state`'s.
     """
     if connector is None:
         from ..connectors.local import LocalConnector
 
         connector = LocalConnector.instance()
-    if connector.exists(paths.done):
-        return JobState.DONE, {}
-    try:
-        data = connector.read_optional(paths.failed)
-    except OSError:  # there, but unreadable (a folder, no permission)
-        data = b"\xff"
-    if data is not None:
-        try:
-            info = json.loads(data or b"{}")
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            info = {"reason": "failed (unreadable .failed file)"}
-        if not isinstance(info, dict):
-            info = {"code": info}
-        return JobState.ERROR, info
-    try:
-        data = connector.read_optional(paths.pid)
-    except OSError:
-        return None, {}
-    if data is None:
-        return None, {}
-    try:
-        info = json.loads(data)
-        pid = int(info["pid"])
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-        return None, {}
-    # The one check of a pid file (another host's: trusted; a reused pid: stale).
-    if live_pid(info, connector) is not None:
-        return JobState.RUNNING, info
-    return None, {"stale_pid": pid}
-
-
-def parse_time(value) -> float | None:
-    """A time of ``status.json``: seconds (ours) or an ISO string (the reference's)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        from datetime import datetime
-
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            return None
-    return None
+    state, info = folder_state(paths, connector.exists, connector.read_optional,
+                               lambda pid_info: live_pid(pid_info, connector))
+    return (JobState(state) if state else None), info
 
 
 class _JobEnviron(dict):
@@ -372,7 +178,7 @@ class Job:
         xpmtype = config.__xpmtype__
         self.type_id: str = xpmtype.identifier
         self.identifier: str = config.__identifier__().hex()
-        self.name: str = xpmtype.identifier.rsplit(".", 1)[-1]
+        self.name: str = job_name(xpmtype.identifier)
         self.path: Path = workspace.job_path(self.type_id, self.identifier)
         self.paths = JobPaths(self.path, self.name)
         self.dependencies: list[Job] = []
@@ -515,7 +321,7 @@ class Job:
         c = self.connector
         for path in (self.paths.stdout, self.paths.stderr):
             if c.size(path):
-                c.rename(path, path.with_name(f"{self.name}.{stamp}{path.suffix}"))
+                c.rename(path, self.paths.old_log(stamp, path))
 
     def prepare_folder(self) -> None:
         """Check the job's host and create its folder; writes no job file (blocking)."""
@@ -552,9 +358,8 @@ class Job:
         nothing is ever signalled on its word.
         """
         try:
-            data = self.connector.read_optional(self.paths.pid)
-            info = json.loads(data) if data is not None else None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            info = parse_pid_file(self.connector.read_optional(self.paths.pid))
+        except OSError:
             return None
         return info if live_pid(info, self.connector) is not None else None
 
@@ -626,13 +431,14 @@ class Job:
 
     def recorded_times(self) -> tuple[float | None, float | None]:
         """Start and end of the last run as its folder records them (``status.json``)."""
+        return status_times(self._recorded_status())
+
+    def _recorded_status(self) -> dict:
+        """The folder's ``status.json`` (``{}`` if missing or damaged)."""
         try:
-            data = json.loads(self.connector.read_optional(self.paths.status) or b"{}")
-        except (OSError, ValueError):
-            return None, None
-        if not isinstance(data, dict):
-            return None, None
-        return parse_time(data.get("started_time")), parse_time(data.get("ended_time"))
+            return parse_json_object(self.connector.read_optional(self.paths.status))
+        except OSError:
+            return {}
 
     def mark_done(self) -> None:
         """Write the ``.done`` marker of a job adopted without running (its output exists)."""
@@ -642,12 +448,7 @@ class Job:
 
     def recorded_retry_count(self) -> int:
         """The failed runs its folder records (``status.json``, ours or the reference's)."""
-        try:
-            data = json.loads(self.connector.read_optional(self.paths.status) or b"{}")
-        except (OSError, ValueError):
-            return 0
-        count = data.get("retry_count") if isinstance(data, dict) else None
-        return count if type(count) is int and count >= 0 else 0
+        return status_retry_count(self._recorded_status())
 
     def write_status_if_folder(self) -> None:
         if self.has_folder():
@@ -661,7 +462,7 @@ class Job:
     def mark_failed(self, code: int | None, reason: str) -> None:
         """Write the ``.failed`` marker (for a job that cannot write it itself)."""
         c = self.connector
-        c.write_atomic(self.paths.failed, json.dumps({"code": code, "reason": reason}))
+        c.write_atomic(self.paths.failed, failed_content(code, reason))
         c.unlink(self.paths.pid, missing_ok=True)  # the process is gone: it would mislead
 
     # --- waiting ------------------------------------------------------------

@@ -22,10 +22,10 @@ import stat
 import threading
 from pathlib import Path
 
+from ..layout import RUN_LOCK_NAME  # the lock file's name in the run's folder
+
 __all__ = ["RUN_LOCK_NAME", "CRASHED", "RunLock", "lock_is_held"]
 
-#: The lock file's name in the run's folder.
-RUN_LOCK_NAME = "lock"
 #: The status readers give a run left "running" by a driver that died without closing it.
 CRASHED = "crashed"
 

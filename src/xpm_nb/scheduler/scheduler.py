@@ -27,9 +27,10 @@ from ..core.prepare import prepare_error
 from ..errors import StateError, XPMError
 from ..launchers import ProcessExit, ProcessHandle, ProcessState
 from ..launchers.pidwait import wait_exit
+from ..layout import parse_time, pid_alive
 from ..run import EXIT_GRACEFUL_TIMEOUT
 from .follow import JobFollower
-from .jobs import Job, JobState, parse_time, pid_alive
+from .jobs import Job, JobState
 from .loopthread import call_on_loop, on_scheduler_thread, scheduler_loop
 from .tokens import TokenDependency
 

@@ -12,6 +12,7 @@ from ..core.objects import ConfigMixin
 from ..core.prepare import Preparation, PrepareTask, checks_itself, collect_prepares
 from ..core.walk import import_roots, iter_children, seal_tree
 from ..errors import DependencyFailedError, InvalidArgumentError, JobFailedError, StateError
+from ..layout import WorkspacePaths
 from .jobs import Job, JobState
 from .loopthread import wait_future
 
@@ -64,7 +65,7 @@ class _NoWorkspace:
     launcher = None
 
     def job_path(self, typeid: str, identifier: str) -> Path:
-        return Path("jobs") / typeid / identifier
+        return WorkspacePaths(self.path).job(typeid, identifier)
 
 
 def _dry_run_detached(task, workspace, launcher, init_tasks, max_retries, transient):

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidTypeError, WorkspaceError
+from ..layout import WORKSPACE_MARKER, WorkspacePaths
 
 __all__ = ["Workspace", "WorkspaceSettings", "RunMode", "TransientMode", "FolderSettings",
            "experiment_name_problem"]
 
-MARKER = ".__experimaestro__"
+MARKER = WORKSPACE_MARKER
 
 
 class RunMode(enum.Enum):
@@ -132,6 +133,11 @@ class Workspace:
         self.python_path = list(workspace_settings.python_path)
         self.run_id: str | None = None
 
+    @property
+    def paths(self) -> WorkspacePaths:
+        """Every folder of the workspace (:mod:`xpm_nb.layout`)."""
+        return WorkspacePaths(self.path)
+
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
 
@@ -145,10 +151,10 @@ class Workspace:
             msg = f"workspace path {self.path} exists and is not a folder"
             raise WorkspaceError(msg)
         self.path.mkdir(parents=True, exist_ok=True)
-        marker = self.path / MARKER
+        marker = self.paths.marker
         if not marker.exists():
             if any(p.name not in (MARKER,) for p in self.path.iterdir()) and not (
-                self.path / "jobs"
+                self.jobspath
             ).is_dir():
                 msg = (
                     f"{self.path} is not empty and is not a workspace (no {MARKER} file, no "
@@ -166,10 +172,10 @@ class Workspace:
             msg = f"workspace path {self.path} on {c} exists and is not a folder"
             raise WorkspaceError(msg)
         c.mkdir(self.path, parents=True, exist_ok=True)
-        marker = self.path / MARKER
+        marker = self.paths.marker
         if not c.exists(marker):
             names = c.listdir(self.path)
-            if any(n != MARKER for n in names) and "jobs" not in names:
+            if any(n != MARKER for n in names) and self.jobspath.name not in names:
                 msg = (
                     f"{self.path} on {c} is not empty and is not a workspace (no {MARKER} "
                     "file, no jobs/ folder). Fix: choose an empty or new folder for the workspace"
@@ -182,35 +188,34 @@ class Workspace:
 
     @staticmethod
     def is_workspace(path: Path) -> bool:
-        path = Path(path)
-        return (path / MARKER).exists() or (path / "jobs").is_dir()
+        return WorkspacePaths(path).is_workspace()
 
     # --- the layout -------------------------------------------------------
 
     @property
     def jobspath(self) -> Path:
         """Folder for jobs"""
-        return self.path / "jobs"
+        return self.paths.jobs
 
     @property
     def experimentspath(self) -> Path:
         """Folder for experiments"""
-        return self.path / "experiments"
+        return self.paths.experiments
 
     @property
     def partialspath(self) -> Path:
         """Folder for partial job directories (shared checkpoints, etc.)"""
-        return self.path / "partials"
+        return self.paths.partials
 
     @property
     def configcachepath(self) -> Path:
         """Folder for @cache files"""
-        return self.path / "config"
+        return self.paths.config_cache
 
     @property
     def schedulerpath(self) -> Path:
         """Folder for scheduler metadata"""
-        return self.path / ".scheduler"
+        return self.paths.scheduler
 
     @property
     def scheduler_run_path(self) -> Path:
@@ -237,7 +242,7 @@ class Workspace:
     def alt_jobspaths(self):
         """``<folder>/jobs`` for every attached folder."""
         for folder in self.folders:
-            yield Path(folder.path) / "jobs"
+            yield WorkspacePaths(folder.path).jobs
 
     @property
     def connector(self):
@@ -250,10 +255,10 @@ class Workspace:
         return LocalConnector.instance()
 
     def job_path(self, typeid: str, identifier: str) -> Path:
-        return self.jobspath / typeid / identifier
+        return self.paths.job(typeid, identifier)
 
     def experiment_path(self, name: str) -> Path:
-        return self.experimentspath / name
+        return self.paths.experiment(name).path
 
     # --- maintenance ------------------------------------------------------
 

@@ -32,6 +32,8 @@ import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+from ..errors import InvalidArgumentError
+from ..layout import RunPaths
 from .auth import new_token, valid_token
 from .handler import Handler
 from .model import PageModel
@@ -95,9 +97,13 @@ class MonitoringServer:
         self.host = host or "127.0.0.1"
         self.requested_port = int(port or 0)
         if token is not None and not valid_token(token):
-            msg = ("the monitoring server's token may only hold letters, digits and . _ ~ - "
-                   "(at most 256): it goes in URLs, headers and a cookie")
-            raise ValueError(msg)
+            # The value is a secret: its type and length, not its text, go in the message.
+            shown = (f"<{len(token)} characters>" if isinstance(token, str)
+                     else f"<a {type(token).__name__}>")
+            msg = (f"MonitoringServer(token={shown}): the token must be a string of "
+                   "letters, digits and . _ ~ - (at most 256), as it goes in URLs, headers and a "
+                   "cookie. Fix: pass such a token, or none for a fresh one")
+            raise InvalidArgumentError(msg)
         self.token = token or new_token()
         self.model = PageModel(xp)
         self.quit_requested = threading.Event()
@@ -149,7 +155,7 @@ class MonitoringServer:
             return
         info = {"url": self.url, "base_url": self.base_url, "host": self.host,
                 "port": self.port, "token": self.token, "pid": os.getpid()}
-        path = Path(run_path) / "server.json"
+        path = RunPaths(run_path).server
         # A fresh name, created by us (O_EXCL) and never through a planted link.
         tmp = path.with_name(f".server.json.{os.getpid()}.{secrets.token_hex(8)}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)

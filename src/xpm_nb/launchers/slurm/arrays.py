@@ -34,6 +34,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...layout import WorkspacePaths
 from .commands import array_base
 
 __all__ = ["ArrayBatcher", "Request", "Submission", "plan", "array_spec", "dependency_args"]
@@ -43,7 +44,6 @@ logger = logging.getLogger(__name__)
 WINDOW = 0.05  # s without a new request before the batch is submitted
 MAX_WAIT = 2.0  # s at most the first request of a batch waits for others
 ARRAY_MAX = 1000  # tasks per array: SLURM's default MaxArraySize (1001) allows indices 0-1000
-ARRAYS = Path(".xpm_nb") / "slurm-arrays"  # in the workspace
 # Jobs resumed per turn of the loop once their array is submitted: 1,000 at once would
 # hold the loop (and the widgets' flushes) for a good fraction of a second.
 RESUME_CHUNK = 50
@@ -246,7 +246,7 @@ async def _submit(sub: Submission) -> None:
 
 async def _submit_array(launcher, sub: Submission) -> list:
     connector = launcher.connector
-    folder = (Path(sub.requests[0].job.workspace.path) / ARRAYS
+    folder = (WorkspacePaths(sub.requests[0].job.workspace.path).slurm_arrays
               / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}")
     argv = await connector.call(_write_array, launcher, sub, folder)
     r = await launcher.runner.run("sbatch", *argv, cwd=str(folder))

@@ -13,13 +13,13 @@ marker (time limit, out of memory, ``scancel``) gets the reason SLURM gives.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import weakref
 from collections.abc import Callable
 
-from .. import ProcessExit, ProcessHandle, ProcessState
+from ...layout import parse_failed, parse_pid_file
+from ...process import ProcessExit, ProcessHandle, ProcessState
 from .commands import (
     SQUEUE_FORMAT,
     CommandRunner,
@@ -285,7 +285,7 @@ class SlurmJobHandle(ProcessHandle):
 
     def __init__(self, launcher, jobid: str, paths, after=()):
         self.launcher = launcher
-        self.jobid = check_jobid(jobid, paths.meta / "slurm.json")
+        self.jobid = check_jobid(jobid, paths.slurm_record)
         self.paths = paths
         self.cancelled = False
         # (job, SLURM id) of the dependencies SLURM waits for (--dependency): when one
@@ -468,12 +468,10 @@ class SlurmJobHandle(ProcessHandle):
     def _died_here(self) -> bool:
         """The job's pid file names a dead process of this host (killed before its marker)."""
         try:
-            info = json.loads(self._connector.read_text(self.paths.pid))
-            int(info["pid"])
-            host = info.get("host")
-        except (OSError, ValueError, KeyError, TypeError):
+            info = parse_pid_file(self._connector.read_optional(self.paths.pid))
+        except OSError:
             return False
-        if host != self._connector.hostname:
+        if info is None or info.get("host") != self._connector.hostname:
             return False
         from ...scheduler.jobs import live_pid  # late: the scheduler imports the launchers
 
@@ -483,10 +481,9 @@ class SlurmJobHandle(ProcessHandle):
     def _exit_after_marker(self, status: SlurmStatus | None) -> ProcessExit:
         """The end of a job that wrote its ``.failed`` marker itself."""
         try:
-            info = json.loads(self._connector.read_text(self.paths.failed) or "{}")
-        except (OSError, ValueError):
-            info = {}
-        code = info.get("code") if isinstance(info, dict) else None
+            code = parse_failed(self._connector.read_optional(self.paths.failed)).get("code")
+        except OSError:
+            code = None
         code = code if isinstance(code, int) else None
         if status is not None and status.final:
             slurm = exit_of(status, self.cancelled)
