@@ -44,6 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import InvalidArgumentError, ServiceError
+from .layout import RunPaths
 
 __all__ = [
     "Service",
@@ -162,7 +163,7 @@ class Service:
         if self.log_directory is None:
             run_path = getattr(xp, "run_path", None)
             if run_path is not None and Path(run_path).is_dir():
-                self.log_directory = Path(run_path) / "services" / self.id
+                self.log_directory = RunPaths(run_path).service_logs(self.id)
         if self.log_directory is not None:
             self.log_directory.mkdir(parents=True, exist_ok=True)
 

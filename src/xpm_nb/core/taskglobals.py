@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import StateError
+from ..layout import WorkspacePaths
 
 __all__ = ["remaining_time", "config_cache_path", "set_job", "job_path", "workspace_path"]
 
@@ -62,4 +63,4 @@ def config_cache_path() -> Path:
             "experiment (`with experiment(...)`)"
         )
         raise StateError(msg)
-    return ws / "config"
+    return WorkspacePaths(ws).config_cache

@@ -62,7 +62,7 @@ def start_process(connector, argv: list[str], job, env: dict[str, str]) -> Proce
     if not connector.is_local:
         # Detached on the host; the exit code is kept in the job's folder.
         return connector.start(argv, cwd=job.path, env=env, stdout=job.paths.stdout,
-                               stderr=job.paths.stderr, exit_file=job.paths.meta / "exit-code")
+                               stderr=job.paths.stderr, exit_file=job.paths.exit_code)
     full_env = dict(os.environ)
     full_env.update(env)
     with open(job.paths.stdout, "ab") as out, open(job.paths.stderr, "ab") as err:

@@ -13,6 +13,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
+from ..layout import pid_alive
 from . import POLL_MAX, POLL_MIN
 
 __all__ = ["PidWatch", "wait_exit"]
@@ -29,7 +30,7 @@ class PidWatch:
 
     def __init__(self, pid: int, ended: Callable[[], bool] | None = None):
         self.pid = pid
-        self._ended = ended or (lambda: not _alive(pid))
+        self._ended = ended or (lambda: not pid_alive(pid))
         self._gone = False  # the pid named no process when the watch began
         self._fd: int | None = None
         try:
@@ -91,8 +92,3 @@ async def wait_exit(pid: int) -> bool:
     """
     return await PidWatch(pid).wait()
 
-
-def _alive(pid: int) -> bool:
-    from ..scheduler.jobs import pid_alive  # late: the scheduler imports this module
-
-    return pid_alive(pid)

@@ -34,7 +34,7 @@ import fasteners
 
 from ..core.params import atomic_write
 from ..errors import InvalidArgumentError
-from .jobs import pid_alive, same_process
+from ..layout import parse_pid_file, pid_alive, pid_is_live
 
 __all__ = ["CounterToken", "TokenDependency"]
 
@@ -201,13 +201,11 @@ def _job_running(key: str) -> bool:
         return False
     for pid_file in pid_files:
         try:
-            info = json.loads(pid_file.read_bytes())
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError, OverflowError):
+            info = parse_pid_file(pid_file.read_bytes())
+        except OSError:
             continue
-        if info.get("host", socket.gethostname()) != socket.gethostname():
-            return True  # another host's process cannot be checked: assume it runs
-        if _live(pid) and same_process(info, pid):  # not a reused pid
+        # Another host's process cannot be checked: its pid counts as running.
+        if pid_is_live(info, socket.gethostname(), _live) is not None:
             return True
     return False
 

@@ -151,6 +151,19 @@ function showServices(nav, services) {
   }
 }
 
+/** The button `buttonId` shows and hides the panel `panelId`; `mount(el)` fills it
+ * at the first opening (again at the next, until it returns something true). */
+function togglePanel(buttonId, panelId, mount) {
+  const button = document.getElementById(buttonId);
+  const el = document.getElementById(panelId);
+  let mounted = false;
+  button.addEventListener("click", () => {
+    el.hidden = !el.hidden;
+    button.setAttribute("aria-pressed", String(!el.hidden));
+    if (!el.hidden && !mounted) mounted = Boolean(mount(el));
+  });
+}
+
 async function main() {
   // The cookie now holds the token: keep it out of the address bar and history.
   if (new URLSearchParams(location.search).has("token")) {
@@ -196,34 +209,17 @@ async function main() {
   }
   const api = {}; // the table's rows and `open(k)`, for the graph
   jobTable.render({ model, el: document.getElementById("xpm-jobs"), api });
-  // The task graph (js/dag.js), mounted at the first click.
-  const graphButton = document.getElementById("xpm-graph");
-  const graphEl = document.getElementById("xpm-graph-view");
-  let graphMounted = false;
-  graphButton.addEventListener("click", () => {
-    graphEl.hidden = !graphEl.hidden;
-    graphButton.setAttribute("aria-pressed", String(!graphEl.hidden));
-    if (!graphEl.hidden && !graphMounted && api.store) {
-      graphMounted = true;
-      dagView({ store: api.store, el: graphEl, open: (k) => api.open(k),
-        ui: { h, clear, onActivate, keepFocus, taskName } });
-    }
-  });
-  // The curves (js/metrics_panel.js), as in the experiment view: asked for at the first click.
-  const curvesButton = document.getElementById("xpm-curves");
-  const curvesEl = document.getElementById("xpm-curves-view");
-  let curvesMounted = false;
-  curvesButton.addEventListener("click", () => {
-    curvesEl.hidden = !curvesEl.hidden;
-    curvesButton.setAttribute("aria-pressed", String(!curvesEl.hidden));
-    if (!curvesEl.hidden && !curvesMounted) {
-      curvesMounted = true;
-      // A point of the parameters panel opens its run's row in the table (rows by job id).
-      const select = (run) => {
-        for (const row of api.store ? api.store.rows.values() : []) if (row.id === run.id) return api.open(row.k);
-      };
-      metricsView.render({ model: curvesModel(model), el: curvesEl, select });
-    }
+  // The task graph (js/dag.js) and the curves (js/metrics_panel.js, as in the
+  // experiment view): each mounted at its button's first click.
+  togglePanel("xpm-graph", "xpm-graph-view", (el) => api.store && dagView({
+    store: api.store, el, open: (k) => api.open(k), ui: { h, clear, onActivate, keepFocus, taskName } }));
+  togglePanel("xpm-curves", "xpm-curves-view", (el) => {
+    // A point of the parameters panel opens its run's row in the table (rows by job id).
+    const select = (run) => {
+      for (const row of api.store ? api.store.rows.values() : []) if (row.id === run.id) return api.open(row.k);
+    };
+    metricsView.render({ model: curvesModel(model), el, select });
+    return true;
   });
   model.run();
 }
