@@ -144,11 +144,7 @@ class PageModel:
 
         if client.curves is None:
             client.curves = CurveFeed(self.jobs(), self._bump, lambda: self.xp.loop)
-        state = client.curves.state
-        with state.lock:  # what the snapshot holds is not sent again in a patch
-            snapshot = state.snapshot()
-            state.baseline()
-        return {**snapshot, "type": "curves_snapshot"}
+        return {**client.curves.state.snapshot_for_view(), "type": "curves_snapshot"}
 
     def _bump(self) -> None:
         self.version += 1  # new points: the next poll carries them

@@ -38,6 +38,7 @@ def __getattr__(name: str):
 def view(obj):
     """The live widget of a configuration, submitted task, job, list of jobs or experiment."""
     from ..core.objects import ConfigMixin
+    from ..errors import InvalidTypeError
     from ..scheduler.experiment import experiment
     from ..scheduler.jobs import Job
 
@@ -50,7 +51,7 @@ def view(obj):
     if isinstance(obj, (list, tuple)) and all(isinstance(j, Job) for j in obj):
         return __getattr__("JobTable")(obj)
     msg = (
-        f"xpm_nb.widgets.view: no widget for {obj!r} (a {type(obj).__qualname__}); "
-        "give a configuration, a submitted task, a Job, a list of Jobs or an experiment"
+        f"xpm_nb.widgets.view(obj={obj!r}): no widget for a {type(obj).__qualname__}. "
+        "Fix: give a configuration, a submitted task, a Job, a list of Jobs or an experiment"
     )
-    raise TypeError(msg)
+    raise InvalidTypeError(msg)

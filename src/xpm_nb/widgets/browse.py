@@ -29,7 +29,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..errors import XPMError
+from ..errors import InvalidArgumentError, XPMError
 from .assets import bundle
 from .metrics import CurveFeed, read_history
 from .past_runs import (
@@ -88,16 +88,17 @@ class WorkspaceBrowser(anywidget.AnyWidget):
         if entry is None:
             names = ", ".join(x["name"] for x in self.experiments) or "none"
             msg = (f"browse: no experiment {experiment!r} in {self.path} (experiments: {names}). "
-                   "Fix: give one of these names, or call refresh() first")
-            raise XPMError(msg)
+                   "Fix: give one of these names as open_run(experiment=...), or call refresh() "
+                   "first")
+            raise InvalidArgumentError(msg)
         runs = entry["runs"]
         info = next((r for r in runs if r["run_id"] == run_id), None) if run_id else next(
             (r for r in runs if r["current"]), runs[0] if runs else None)
         if info is None:
             ids = ", ".join(r["run_id"] for r in runs) or "none"
             msg = (f"browse: experiment {experiment!r} has no run {run_id!r} (runs: {ids}). "
-                   "Fix: give one of these run ids")
-            raise XPMError(msg)
+                   "Fix: give one of these run ids as open_run(run_id=...)")
+            raise InvalidArgumentError(msg)
         jobs = read_run(self.path, experiment, info["run_id"])
         if self._feed is not None:
             self._feed.close()
@@ -181,7 +182,7 @@ class WorkspaceBrowser(anywidget.AnyWidget):
         if kind == "curves_sync":
             if self._feed is None:  # the histories are read at the first look
                 self._feed = CurveFeed(self.jobs, lambda: None, lambda: None)
-            self.send({**self._feed.state.snapshot(), "type": "curves_snapshot", **gen})
+            self.send({**self._feed.state.snapshot_for_view(), "type": "curves_snapshot", **gen})
         elif kind == "config":
             job = self.table.job(content.get("k"))
             self.send({"type": "config", "k": content.get("k"), "tree": params_tree(job),

@@ -156,7 +156,7 @@ class ExperimentView(JobTable):
             if self._feed is None:
                 self._feed = CurveFeed(self.table.jobs, lambda: self._coalescer.mark(self._loop()),
                                        self._loop)
-            self.send({**self._feed.state.snapshot(), "type": "curves_snapshot"})
+            self.send({**self._feed.state.snapshot_for_view(), "type": "curves_snapshot"})
 
     def _schedule_tick(self) -> None:
         """Arm the next look, on the scheduler's loop (from any thread)."""

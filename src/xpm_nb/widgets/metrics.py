@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 from ..scheduler.follow import BadEvent, FileTail, check_metrics, is_metric_record, metrics_log
+from .jobkeys import JobKeys
 
 __all__ = ["DiskFill", "CurveState", "CurveFeed", "read_history", "MAX_POINTS", "transient_objects"]
 
@@ -193,7 +194,17 @@ class _Run:
         self.reset = False  # every curve is sent whole in the next patch
 
 
-class CurveState:
+def _without_new(run: _Run) -> dict[str, tuple[array, array]]:
+    """The curves of ``run`` as the last patch left them (its new points left out)."""
+    held = {}
+    for m, (xs, ys) in run.curves.items():
+        n = len(xs) - run.new.get(m, 0)
+        if n > 0:
+            held[m] = (xs[:n], ys[:n])
+    return held
+
+
+class CurveState(JobKeys):
     """The curves of a set of jobs (the last attempt of each), for a chart view.
 
     Events come from the followers (scheduler's thread); snapshots are read
@@ -202,40 +213,23 @@ class CurveState:
     """
 
     def __init__(self):
-        self.lock = threading.RLock()
+        super().__init__()
         self.seq = 0
-        self.jobs: list = []
-        self._keys: dict[int, int] = {}
         self._runs: list[_Run] = []
-        self._dirty: set[int] = set()
         self._sent_info: dict[int, dict] = {}
         self.metric_names: list[str] = []
         self._sent_metric_names: list[str] = []
 
-    def __len__(self) -> int:
-        return len(self.jobs)
-
-    def key(self, job) -> int | None:
-        return self._keys.get(id(job))
-
-    def add(self, job) -> int:
-        """Add ``job`` (once); its events wait until :meth:`set_history`. Returns its key."""
-        with self.lock:
-            key = self._keys.get(id(job))
-            if key is None:
-                key = len(self.jobs)
-                self.jobs.append(job)
-                self._keys[id(job)] = key
-                run = _Run(0, 0.0)
-                run.waiting = []
-                self._runs.append(run)
-            self._dirty.add(key)
-            return key
+    def _added(self, job) -> None:
+        """A new job (:meth:`add`): its events wait until :meth:`set_history`."""
+        run = _Run(0, 0.0)
+        run.waiting = []
+        self._runs.append(run)
 
     def set_history(self, job, history: tuple) -> None:
         """The job's curves as read from disk (:func:`read_history`), then the events
         that came meanwhile and are not in it."""
-        key = self._keys.get(id(job))
+        key = self.key(job)
         if key is None:
             return
         with self.lock:
@@ -252,17 +246,9 @@ class CurveState:
         if name not in self.metric_names:
             self.metric_names.append(name)
 
-    def mark(self, job) -> bool:
-        key = self._keys.get(id(job))
-        if key is None:
-            return False
-        with self.lock:
-            self._dirty.add(key)
-        return True
-
     def add_event(self, job, attempt: int, step, timestamp, values) -> bool:
         """A followed event (see ``MetricsLog.watchers``); False if ignored."""
-        key = self._keys.get(id(job))
+        key = self.key(job)
         if key is None:
             return False
         with self.lock:
@@ -313,13 +299,21 @@ class CurveState:
                 "tags": {str(k): v if type(v) in (str, int, float, bool, type(None)) else repr(v)
                          for k, v in job.tags.items()}}
 
-    def snapshot(self) -> dict:
+    def snapshot(self, unsent: bool = True) -> dict:
         """Every run and curve: ``{type, runs, curves: {k: {metric: [xs, ys]}},
-        extremes: {k: {metric: [min, max]}}, metric_names, seq}``."""
+        extremes: {k: {metric: [min, max]}}, metric_names, seq}``. Only reads.
+
+        ``unsent=False``: without the points the next patch appends, so that a view
+        starting from it while other views keep their copy (no :meth:`baseline`)
+        gets each point once (a curve the next patch sends whole is in it whole).
+        """
         with self.lock:
             runs = [self._info(k) for k in range(len(self.jobs))]
-            curves = {str(k): {m: [xs.tolist(), ys.tolist()] for m, (xs, ys) in run.curves.items()}
-                      for k, run in enumerate(self._runs) if run.curves}
+            curves = {}
+            for k, run in enumerate(self._runs):
+                held = run.curves if unsent or run.reset else _without_new(run)
+                if held:
+                    curves[str(k)] = {m: [xs.tolist(), ys.tolist()] for m, (xs, ys) in held.items()}
             extremes = {str(k): {m: list(e) for m, e in run.extremes.items()}
                         for k, run in enumerate(self._runs) if run.extremes}
             return {"type": "snapshot", "runs": runs, "curves": curves, "extremes": extremes,
@@ -353,10 +347,25 @@ class CurveState:
             self._dirty.clear()
             self._sent_metric_names = list(self.metric_names)
 
+    def snapshot_for_view(self) -> dict:
+        """:meth:`snapshot` and :meth:`baseline` at once: what every view of the
+        stream of patches starts from (again).
+
+        A view appends a patch's points to what it holds: a point in the snapshot
+        must not come again in the next patch (numbered after the snapshot, the
+        view applies it). For a message every view gets (a widget's custom
+        messages; a page's own stream on the monitoring server); a snapshot that
+        may reach one view only takes ``snapshot(unsent=False)``.
+        """
+        with self.lock:
+            snapshot = self.snapshot()
+            self.baseline()
+            return snapshot
+
     def patch(self) -> dict | None:
         """New points since the last patch (``append``), whole curves (``set``), changed runs."""
         with self.lock:
-            dirty, self._dirty = self._dirty, set()
+            dirty = self._take_dirty()
             runs, append, whole, extremes = [], {}, {}, {}
             for k in sorted(dirty):
                 run = self._runs[k]

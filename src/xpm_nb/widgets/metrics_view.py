@@ -27,7 +27,7 @@ import uuid
 import anywidget
 import traitlets
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, InvalidTypeError
 from .assets import bundle
 from .live import LiveJobsView
 from .metrics import CurveFeed, CurveState, transient_objects
@@ -103,7 +103,9 @@ class MetricsView(LiveJobsView, anywidget.AnyWidget):
         return parameter_points(self.curves, metric, x, best, color or self.color_by)
 
     def _state_snapshot(self) -> dict:
-        return self.curves.snapshot()
+        # The state may go to one front end only (a page that loads asks every widget's
+        # state on its own comm): the others keep their copy, so no baseline here.
+        return self.curves.snapshot(unsent=False)
 
     # --- the scheduler's thread -------------------------------------------------
 
@@ -130,7 +132,7 @@ class MetricsView(LiveJobsView, anywidget.AnyWidget):
     def _on_message(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("type") == "sync":
             with self._sync_lock:
-                self.send(self.curves.snapshot())
+                self.send(self.curves.snapshot_for_view())
 
     def close(self) -> None:
         if not hasattr(self, "_coalescer"):  # __init__ failed (a bad source): nothing to undo
@@ -164,8 +166,8 @@ def _jobs_of(source) -> tuple[list, object, str]:
     for item in source:
         job = item if isinstance(item, Job) else getattr(getattr(item, "__xpm__", None), "job", None)
         if job is None:
-            msg = (f"MetricsView: {item!r} is neither a job nor a submitted task; give an "
-                   "experiment, or a list of jobs or submitted tasks")
-            raise TypeError(msg)
+            msg = (f"MetricsView(source=...): {item!r} is neither a job nor a submitted task. "
+                   "Fix: give an experiment, or a list of jobs or submitted tasks")
+            raise InvalidTypeError(msg)
         jobs.append(job)
     return jobs, None, ""

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ..errors import WorkspaceError, XPMError
+from ..errors import StateError, WorkspaceError, XPMError
 from ..results import safeio
 from ..results.scan import summarize
 from ..results.sources import records_of
@@ -216,10 +216,6 @@ def run_folder(ws_path: Path, experiment: str, run_id: str) -> Path:
 # --- the jobs of a run ------------------------------------------------------------
 
 
-class _Unavailable(XPMError):
-    pass
-
-
 class PastJob:
     """A job of a past run, as its folder describes it (read once; see the module)."""
 
@@ -296,10 +292,10 @@ class PastJob:
         return self.paths.stderr
 
     def cancel(self) -> bool:
-        raise _Unavailable(self._read_only("cancel"))
+        raise StateError(self._read_only("cancel"))
 
     def resubmit(self):
-        raise _Unavailable(self._read_only("resubmit"))
+        raise StateError(self._read_only("resubmit"))
 
     def _read_only(self, action: str) -> str:
         return (f"{action}: {self.type_id}/{self.identifier[:12]} is shown from its folder "

@@ -23,12 +23,12 @@ it imports no widget library.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import XPMError
+from ..errors import InvalidArgumentError, XPMError
+from .jobkeys import JobKeys
 
 __all__ = ["JobTableState", "job_row", "encode_table", "decode_table", "STATES", "count_key"]
 
@@ -212,17 +212,15 @@ def _delta(old: dict, row: dict) -> dict:
     return delta
 
 
-class JobTableState:
-    """The rows of a set of jobs, and what a view was last sent of them."""
+class JobTableState(JobKeys):
+    """The rows of a set of jobs (``k``: the row of ``jobs[k]``), and what a view was
+    last sent of them."""
 
     def __init__(self, jobs: Iterable = ()):
-        self.lock = threading.RLock()  # the scheduler's thread marks, the kernel's reads
+        super().__init__()
         self.seq = 0  # number of the last patch made
-        self.jobs: list = []  # index = row key
-        self._keys: dict[int, int] = {}  # id(job) -> key
         self._sent: dict[int, dict] = {}  # key -> the row a view last got
         self._counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)  # of the sent rows
-        self._dirty: set[int] = set()
         self._tag_names: list[str] = []
         self._sent_tag_names: list[str] = []
         self._metric_names: list[str] = []  # in order of first appearance
@@ -231,34 +229,10 @@ class JobTableState:
         for job in jobs:
             self.add(job)
 
-    def __len__(self) -> int:
-        return len(self.jobs)
-
-    def key(self, job) -> int | None:
-        return self._keys.get(id(job))
-
-    def add(self, job) -> int:
-        """Add ``job`` (once) and mark it dirty; returns its key."""
-        with self.lock:
-            key = self._keys.get(id(job))
-            if key is None:
-                key = len(self.jobs)
-                self.jobs.append(job)
-                self._keys[id(job)] = key
-                for name in job.tags:
-                    if name not in self._tag_names:
-                        self._tag_names.append(str(name))
-            self._dirty.add(key)
-            return key
-
-    def mark(self, job) -> bool:
-        """Note that ``job`` changed; False if it is not in this table."""
-        key = self._keys.get(id(job))
-        if key is None:
-            return False
-        with self.lock:
-            self._dirty.add(key)
-        return True
+    def _added(self, job) -> None:
+        for name in job.tags:
+            if name not in self._tag_names:
+                self._tag_names.append(str(name))
 
     @property
     def dirty(self) -> bool:
@@ -343,7 +317,7 @@ class JobTableState:
         of ``metric_names``, are the list of the values in that order.
         """
         with self.lock:
-            dirty, self._dirty = self._dirty, set()
+            dirty = self._take_dirty()
             changed = []
             for key in sorted(dirty):
                 row = job_row(self.jobs[key], key, self._keys)
@@ -378,8 +352,9 @@ class JobTableState:
         try:
             return self.jobs[int(key)]
         except (TypeError, ValueError, IndexError):
-            msg = f"no job with key {key!r} in this table (it has {len(self.jobs)} jobs)"
-            raise XPMError(msg) from None
+            msg = (f"no job with key {key!r} in this table (it has {len(self.jobs)} jobs). "
+                   "Fix: give the key k of one of its rows (an integer from 0)")
+            raise InvalidArgumentError(msg) from None
 
     def handle(self, message: Any) -> dict | None:
         """The answer to a view's request (None for messages of other kinds)."""
@@ -403,8 +378,9 @@ class JobTableState:
         reply: dict[str, Any] = {"type": "compare", "keys": keys}
         try:
             if not isinstance(keys, list) or not 2 <= len(keys) <= MAX_COMPARED:
-                msg = f"compare takes 2 to {MAX_COMPARED} jobs, got {keys!r}"
-                raise XPMError(msg)
+                msg = (f"compare: keys={keys!r}: expected a list of 2 to {MAX_COMPARED} job keys. "
+                       f"Fix: select between 2 and {MAX_COMPARED} rows")
+                raise InvalidArgumentError(msg)
             reply.update(compare_jobs([self.job(k) for k in keys]))
         except XPMError as exc:
             reply["error"] = str(exc)
