@@ -29,6 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
+from ..errors import InvalidArgumentError, MissingFileError
+
 __all__ = ["asset_dir", "asset_path", "bundle"]
 
 _PACKAGED = Path(__file__).resolve().parent.parent / "static"
@@ -69,7 +71,7 @@ def asset_dir() -> Path:
         f"the widgets' JavaScript files are missing: neither {_PACKAGED} nor {_SOURCE} "
         "holds job_table.js. Fix: reinstall xpm_nb (pip install --force-reinstall xpm_nb)"
     )
-    raise FileNotFoundError(msg)
+    raise MissingFileError(msg)
 
 
 def asset_path(name: str) -> Path:
@@ -127,8 +129,9 @@ def _ordered(entry: Path) -> dict[str, _Module]:
 
     def visit(path: Path, chain: tuple[str, ...]) -> None:
         if path.name in chain:
-            msg = f"circular import between front-end modules: {' -> '.join(chain)} -> {path.name}"
-            raise ValueError(msg)
+            msg = (f"circular import between front-end modules: {' -> '.join(chain)} -> "
+                   f"{path.name}. Fix: move what both need into a module of its own")
+            raise InvalidArgumentError(msg)
         if path.name in modules:
             return
         module = _Module(path)
