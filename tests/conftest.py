@@ -9,6 +9,7 @@ such a skip is turned into a failure, so CI can never pass by skipping.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -35,3 +36,30 @@ def workdir(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
     ws.mkdir()
     return ws
+
+
+def _job_processes_under(folder: Path) -> list[int]:
+    """Pids of job processes (``python -m xpm_nb.run <job folder>``) of jobs in ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"xpm_nb.run" in argv and any(a.startswith(bytes(folder)) for a in argv):
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test(tmp_path: Path):
+    """A test that fails before releasing its jobs leaves them waiting for ever:
+    the job processes of its folder (and their process groups) end with it."""
+    yield
+    for pid in _job_processes_under(tmp_path):
+        try:
+            os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
