@@ -20,6 +20,7 @@ from .paths import (
     TASK_OUTPUTS_FILE,
     WORKSPACE_MARKER,
     ExperimentPaths,
+    JobFiles,
     JobPaths,
     RunPaths,
     WorkspacePaths,
@@ -58,7 +59,7 @@ from .records import (
 
 __all__ = [
     "CURRENT", "WORKSPACE_MARKER", "DONE_SUFFIX", "FAILED_SUFFIX", "PID_SUFFIX", "EVENTS_FILE", "TASK_OUTPUTS_FILE", "PARAMS_FILE", "RUN_LOCK_NAME",
-    "WorkspacePaths", "ExperimentPaths", "RunPaths", "JobPaths", "job_name", "safe_name",
+    "WorkspacePaths", "ExperimentPaths", "RunPaths", "JobPaths", "JobFiles", "job_name", "safe_name",
     "done_file",
     "pid_content", "parse_pid_file", "pid_is_live", "pid_alive", "boot_id",
     "process_starttime", "process_identity", "same_process",

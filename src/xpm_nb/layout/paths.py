@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["CURRENT", "WORKSPACE_MARKER", "DONE_SUFFIX", "FAILED_SUFFIX", "PID_SUFFIX", "EVENTS_FILE", "TASK_OUTPUTS_FILE", "PARAMS_FILE",
            "RUN_LOCK_NAME", "WorkspacePaths", "ExperimentPaths", "RunPaths", "JobPaths",
-           "job_name", "safe_name", "done_file"]
+           "JobFiles", "job_name", "safe_name", "done_file"]
 
 WORKSPACE_MARKER = ".__experimaestro__"  # empty file: "this folder is a workspace"
 PARAMS_FILE = "params.json"
@@ -268,3 +268,42 @@ class JobPaths:
     def exit_code(self) -> Path:
         """Ours: written by the wrapper of a remote direct launch (and ``.pid`` next to it)."""
         return self.meta / "exit-code"
+
+
+class JobFiles:
+    """The reference's path attributes of a job (``job.stdout``...), over its ``paths``.
+
+    Mixed into every job-like class (the scheduler's ``Job``, the browser's
+    ``PastJob``) so that they name their files alike, through :class:`JobPaths`.
+    """
+
+    __slots__ = ()
+    paths: JobPaths
+
+    @property
+    def jobpath(self) -> Path:
+        return self.paths.path
+
+    @property
+    def donepath(self) -> Path:
+        return self.paths.done
+
+    @property
+    def failedpath(self) -> Path:
+        return self.paths.failed
+
+    @property
+    def pidpath(self) -> Path:
+        return self.paths.pid
+
+    @property
+    def lockpath(self) -> Path:
+        return self.paths.lock
+
+    @property
+    def stdout(self) -> Path:
+        return self.paths.stdout
+
+    @property
+    def stderr(self) -> Path:
+        return self.paths.stderr

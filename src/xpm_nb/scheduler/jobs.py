@@ -15,6 +15,7 @@ from typing import Any
 
 from ..launchers import check_env_name
 from ..layout import (
+    JobFiles,
     JobPaths,
     boot_id,
     failed_content,
@@ -152,12 +153,13 @@ class _JobEnviron(dict):
         return self[key]
 
 
-class Job:
+class Job(JobFiles):
     """A resource produced by running a task: its folder, state and process.
 
     The folder is on the host of the workspace's connector: every file
     access below goes through ``self.connector`` when it is remote (the
-    local path is unchanged, with no extra system call).
+    local path is unchanged, with no extra system call). Its reference path
+    attributes (``jobpath``, ``stdout``...) are :class:`~xpm_nb.layout.JobFiles`'.
     """
 
     _connector = None  # cached by the ``connector`` property
@@ -221,34 +223,6 @@ class Job:
     @property
     def locator(self) -> str:
         return f"{self.type_id}/{self.identifier}"
-
-    @property
-    def jobpath(self) -> Path:
-        return self.path
-
-    @property
-    def donepath(self) -> Path:
-        return self.paths.done
-
-    @property
-    def failedpath(self) -> Path:
-        return self.paths.failed
-
-    @property
-    def pidpath(self) -> Path:
-        return self.paths.pid
-
-    @property
-    def lockpath(self) -> Path:
-        return self.paths.lock
-
-    @property
-    def stdout(self) -> Path:
-        return self.paths.stdout
-
-    @property
-    def stderr(self) -> Path:
-        return self.paths.stderr
 
     @property
     def scheduler_state(self) -> JobState:

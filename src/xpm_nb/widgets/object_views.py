@@ -137,17 +137,6 @@ def _when(epoch: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
-def _connector_name(connector) -> str:
-    """The connector's host without network I/O (an SSH connector's spec, not its hostname)."""
-    if connector is None:
-        return ""
-    if getattr(connector, "is_local", False):
-        import socket
-
-        return f"local ({socket.gethostname()})"
-    return str(connector)
-
-
 # --- workspace ----------------------------------------------------------------------
 
 
@@ -209,8 +198,10 @@ def _job_counts(jobs_path: Path) -> tuple[dict[str, int], bool]:
 
 def workspace_card(ws) -> Card:
     card = Card("Workspace", str(ws.path))
+    from ..launchers.base import connector_label  # late: see the module (no displayed module)
+
     connector = ws.connector  # the local one unless the settings name a host
-    card.add("host", _connector_name(connector))
+    card.add("host", connector_label(connector))
     if ws.run_mode is not None and ws.run_mode.name != "NORMAL":
         card.add("run mode", ws.run_mode.name.lower())
     if ws.launcher is not None:
@@ -267,8 +258,10 @@ def described_card(obj) -> Card:
 
 
 def local_connector_card(connector) -> Card:
+    from ..launchers.base import connector_label  # late: see the module (no displayed module)
+
     card = Card("LocalConnector")
-    card.add("host", _connector_name(connector))
+    card.add("host", connector_label(connector))
     card.add("tokens folder", connector.localpath / "tokens")
     return card
 

@@ -20,12 +20,23 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import StateError, WorkspaceError, XPMError
+from ..layout import (
+    ExperimentPaths,
+    JobFiles,
+    JobPaths,
+    RunPaths,
+    WorkspacePaths,
+    parse_failed,
+    parse_json_object,
+    parse_time,
+    status_retry_count,
+)
 from ..results import safeio
 from ..results.scan import summarize
 from ..results.sources import records_of
 from ..scheduler.follow import MetricsLog
-from ..scheduler.jobs import Job, JobPaths, JobState
-from ..scheduler.runlock import CRASHED, RUN_LOCK_NAME, lock_is_held
+from ..scheduler.jobs import Job, JobState
+from ..scheduler.runlock import CRASHED, lock_is_held
 
 __all__ = ["PastJob", "workspace_path", "list_experiments", "read_run", "params_tree",
            "compare_trees"]
@@ -78,16 +89,20 @@ def _folders(path: Path) -> list[Path]:
         return []
 
 
+def _read(path: Path) -> bytes | None:
+    """A small record's bytes, read as untrusted input; None when missing or unreadable
+    (a FIFO, a link, too large...: noted by ``safeio``)."""
+    try:
+        return safeio.read_noted(path)
+    except OSError:
+        return None
+
+
 def _time(value) -> float | None:
-    """Seconds since the epoch: ours are numbers, the reference's ISO 8601 strings."""
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except (ValueError, OverflowError, OSError):
-            return None
-    if type(value) in (int, float) and abs(value) < 1 << 53:
-        return float(value)
-    return None
+    """A time of ``status.json`` (:func:`~xpm_nb.layout.parse_time`) that a view shows:
+    finite and exact as a JavaScript number (else None)."""
+    seconds = parse_time(value)
+    return seconds if seconds is not None and abs(seconds) < 1 << 53 else None
 
 
 def _run_started(run: Path, status: dict) -> float | None:
@@ -109,9 +124,9 @@ def _run_status(xp_path: Path, run: Path, status: dict) -> str:
     recorded = status.get("status")
     recorded = recorded if isinstance(recorded, str) else "unknown"
     if recorded == "running":
-        held = lock_is_held(run / RUN_LOCK_NAME)
+        held = lock_is_held(RunPaths(run).lock)
         if held is None:  # a reference run: it holds the experiment's lock while it runs
-            held = lock_is_held(xp_path / "lock")
+            held = lock_is_held(ExperimentPaths(xp_path).lock)
         if held is False:
             return CRASHED
     return recorded
@@ -139,7 +154,8 @@ def _state_of(record, cache: dict) -> str:
 
 
 def _run_records(run: Path) -> list:
-    if not (run / "jobs.jsonl").is_file():
+    """The jobs of a run's ``jobs.jsonl`` (read by ``layout.parse_jobs_lines``)."""
+    if not RunPaths(run).jobs_jsonl.is_file():
         return []
     try:
         return records_of(run)
@@ -148,8 +164,7 @@ def _run_records(run: Path) -> list:
 
 
 def _run_info(xp_path: Path, run: Path, current: str | None, states: dict) -> dict:
-    status = safeio.read_json(run / "status.json")
-    status = status if isinstance(status, dict) else {}
+    status = parse_json_object(_read(RunPaths(run).status))
     records = _run_records(run)
     return {
         "experiment": xp_path.name,
@@ -166,9 +181,13 @@ def _run_info(xp_path: Path, run: Path, current: str | None, states: dict) -> di
 
 def _current(xp_path: Path) -> str | None:
     try:
-        return os.readlink(xp_path / "current").rstrip("/").rsplit("/", 1)[-1]
+        return os.readlink(ExperimentPaths(xp_path).current).rstrip("/").rsplit("/", 1)[-1]
     except OSError:
         return None
+
+
+def _is_run(run: RunPaths) -> bool:
+    return run.jobs_jsonl.exists() or run.status.exists()
 
 
 def list_experiments(ws_path: Path) -> list[dict]:
@@ -181,10 +200,10 @@ def list_experiments(ws_path: Path) -> list[dict]:
     """
     states: dict[str, str] = {}  # job folder -> state: a job shared by runs is read once
     out = []
-    for xp_path in _folders(ws_path / "experiments"):
+    for xp_path in _folders(WorkspacePaths(ws_path).experiments):
         current = _current(xp_path)
         runs = [_run_info(xp_path, run, current, states) for run in _folders(xp_path)
-                if (run / "jobs.jsonl").exists() or (run / "status.json").exists()]
+                if _is_run(RunPaths(run))]
         runs.sort(key=lambda r: (r["started"] or 0, r["run_id"]), reverse=True)
         main = next((r for r in runs if r["current"]), runs[0] if runs else None)
         out.append({
@@ -205,7 +224,7 @@ def run_folder(ws_path: Path, experiment: str, run_id: str) -> Path:
         msg = (f"browse: experiment {experiment!r}, run {run_id!r}: not folder names of the "
                "workspace. Fix: pick a run from the list")
         raise WorkspaceError(msg)
-    folder = ws_path / "experiments" / experiment / run_id
+    folder = WorkspacePaths(ws_path).experiment(experiment).run(run_id).path
     if not safeio.job_folder(folder):
         msg = (f"browse: no run {run_id!r} of experiment {experiment!r} in {ws_path} (folder "
                f"{folder} missing). Fix: refresh the list and pick a run from it")
@@ -216,8 +235,10 @@ def run_folder(ws_path: Path, experiment: str, run_id: str) -> Path:
 # --- the jobs of a run ------------------------------------------------------------
 
 
-class PastJob:
-    """A job of a past run, as its folder describes it (read once; see the module)."""
+class PastJob(JobFiles):
+    """A job of a past run, as its folder describes it (read once; see the module).
+
+    Its path attributes (``stdout``, ``stderr``...) are a Job's (``layout.JobFiles``)."""
 
     scheduler = None  # no scheduler follows it: the views read it as it is
     connector = property(lambda self: _local())
@@ -242,13 +263,10 @@ class PastJob:
         self.progress = ([{"progress": summary.progress, "desc": None}]
                          if summary.progress is not None and self.state is JobState.RUNNING else [])
         self.params = params if isinstance(params, dict) else {}
-        status = safeio.read_json(self.paths.status)
-        status = status if isinstance(status, dict) else {}
-        retries = status.get("retry_count")
-        self.retry_count = retries if type(retries) is int and retries >= 0 else 0
+        self.retry_count = status_retry_count(parse_json_object(_read(self.paths.status)))
         if self.state is JobState.ERROR:
-            failed = safeio.read_json(self.paths.failed)
-            code = failed.get("code") if isinstance(failed, dict) else None
+            failed = _read(self.paths.failed)
+            code = parse_failed(failed).get("code") if failed is not None else None
             self.exit_code = code if type(code) is int else None
         # The last values logged (log_metrics), as a follower would have them.
         log = MetricsLog()
@@ -282,14 +300,6 @@ class PastJob:
 
     def __repr__(self) -> str:
         return f"PastJob({self.type_id}/{self.identifier[:12]}…, {self.state.value})"
-
-    @property
-    def stdout(self) -> Path:
-        return self.paths.stdout
-
-    @property
-    def stderr(self) -> Path:
-        return self.paths.stderr
 
     def cancel(self) -> bool:
         raise StateError(self._read_only("cancel"))
@@ -335,7 +345,7 @@ def read_run(ws_path: Path, experiment: str, run_id: str) -> list[PastJob]:
     jobs = []
     for record in _run_records(folder):
         summary = summarize(record)
-        params = safeio.read_json(Path(record.path) / "params.json")
+        params = safeio.read_json(record.paths.params)
         jobs.append(PastJob(record, summary, params))
     jobs.sort(key=lambda j: j.submitted_time or 0)
     by_id = {j.identifier: j for j in jobs}
