@@ -1,0 +1,289 @@
+"""SLURM job arrays seen from a real JupyterLab (headless Chromium) on the real test cluster.
+
+A notebook submits a grid of held tasks to a ``SlurmLauncher`` (one ``sbatch
+--array``); the test restarts the kernel from the Kernel menu mid-array and runs
+all again (the new kernel finds each array task by its ``<array>_<index>`` id,
+no ``sbatch`` again), and runs a grid while the next cell blocks in
+``time.sleep`` (the tasks run and the job table turns them done meanwhile).
+
+Ground truth: the jobs' own log (one JSON line per start and end, with the ids
+SLURM gave the process), the ``slurm.json`` of each job folder, and every SLURM
+command the kernels ran, logged by wrappers the launcher runs (``binpath``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.jupyterlab import JupyterLabServer
+from support.labserver import open_ui, start_lab
+from support.labui import LabUI, output_text, read_jsonl
+
+COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
+ARRAY_ID = re.compile(r"^(\d+)_(\d+)$")
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
+    server = start_lab(tmp_path_factory.mktemp("lab-slurm"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ui(request, lab_server, tmp_path, shots_dir) -> Iterator[LabUI]:
+    yield from open_ui(request, lab_server, tmp_path, shots_dir)
+
+
+def folder(server: JupyterLabServer, name: str) -> Path:
+    assert server.root_dir is not None
+    d = server.root_dir / name
+    d.mkdir()
+    return d
+
+
+def logging_wrappers(folder: Path) -> Path:
+    """``folder/bin/<command>``: append the command's name to ``folder/calls.log``, then
+    run the real one. The notebook's launcher uses them as its ``binpath``."""
+    bin_dir, log = folder / "bin", folder / "calls.log"
+    bin_dir.mkdir()
+    for name in COMMANDS:
+        real = shutil.which(name) or f"/usr/bin/{name}"
+        path = bin_dir / name
+        path.write_text(f'#!/bin/sh\necho {name} >> "{log}"\nexec {real} "$@"\n')
+        path.chmod(0o755)
+    return bin_dir
+
+
+def calls(folder: Path, name: str) -> int:
+    log = folder / "calls.log"
+    return log.read_text().split().count(name) if log.exists() else 0
+
+
+#: Held tasks on the cluster; each logs its start and end with the ids SLURM gave it.
+HEADER = '''
+import json, os, time
+from pathlib import Path
+from typing import Optional
+from xpm_nb import Meta, Param, Task, experiment
+from xpm_nb.launchers.slurm import SlurmLauncher, SlurmOptions
+
+LOG = Path({log!r})
+RELEASE = Path({release!r})
+
+
+class Held(Task):
+    i: Param[int]
+    seconds: Meta[float] = 0.5
+    hold: Meta[Optional[Path]] = None  # the test's switch: wait for this file first
+
+    def _log(self, event, **more):
+        env = os.environ
+        line = json.dumps({{"i": self.i, "event": event, "t": time.time(), "pid": os.getpid(),
+                           "array": env.get("SLURM_ARRAY_JOB_ID"),
+                           "index": env.get("SLURM_ARRAY_TASK_ID"), **more}}) + "\\n"
+        with open(LOG, "a") as f:  # one write: lines of concurrent jobs do not mix
+            f.write(line)
+
+    def execute(self):
+        start = time.time()
+        self._log("start")
+        while self.hold is not None and not self.hold.exists() and time.time() < start + 300:
+            time.sleep(0.05)
+        time.sleep(self.seconds)
+        self._log("end", start=start)
+
+
+cluster = SlurmLauncher(options=SlurmOptions(partition="debug", time="0:10:00"), interval=0.5,
+                        launcherenv={{"SLURM_CONF": {conf!r}}}, binpath={binpath!r})
+'''
+
+
+def header(d: Path, conf: Path) -> str:
+    return HEADER.format(log=str(d / "jobs.jsonl"), release=str(d / "release"),
+                         conf=str(conf), binpath=str(logging_wrappers(d)))
+
+
+def events(d: Path, kind: str) -> list[dict]:
+    return [e for e in read_jsonl(d / "jobs.jsonl") if e["event"] == kind]
+
+
+def per_task(d: Path, kind: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for e in events(d, kind):
+        out[e["i"]] = out.get(e["i"], 0) + 1
+    return out
+
+
+def slurm_ids(ws: Path) -> list[str]:
+    """The SLURM ids the job folders of workspace ``ws`` record."""
+    return sorted(json.loads(p.read_text())["jobid"] for p in ws.glob("jobs/**/slurm.json"))
+
+
+def one_array(ids: list[str], n: int) -> str:
+    """``ids`` are the ``n`` tasks ``<array>_<k>`` of one array: its id."""
+    parts = [ARRAY_ID.match(i) for i in ids]
+    assert len(ids) == n and all(parts), f"expected {n} array task ids, got {ids}"
+    arrays = {m.group(1) for m in parts if m}
+    assert len(arrays) == 1, f"one array expected, got {ids}"
+    assert len({m.group(2) for m in parts if m}) == n, ids
+    return arrays.pop()
+
+
+def ran_as(d: Path) -> dict[int, str]:
+    """Task -> the ``<array>_<index>`` id its process ran as (its own start log)."""
+    return {e["i"]: f"{e['array']}_{e['index']}" for e in events(d, "start")}
+
+
+def no_errors(ui: LabUI) -> None:
+    errs = ui.errors()
+    assert not errs, f"cell {errs[0]['cell']} raised {errs[0]['ename']}: {errs[0]['evalue']}\n" + \
+        "\n".join(errs[0].get("traceback") or [])
+
+
+def rows(ui: LabUI, state: str | None = None) -> int:
+    sel = ".xpm-jt-row" + (f'[data-state="{state}"]' if state else "")
+    return ui.page.locator(sel).count()
+
+
+def row_states(ui: LabUI) -> list[str | None]:
+    return [r.get_attribute("data-state") for r in ui.page.locator(".xpm-jt-row").all()]
+
+
+# ---------------------------------------------------------------------------
+
+
+def test_kernel_restart_mid_array_reattaches(slurm_cluster, lab_server, ui: LabUI) -> None:
+    """Kernel > Restart while an array of 8 held tasks is on the cluster (some running,
+    the others pending), then Run All again: the new kernel follows the same array
+    tasks (no sbatch), each task ran once, all end done and the table shows them so."""
+    d = folder(lab_server, "restart")
+    ws = d / "ws"
+    n = 8
+    cells = [
+        header(d, slurm_cluster.conf_path),
+        f"xp = experiment({str(ws)!r}, 'grid', launcher=cluster)\n"
+        f"tasks = [Held.C(i=i, hold=RELEASE).submit() for i in range({n})]\n"
+        "xp",
+        "xp.wait()\n"
+        "print('FINAL', [t.__xpm__.job.state.value for t in tasks])",
+    ]
+    nb = lab_server.write_notebook("restart/array.ipynb", cells)
+    ui.open_by_url(nb)
+    ui.run_all()
+    # Mid-array: all 8 tasks queued as one array, some running (held), none ended.
+    ui.wait(lambda: len(slurm_ids(ws)) == n and per_task(d, "start"), timeout=90,
+            what="the array queued and a task running")
+    ids = slurm_ids(ws)
+    array = one_array(ids, n)
+    assert calls(d, "sbatch") == 1
+    before = per_task(d, "start")
+    assert 0 < len(before) < n and not events(d, "end"), read_jsonl(d / "jobs.jsonl")
+    ui.wait(lambda: rows(ui, "running") >= 1, timeout=30, what="a running row")
+    ui.shot("slurm-restart-before")
+
+    ui.restart_kernel()
+    ui.lab.wait_idle(timeout=60)
+    ui.shot("slurm-restart-after-restart")
+    # The dead kernel's array is still on the cluster, all its tasks.
+    r = slurm_cluster.run("squeue", "-h", "-r", "-j", array, "-o", "%i|%T")
+    on_cluster = dict(line.split("|") for line in r.stdout.split())
+    assert sorted(on_cluster) == ids, r.stdout
+    assert "RUNNING" in on_cluster.values(), on_cluster
+
+    before_run = ui.begin_run_all()
+    # The new kernel's table shows the 8 jobs on SLURM (scheduled or running) while
+    # the wait cell runs; a new sbatch would come within the launcher's batch window.
+    ui.wait(lambda: ui.cell_running(2) and rows(ui) == n
+            and all(s in ("scheduled", "running") for s in row_states(ui)),
+            timeout=60, what="the new kernel following the 8 tasks")
+    time.sleep(3.0)
+    ui.shot("slurm-restart-rerun-reattached")
+    assert calls(d, "sbatch") == 1, "tasks submitted again after the restart"
+    assert slurm_ids(ws) == ids
+    assert not events(d, "end")
+    (d / "release").write_text("go")
+    code = ui.finish_run_all(before_run, timeout=180)
+    ui.shot("slurm-restart-after-rerun")
+    no_errors(ui)
+    assert f"FINAL {['done'] * n}" in output_text(code[-1]), output_text(code[-1])
+    ui.wait_js(f"() => document.querySelectorAll('.xpm-jt-row[data-state=\"done\"]').length"
+               f" === {n}", timeout=15)
+    ui.shot("slurm-restart-done")
+
+    assert calls(d, "sbatch") == 1  # the first kernel's array, nothing else
+    assert per_task(d, "start") == {i: 1 for i in range(n)}, read_jsonl(d / "jobs.jsonl")
+    assert per_task(d, "end") == {i: 1 for i in range(n)}, read_jsonl(d / "jobs.jsonl")
+    assert sorted(ran_as(d).values()) == ids  # each ran as the array task its folder records
+    assert len(list(ws.glob("jobs/*/*/held.done"))) == n
+
+
+def test_array_runs_while_a_cell_sleeps(slurm_cluster, lab_server, ui: LabUI) -> None:
+    """A cell submits a grid (one array) and the next blocks in ``time.sleep(30)``: the
+    array tasks start and end during the sleep, and the job table shows them done
+    while the sleeping cell still shows ``[*]``."""
+    d = folder(lab_server, "sleep")
+    ws = d / "ws"
+    n = 6
+    cells = [
+        header(d, slurm_cluster.conf_path),
+        f"xp = experiment({str(ws)!r}, 'grid', launcher=cluster)\n"
+        f"tasks = [Held.C(i=i, seconds=1.0).submit() for i in range({n})]\n"
+        "xp",
+        "print('SLEEP START', time.time(), flush=True)\n"
+        "time.sleep(30)\n"
+        "print('SLEEP END', time.time(), flush=True)",
+        "xp.wait()\n"
+        "print('AFTER', [t.__xpm__.job.state.value for t in tasks].count('done'))",
+    ]
+    nb = lab_server.write_notebook("sleep/array_sleep.ipynb", cells)
+    ui.open_by_url(nb)
+    page = ui.page
+    page.set_viewport_size({"width": 1280, "height": 1300})  # the table and the sleeping cell
+    ui.run_all()
+    page.locator(".xpm-jt").first.wait_for(state="visible", timeout=60_000)
+    page.locator(".jp-Notebook .jp-CodeCell").nth(2).scroll_into_view_if_needed()
+    seen_while_sleeping = None
+    shot_running = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sleeping = ui.cell_running(2) and not ui.code_cells()[2]["count"]
+        if sleeping and not shot_running and rows(ui, "running"):
+            ui.shot("slurm-sleep-tasks-running-while-cell-sleeps")
+            shot_running = True
+        if rows(ui, "done") == n:
+            seen_while_sleeping = sleeping
+            ui.shot("slurm-sleep-all-done-cell-still-running")
+            break
+        time.sleep(0.2)
+    assert seen_while_sleeping is not None, f"the table never showed {n} done rows: {row_states(ui)}"
+    assert seen_while_sleeping, "the table showed the tasks done only after the sleeping cell"
+
+    ui.lab.wait_idle(timeout=90)
+    code = ui.code_cells()
+    assert all(c["count"] is not None for c in code), [c["prompt"] for c in code]
+    no_errors(ui)
+    text = output_text(code[2])
+    sleep_start = float(text.split("SLEEP START")[1].split()[0])
+    sleep_end = float(text.split("SLEEP END")[1].split()[0])
+    ids = slurm_ids(ws)
+    one_array(ids, n)
+    assert calls(d, "sbatch") == 1
+    starts, ends = events(d, "start"), events(d, "end")
+    assert per_task(d, "start") == per_task(d, "end") == {i: 1 for i in range(n)}, \
+        read_jsonl(d / "jobs.jsonl")
+    assert sorted(ran_as(d).values()) == ids
+    # Submitted by the cell before; queued, run and ended on SLURM while the next slept.
+    assert all(sleep_start < e["t"] for e in starts), (sleep_start, starts)
+    assert all(e["t"] < sleep_end for e in ends), (sleep_end, ends)
+    assert f"AFTER {n}" in output_text(code[3])
+    ui.shot("slurm-sleep-end")
