@@ -46,6 +46,15 @@ def screenshot_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Screenshots of the JupyterLab UI tests' key moments (pytest's temporary folder,
+    kept for the last runs)."""
+    d = tmp_path_factory.mktemp("lab-screenshots", numbered=False)
+    print(f"\nscreenshots: {d}")
+    return d
+
+
+@pytest.fixture(scope="session")
 def jupyterlab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
     need(jupyterlab_available(), "jupyterlab is not installed (pip install jupyterlab)")
     try:

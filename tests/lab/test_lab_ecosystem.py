@@ -27,10 +27,9 @@ import pytest
 from infra.jupyterlab import JupyterLabServer
 from support.ecovenv import eco_python
 from support.integration import need
+from support.labserver import need_browser_parts, open_ui, start_lab
 from support.labui import LabUI, output_text
 from support.toyproject import PROJECT, PROJECT_CELLS, analyze, job_folders, run_dir, run_toy
-
-from .conftest import need_browser_parts, open_ui, start_lab
 
 KERNEL = "eco"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from infra.jupyterlab import ROOT, JupyterLabServer
+from support.labserver import open_ui, start_lab
 from support.labui import LabUI, output_text
-
-from .conftest import open_ui, start_lab
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from infra.jupyterlab import JupyterLabServer
+from support.labserver import open_ui, start_lab
 from support.labui import LabUI, max_overlap, output_text, read_jsonl
-
-from .conftest import open_ui, start_lab
 
 
 @pytest.fixture(scope="module")

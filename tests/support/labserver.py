@@ -1,9 +1,12 @@
-"""Fixtures of the JupyterLab UI tests: one JupyterLab server per test module,
-a fresh Chromium page per test, screenshots under pytest's temporary folder.
+"""JupyterLab for the UI tests (tests/lab, tests/slurm/test_slurm_lab.py): a server
+per test module whose kernels import this checkout, a fresh Chromium page per
+test (a screenshot and the page's diagnostics on failure).
 
 The server and browser come from ``tests/infra`` (``JupyterLabServer``,
 ``LabPage``); a missing part skips locally and fails in CI
-(``XPM_NB_REQUIRE_INTEGRATION=1``), through ``support.integration.need``.
+(``XPM_NB_REQUIRE_INTEGRATION=1``), through ``support.integration.need``. The
+screenshots folder is the suite-wide ``shots_dir`` fixture
+(``infra.browser_fixtures``).
 """
 
 from __future__ import annotations
@@ -54,21 +57,6 @@ def start_lab(base: Path, extra_env: dict[str, str] | None = None) -> JupyterLab
     return JupyterLabServer(base / "lab", env=env).start()
 
 
-@pytest.fixture(scope="session")
-def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Screenshots of key moments (pytest's temporary folder, kept for the last runs)."""
-    d = tmp_path_factory.mktemp("lab-screenshots", numbered=False)
-    print(f"\nscreenshots: {d}")
-    return d
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, f"_lab_rep_{rep.when}", rep)
-
-
 def open_ui(request: pytest.FixtureRequest, server: JupyterLabServer, tmp_path: Path,
             shots_dir: Path) -> Iterator[LabUI]:
     """A fresh Chromium page on ``server``; on failure a screenshot and the diagnostics."""
@@ -77,7 +65,7 @@ def open_ui(request: pytest.FixtureRequest, server: JupyterLabServer, tmp_path: 
     try:
         yield ui
     finally:
-        rep = getattr(request.node, "_lab_rep_call", None)
+        rep = getattr(request.node, "_xpm_rep_call", None)  # infra.browser_fixtures' hook
         if rep is not None and rep.failed:
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[-100:]
             try:
