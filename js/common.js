@@ -217,6 +217,30 @@ export function watchLive(model, el, onChange = null) {
  * whose comm died throws "Cannot send"; between that and "comm_live_update" a
  * click must not end in an uncaught error.)
  */
+/** The views subscribed to a store: `subscribe(fn)` (returns the unsubscribe),
+ * `emit(event)` calls each, a failing view logged without stopping the others. */
+export class Subscribers {
+  constructor(what) {
+    this.subscribers = new Set();
+    this.what = what; // named in the log of a failing view
+  }
+
+  subscribe(fn) {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  emit(event) {
+    for (const fn of [...this.subscribers]) {
+      try {
+        fn(event);
+      } catch (error) {
+        console.error(`xpm_nb: ${this.what} failed`, error);
+      }
+    }
+  }
+}
+
 export function sendIfLive(model, watch, message) {
   if (watch && !watch.live) return false;
   try {

@@ -8,6 +8,7 @@
  * bundle holding both the job table and this module holds ./common.js once (see
  * xpm_nb.widgets.assets).
  */
+import { Subscribers } from "./common.js";
 import { PALETTE, drawChart, groupStats, smooth } from "./metrics_chart.js";
 import { BEST, drawParams, foldExtremes, paramPoints } from "./params_chart.js";
 
@@ -15,8 +16,9 @@ const REDRAW_MS = 250;
 const RESYNC_MS = 5000;
 
 /** The runs and curves of one model, kept once for all its views. */
-export class CurveStore {
+export class CurveStore extends Subscribers {
   constructor() {
+    super("metrics view");
     this.runs = new Map(); // k -> Run
     this.curves = new Map(); // k -> Map(metric -> {x: [], y: []})
     // k -> Map(metric -> [min, max]) over every point (the curves may be thinned): given
@@ -27,22 +29,6 @@ export class CurveStore {
     this.send = null;
     this.live = true;
     this.syncAsked = 0;
-    this.subscribers = new Set();
-  }
-
-  subscribe(fn) {
-    this.subscribers.add(fn);
-    return () => this.subscribers.delete(fn);
-  }
-
-  emit(metrics) {
-    for (const fn of [...this.subscribers]) {
-      try {
-        fn(metrics);
-      } catch (error) {
-        console.error("xpm_nb: metrics view failed", error);
-      }
-    }
   }
 
   setCurves(k, byMetric, append, extremes = null) {

@@ -36,7 +36,7 @@
  * object), step, deps]]}, keys 0..n-1 in order; trailing fields at their default
  * (null, [], 0, root 0, {}) are left out.
  */
-import { sendIfLive, shortTask } from "./common.js";
+import { Subscribers, sendIfLive, shortTask } from "./common.js";
 
 const RESYNC_MS = 5000; // at most one "sync" request in this time, while none is answered
 // The order of JobState values in a compact table (xpm_nb.widgets.rows.STATES).
@@ -133,8 +133,9 @@ export function encodeTable(rows, tagNames, metricNames = []) {
  * The rows of one model, kept once for all its views: a snapshot, then the
  * patches in `seq` order. Views subscribe to its changes.
  */
-export class RowStore {
+export class RowStore extends Subscribers {
   constructor() {
+    super("job table view");
     this.rows = new Map(); // k -> row
     this.seq = null; // `seq` of the last snapshot or patch applied (null: none numbered yet)
     this.tagNames = [];
@@ -143,23 +144,7 @@ export class RowStore {
     this.received = false; // a snapshot or a patch came
     this.live = true; // false once the kernel is gone: nothing is sent then
     this.send = null; // the model's send
-    this.subscribers = new Set();
     this.syncAsked = 0; // when a "sync" was last sent (ms), 0 once answered
-  }
-
-  subscribe(fn) {
-    this.subscribers.add(fn);
-    return () => this.subscribers.delete(fn);
-  }
-
-  emit(event) {
-    for (const fn of [...this.subscribers]) {
-      try {
-        fn(event);
-      } catch (error) {
-        console.error("xpm_nb: job table view failed", error);
-      }
-    }
   }
 
   setTagNames(names) {
