@@ -54,6 +54,14 @@ def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+@pytest.fixture
+def ui(request: pytest.FixtureRequest, lab_server, tmp_path: Path, shots_dir: Path):
+    """A fresh Chromium page (``support.labui.LabUI``) on the module's ``lab_server``."""
+    from support.labserver import open_ui
+
+    yield from open_ui(request, lab_server, tmp_path, shots_dir)
+
+
 @pytest.fixture(scope="session")
 def jupyterlab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
     need(jupyterlab_available(), "jupyterlab is not installed (pip install jupyterlab)")

@@ -27,7 +27,7 @@ import pytest
 from infra.jupyterlab import JupyterLabServer
 from support.ecovenv import eco_python
 from support.integration import need
-from support.labserver import need_browser_parts, open_ui, start_lab
+from support.labserver import need_browser_parts, serving
 from support.labui import LabUI, output_text
 from support.toyproject import PROJECT, PROJECT_CELLS, analyze, job_folders, run_dir, run_toy
 
@@ -71,20 +71,11 @@ def install_kernel(eco: str, data_dir: Path, dm: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def eco_lab(eco: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
+def lab_server(eco: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
     need_browser_parts()
     base = tmp_path_factory.mktemp("lab-ecosystem")
     install_kernel(eco, base / "lab" / "data", base / "dm")
-    server = start_lab(base)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def ui(request, eco_lab, tmp_path, shots_dir) -> Iterator[LabUI]:
-    yield from open_ui(request, eco_lab, tmp_path, shots_dir)
+    yield from serving(base)
 
 
 def write_notebook(path: Path, workdir: Path) -> Path:
@@ -139,10 +130,10 @@ def job_files(workdir: Path) -> dict[str, int]:
             for p in (workdir / "jobs").glob("*/*/*") if p.is_file()}
 
 
-def test_toy_project_runs_in_jupyterlab_like_the_reference(eco, reference, eco_lab,
+def test_toy_project_runs_in_jupyterlab_like_the_reference(eco, reference, lab_server,
                                                              ui: LabUI) -> None:
-    assert eco_lab.root_dir is not None
-    folder = eco_lab.root_dir / "toy"
+    assert lab_server.root_dir is not None
+    folder = lab_server.root_dir / "toy"
     workdir = folder / "ws"
     notebook = write_notebook(folder / "toy.ipynb", workdir)
     t0 = time.monotonic()

@@ -17,29 +17,13 @@ from pathlib import Path
 import pytest
 
 from infra.jupyterlab import JupyterLabServer
-from support.labserver import open_ui, start_lab
+from support.labserver import folder, serving
 from support.labui import LabUI, max_overlap, output_text, read_jsonl
 
 
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
-    server = start_lab(tmp_path_factory.mktemp("lab-scheduler"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def ui(request, lab_server, tmp_path, shots_dir) -> Iterator[LabUI]:
-    yield from open_ui(request, lab_server, tmp_path, shots_dir)
-
-
-def folder(server: JupyterLabServer, name: str) -> Path:
-    assert server.root_dir is not None
-    d = server.root_dir / name
-    d.mkdir()
-    return d
+    yield from serving(tmp_path_factory.mktemp("lab-scheduler"))
 
 
 #: A task that sleeps and records its time span (and the pid) in ``log``.

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from infra.jupyterlab import JupyterLabServer
-from support.labserver import open_ui, start_lab
+from support.labserver import folder, serving
 from support.labui import LabUI, output_text, read_jsonl
 
 COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
@@ -32,23 +32,7 @@ ARRAY_ID = re.compile(r"^(\d+)_(\d+)$")
 
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
-    server = start_lab(tmp_path_factory.mktemp("lab-slurm"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def ui(request, lab_server, tmp_path, shots_dir) -> Iterator[LabUI]:
-    yield from open_ui(request, lab_server, tmp_path, shots_dir)
-
-
-def folder(server: JupyterLabServer, name: str) -> Path:
-    assert server.root_dir is not None
-    d = server.root_dir / name
-    d.mkdir()
-    return d
+    yield from serving(tmp_path_factory.mktemp("lab-slurm"))
 
 
 def logging_wrappers(folder: Path) -> Path:
@@ -175,7 +159,8 @@ def test_kernel_restart_mid_array_reattaches(slurm_cluster, lab_server, ui: LabU
         f"tasks = [Held.C(i=i, hold=RELEASE).submit() for i in range({n})]\n"
         "xp",
         "xp.wait()\n"
-        "print('FINAL', [t.__xpm__.job.state.value for t in tasks])",
+        "print('FINAL', [t.__xpm__.job.state.value for t in tasks])\n"
+        "print('STARTED', json.dumps({t.i: t.__xpm__.job.started_time for t in tasks}))",
     ]
     nb = lab_server.write_notebook("restart/array.ipynb", cells)
     ui.open_by_url(nb)
@@ -225,6 +210,13 @@ def test_kernel_restart_mid_array_reattaches(slurm_cluster, lab_server, ui: LabU
     assert per_task(d, "end") == {i: 1 for i in range(n)}, read_jsonl(d / "jobs.jsonl")
     assert sorted(ran_as(d).values()) == ids  # each ran as the array task its folder records
     assert len(list(ws.glob("jobs/*/*/held.done"))) == n
+    # The new kernel's start times: for the tasks running since before the restart,
+    # their pid file's (their process starts just before their own log line), not
+    # when the new kernel found them; for the others, when the poller saw them run.
+    shown = json.loads(output_text(code[-1]).split("STARTED", 1)[1].strip().splitlines()[0])
+    for e in events(d, "start"):
+        late = e["t"] - shown[str(e["i"])]
+        assert (0 <= late < 5) if e["i"] in before else (-3 < late < 5), (e, shown)
 
 
 def test_array_runs_while_a_cell_sleeps(slurm_cluster, lab_server, ui: LabUI) -> None:

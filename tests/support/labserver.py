@@ -57,6 +57,23 @@ def start_lab(base: Path, extra_env: dict[str, str] | None = None) -> JupyterLab
     return JupyterLabServer(base / "lab", env=env).start()
 
 
+def serving(base: Path, extra_env: dict[str, str] | None = None) -> Iterator[JupyterLabServer]:
+    """:func:`start_lab` for a module fixture (``yield from serving(...)``): stopped after."""
+    server = start_lab(base, extra_env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def folder(server: JupyterLabServer, name: str) -> Path:
+    """A new folder ``name`` in the server's root (a test's notebooks and workspace)."""
+    assert server.root_dir is not None
+    d = server.root_dir / name
+    d.mkdir()
+    return d
+
+
 def open_ui(request: pytest.FixtureRequest, server: JupyterLabServer, tmp_path: Path,
             shots_dir: Path) -> Iterator[LabUI]:
     """A fresh Chromium page on ``server``; on failure a screenshot and the diagnostics."""
