@@ -25,8 +25,8 @@ import xpm_nb
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("layout", ("xpm_nb.errors", "xpm_nb.layout")),
     ("core", ("xpm_nb.core", "xpm_nb.run")),
-    ("connectors/launchers", ("xpm_nb.process", "xpm_nb.connectors", "xpm_nb.launchers",
-                              "xpm_nb.launcherfinder")),
+    ("connectors/launchers", ("xpm_nb.process", "xpm_nb.tokens", "xpm_nb.connectors",
+                              "xpm_nb.launchers", "xpm_nb.launcherfinder")),
     ("scheduler", ("xpm_nb.scheduler", "xpm_nb.services", "xpm_nb.gitstate")),
     ("results/experiments", ("xpm_nb.results", "xpm_nb.experiments", "xpm_nb.huggingface",
                              "xpm_nb.click")),

@@ -36,7 +36,7 @@ TARGETS = (
     ("xpm_nb.launchers.base", "Described"),  # every launcher, and its options
     ("xpm_nb.connectors.local", "LocalConnector"),
     ("xpm_nb.connectors.ssh.connector", "SshConnector"),
-    ("xpm_nb.scheduler.tokens", "CounterToken"),
+    ("xpm_nb.tokens", "CounterToken"),
     ("xpm_nb.launcherfinder.specs", "HostRequirement"),
     ("xpm_nb.launcherfinder.specs", "HostSpecification"),
     ("xpm_nb.launcherfinder.registry", "Host"),

@@ -282,7 +282,7 @@ class TestTokenFile:
     @PROFILE
     @given(data=file_contents)
     def test_random_token_file_never_breaks_acquire_or_overcommits(self, data):
-        from xpm_nb.scheduler.tokens import CounterToken
+        from xpm_nb.tokens import CounterToken
 
         with tempfile.TemporaryDirectory() as root:
             token = CounterToken("t", Path(root) / "t.token", 2)

@@ -84,7 +84,7 @@ SHIMS: dict[str, Shim] = {
     "experimaestro.scheduler.workspace": _s("xpm_nb.scheduler.workspace"),
     "experimaestro.services": _s("xpm_nb.services"),
     "experimaestro.settings": _s("xpm_nb.experiments.settings", "xpm_nb.scheduler.workspace"),
-    "experimaestro.tokens": _s("xpm_nb.scheduler.tokens"),
+    "experimaestro.tokens": _s("xpm_nb.tokens"),
     "experimaestro.launchers": _a("xpm_nb.launchers"),
     "experimaestro.launchers.direct": _a("xpm_nb.launchers.direct"),
     "experimaestro.launchers.slurm": _a("xpm_nb.launchers.slurm"),

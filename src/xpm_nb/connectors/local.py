@@ -63,7 +63,7 @@ class LocalConnector(Connector):
 
     def createtoken(self, name: str, total: int):
         """A counted resource shared by all processes of this machine."""
-        from ..scheduler.tokens import CounterToken
+        from ..tokens import CounterToken
 
         return CounterToken(name, self.localpath / "tokens" / f"{name}.token", total)
 

@@ -16,7 +16,7 @@ driver of the host are therefore counted in one small file,
 connector's folder, next to its tokens
 (``~/.local/share/xpm_nb/slots/<hostname>.json``): named after the host
 because a home folder is often shared by the nodes of a cluster, each with
-its own cores. It is a token file of ``scheduler/tokens.py``: holders
+its own cores. It is a token file of ``xpm_nb/tokens.py``: holders
 ``{job folder: [1, driver pid]}`` changed under a file lock, a holder kept
 while its driver lives *or its job still runs* (a kernel killed with kill -9
 leaves its jobs running, and their slots taken), dropped once both are gone.
@@ -189,7 +189,7 @@ class _LocalHolders(_Holders):
     def _token(self, size: int):
         token = self._tokens.get(size)
         if token is None:
-            from ..scheduler.tokens import CounterToken  # creates the folder: on the worker
+            from ..tokens import CounterToken  # creates the folder: on the worker
 
             token = self._tokens[size] = CounterToken("slots", self.path, size)
         return token

@@ -25,14 +25,14 @@ import time
 
 from ..core.prepare import prepare_error
 from ..errors import StateError, XPMError
-from ..launchers import ProcessExit, ProcessHandle, ProcessState
-from ..launchers.pidwait import wait_exit
 from ..layout import parse_time, pid_alive
+from ..process import ProcessExit, ProcessHandle, ProcessState
+from ..process.pidwait import wait_exit
 from ..run import EXIT_GRACEFUL_TIMEOUT
+from ..tokens import TokenDependency
 from .follow import JobFollower
 from .jobs import Job, JobState
 from .loopthread import call_on_loop, on_scheduler_thread, scheduler_loop
-from .tokens import TokenDependency
 
 __all__ = ["Scheduler"]
 

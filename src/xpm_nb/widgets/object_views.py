@@ -466,7 +466,7 @@ RENDERERS: dict[tuple[str, str], Callable[[Any], Card]] = {
     ("xpm_nb.launchers.base", "Described"): described_card,  # launchers, their options
     ("xpm_nb.connectors.local", "LocalConnector"): local_connector_card,
     ("xpm_nb.connectors.ssh.connector", "SshConnector"): ssh_connector_card,
-    ("xpm_nb.scheduler.tokens", "CounterToken"): token_card,
+    ("xpm_nb.tokens", "CounterToken"): token_card,
     ("xpm_nb.launcherfinder.specs", "HostRequirement"): requirement_card,
     ("xpm_nb.launcherfinder.specs", "HostSpecification"): host_spec_card,
     ("xpm_nb.launcherfinder.registry", "Host"): host_card,

@@ -82,7 +82,7 @@ def alive(p):
     return True
 
 def job_running(folder):
-    # As scheduler/tokens.py: a holder keeps its share while its job runs on.
+    # As xpm_nb/tokens.py: a holder keeps its share while its job runs on.
     for name in glob.glob(os.path.join(glob.escape(folder), "*.pid")):
         try:
             with open(name, "rb") as f:

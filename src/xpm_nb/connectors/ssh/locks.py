@@ -8,7 +8,7 @@ reconnected. A lock another process took meanwhile is then ``lost`` (a
 warning is logged; ``release()`` leaves that process's lock alone).
 
 A token is a JSON file of holders ``{key: [count, pid]}`` changed under its
-``.lock`` (the format and rules of ``scheduler/tokens.py``). Our holder pid
+``.lock`` (the format and rules of ``xpm_nb/tokens.py``). Our holder pid
 is the connection's keeper process on the host; as in ``tokens.py`` a holder
 also keeps its share while its job (the folder ``key``) runs, so a dropped
 link or a crashed notebook releases a share only once the job has ended.
@@ -89,7 +89,7 @@ class RemoteToken:
         return f"RemoteToken({self.name!r}, total={self.total}, host={self.connector.spec!r})"
 
     def dependency(self, count: int = 1):
-        from ...scheduler.tokens import TokenDependency
+        from ...tokens import TokenDependency
 
         if not 1 <= count <= self.total:
             msg = f"token {self.name!r}: count must be between 1 and {self.total} (got {count})"
