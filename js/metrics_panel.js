@@ -11,6 +11,7 @@
 import { Subscribers } from "./common.js";
 import { PALETTE, drawChart, groupStats, smooth } from "./metrics_chart.js";
 import { BEST, drawParams, foldExtremes, paramPoints } from "./params_chart.js";
+import { keepFocus, onActivate } from "./keyboard.js";
 
 const REDRAW_MS = 250;
 const RESYNC_MS = 5000;
@@ -347,31 +348,40 @@ export function curvesView(ui) {
       hover.textContent = "\u00a0";
       for (const p of charts.querySelectorAll(".xpm-mc-hot")) p.classList.remove("xpm-mc-hot");
     });
-    // The parameters panel: hover shows the run's tags and value; a click selects the run.
+    // The parameters panel: hover (or keyboard focus) shows the run's tags and value; a
+    // click (or Enter/Space on a focused point) selects the run.
     let picked = null; // the key of the clicked run, kept across redraws
     const pointOf = (event) => event.target.closest && event.target.closest("circle[data-k]");
-    paramsEl.addEventListener("mouseover", (event) => {
-      const point = pointOf(event);
-      if (!point) return;
+    const showPoint = (point) => {
       const labels = point.ownerSVGElement && point.ownerSVGElement.labels;
       hover.textContent = (labels && labels.get(point.dataset.k)) || "";
       hover.dataset.key = point.dataset.k;
       point.classList.add("xpm-mc-hot");
-    });
-    paramsEl.addEventListener("mouseout", (event) => {
-      const point = pointOf(event);
-      if (!point) return;
+    };
+    const hidePoint = (point) => {
       hover.textContent = "\u00a0";
       point.classList.remove("xpm-mc-hot");
-    });
-    paramsEl.addEventListener("click", (event) => {
-      const point = pointOf(event);
-      if (!point) return;
+    };
+    const pick = (point) => {
       picked = Number(point.dataset.k);
       for (const p of paramsEl.querySelectorAll(".xpm-pc-picked")) p.classList.remove("xpm-pc-picked");
       point.classList.add("xpm-pc-picked");
       const run = store.runs.get(picked);
       if (run && select) select(run);
+    };
+    for (const [type, fn] of [["mouseover", showPoint], ["focusin", showPoint], ["mouseout", hidePoint],
+      ["click", pick]]) {
+      paramsEl.addEventListener(type, (event) => {
+        const point = pointOf(event);
+        if (point) fn(point);
+      });
+    }
+    paramsEl.addEventListener("focusout", (event) => {
+      const point = pointOf(event);
+      if (!point) return;
+      point.classList.remove("xpm-mc-hot");
+      // The text stays while the focus moves to another point (whose focusin sets it).
+      if (!(event.relatedTarget && paramsEl.contains(event.relatedTarget))) hidePoint(point);
     });
 
     // --- charts: redrawn at most every REDRAW_MS, only the metrics that changed ------------
@@ -407,9 +417,13 @@ export function curvesView(ui) {
         const point = chart.querySelector(`circle[data-k="${picked}"]`);
         if (point) point.classList.add("xpm-pc-picked");
       }
-      const old = paramsEl.querySelector("svg");
-      if (old) old.replaceWith(chart);
-      else paramsEl.appendChild(chart);
+      for (const point of chart.querySelectorAll("circle[data-k]")) onActivate(point, () => pick(point));
+      // A focused point stays focused: the same run's point takes the focus back.
+      keepFocus(paramsEl, () => {
+        const old = paramsEl.querySelector("svg");
+        if (old) old.replaceWith(chart);
+        else paramsEl.appendChild(chart);
+      });
       // A redrawn point under the mouse keeps its hover text (the old one is gone).
       const hot = hover.dataset.key && chart.querySelector(`circle[data-k="${CSS.escape(hover.dataset.key)}"]`);
       if (hot && hover.textContent.trim()) hover.textContent = chart.labels.get(hover.dataset.key) || "";

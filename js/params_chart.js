@@ -90,7 +90,8 @@ export function jitter(k) {
 
 /**
  * The SVG of the view. `data`: paramPoints' result; `colorOf(point)`: its colour;
- * `label(point)`: its hover text (the svg's `labels`, by `data-k`); `log`: y on a log scale.
+ * `label(point)`: its hover text and aria-label (the svg's `labels`, by `data-k`); `log`: y on
+ * a log scale. Each point is focusable (tabindex, role "button"); the caller wires Enter/Space.
  */
 export function drawParams(data, { colorOf = () => PALETTE[0], label = () => "", log = false,
   xLabel = "", yLabel = "", width = 480, height = 280 } = {}) {
@@ -142,9 +143,13 @@ export function drawParams(data, { colorOf = () => PALETTE[0], label = () => "",
   const plot = svg("g", { class: "xpm-mc-plot" });
   for (const p of points) {
     const px = data.kind === "numeric" ? x.at(p.x) : x.at(p.x + jitter(p.k));
+    const text = label(p);
+    // Focusable, named for screen readers; `data-focus` keyed by the run, so that
+    // ./keyboard.js's keepFocus finds the same run's point after a redraw.
     plot.appendChild(svg("circle", { cx: px.toFixed(1), cy: sy(p.y).toFixed(1), r: 4.5, class: "xpm-pc-point",
-      fill: colorOf(p), "data-k": p.k }));
-    labels.set(String(p.k), label(p));
+      fill: colorOf(p), "data-k": p.k, "data-focus": `point:${p.k}`, tabindex: "0", role: "button",
+      "aria-label": text }));
+    labels.set(String(p.k), text);
   }
   root.appendChild(plot);
   return root;

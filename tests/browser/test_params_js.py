@@ -7,6 +7,8 @@ blank page with a fake model.
 - the panel draws one point per run, follows live patches (a new run, a new
   last value), shows the run's tags on hover, writes its settings to the model;
 - in the experiment view a point's click opens its run's row in the table;
+- the points are keyboard-usable: focusable, named, Enter/Space select the run, the
+  focus stays on the run's point across live redraws;
 - a failed or cancelled job's progress cell tells how far it got;
 - the static HTML formats metric values as the live table does.
 """
@@ -175,6 +177,62 @@ def test_the_panel_draws_a_point_per_run_live(fresh, tmp_path):
     fresh.wait_for_timeout(350)
     assert fresh.evaluate("() => window.current.model.get('panel')") == "curves"
     assert fresh.is_visible(".xpm-mc-charts") and not fresh.is_visible(".xpm-pc-chart")
+
+
+RENDER_SELECT = """async (state) => {
+  const model = new FakeModel(state);
+  const el = document.createElement('div');
+  el.style.width = '560px';
+  document.body.appendChild(el);
+  const mod = window.metrics_view.default;
+  mod.initialize({ model });
+  window.selected = [];
+  mod.render({ model, el, select: (run) => window.selected.push(run.k) });
+  await new Promise((r) => setTimeout(r, 300));
+  window.current = { model, el };
+}"""
+
+FOCUSED = """() => { const a = document.activeElement;
+  return a && a.matches('circle.xpm-pc-point') ? { k: Number(a.dataset.k), label: a.getAttribute('aria-label'),
+    role: a.getAttribute('role'), hover: document.querySelector('.xpm-mc-hover').textContent } : null; }"""
+
+
+def test_the_points_are_keyboard_usable_and_keep_the_focus_live(fresh, tmp_path):
+    state, jobs = grid(tmp_path, TAGS[:3])
+    model = {"_xpm_id": "pk", "title": "grid", "tag_names": ["lr", "opt", "layers"], "snapshot": state.snapshot(),
+             "patch": {}, "color_by": "", "group_by": "", "log_scale": False, "smoothing": 0.0,
+             "panel": "parameters", "param_metric": "", "param_x": "lr", "param_best": "last"}
+    fresh.evaluate(RENDER_SELECT, model)
+    # Tab from the toolbar's last control reaches the points, in run order.
+    fresh.focus(".xpm-mc-log")
+    fresh.keyboard.press("Tab")
+    assert fresh.evaluate(FOCUSED)["k"] == 0
+    fresh.keyboard.press("Tab")
+    focused = fresh.evaluate(FOCUSED)
+    assert focused["k"] == 1 and focused["role"] == "button"
+    assert "lr=0.01" in focused["label"] and "opt=adam" in focused["label"] and "last loss = 1.25" in focused["label"]
+    assert focused["hover"] == focused["label"]  # the mouse's hover text
+    assert fresh.evaluate("() => window.selected") == []
+    fresh.keyboard.press("Enter")
+    assert fresh.evaluate("() => window.selected") == [1]
+    assert "xpm-pc-picked" in fresh.get_attribute(".xpm-pc-chart circle[data-k='1']", "class")
+    fresh.keyboard.press(" ")
+    assert fresh.evaluate("() => window.selected") == [1, 1]
+    # A live patch redraws the chart (new elements): the focus stays on run 1's point.
+    fresh.evaluate("() => { window.before = document.activeElement; }")
+    state.add_event(jobs[1], 1, 10, 50.0, {"loss": 7.5})
+    fresh.evaluate("(p) => window.current.model.trigger('msg:custom', p, [])", state.patch())
+    fresh.wait_for_timeout(400)
+    assert fresh.evaluate("() => window.before.isConnected") is False  # redrawn
+    focused = fresh.evaluate(FOCUSED)
+    assert focused["k"] == 1 and "last loss = 7.5" in focused["label"] and focused["hover"] == focused["label"]
+    fresh.keyboard.press("Enter")
+    assert fresh.evaluate("() => window.selected") == [1, 1, 1]
+    # Leaving the chart clears the hover text.
+    fresh.keyboard.press("Shift+Tab")
+    fresh.keyboard.press("Shift+Tab")
+    assert fresh.evaluate(FOCUSED) is None
+    assert fresh.inner_text(".xpm-mc-hover").strip() == ""
 
 
 EXPERIMENT = """async ([state, snapshot]) => {
