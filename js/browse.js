@@ -15,7 +15,8 @@
  * ./metrics_panel.js) and {type: "config", k}, each stamped with the run's `gen`:
  * the answers carry it back and those of another run are dropped. The table, the
  * curves and the configuration tree are the views of ./job_table.js,
- * ./metrics_panel.js and ./config_view.js, each on an adapter model.
+ * ./metrics_panel.js and ./config_view.js, each on an adapter model; "graph" shows the
+ * task graph (./dag.js) of the table's rows (their `deps`), a node opening its details.
  *
  * Without a kernel (restarted, or a copy restored from the notebook file) the view shows
  * the list as last seen, with a note; nothing is sent.
@@ -31,11 +32,15 @@ import jobTable, {
   ensureStyle,
   h,
   inertNote,
+  keepFocus,
   modelRecord,
+  onActivate,
   registerModel,
   sendIfLive,
+  taskName,
   watchLive,
 } from "./job_table.js";
+import { dagView } from "./dag.js";
 import { curvesView } from "./metrics_panel.js";
 import configView from "./config_view.js";
 
@@ -248,12 +253,15 @@ function render({ model, el }) {
     refresh.addEventListener("click", () => send({ type: "refresh" }));
     const curvesButton = h("button", { type: "button", class: "xpm-br-curves-toggle", "aria-pressed": "false",
       dataset: { focus: "br:curves" }, title: "charts of the metrics the jobs logged" }, "curves");
+    const graphButton = h("button", { type: "button", class: "xpm-br-graph-toggle", "aria-pressed": "false",
+      dataset: { focus: "br:graph" }, title: "the task graph: which job needs which (a node opens its details)" },
+    "graph");
     const statusEl = h("span", {}, statusChip(run.status));
     body.appendChild(h("div", { class: "xpm-br-head xpm-br-run-head" }, back,
       h("span", { class: "xpm-muted" }, "experiment"), h("b", { class: "xpm-br-xp-name" }, run.experiment),
       h("span", { class: "xpm-muted" }, "run"), h("code", { class: "xpm-br-run-id" }, run.run_id),
       statusEl, h("span", { class: "xpm-muted" }, `started ${when(run.started)}`),
-      curvesButton, refresh));
+      curvesButton, graphButton, refresh));
     const summary = h("div", { class: "xpm-br-summary", "aria-live": "polite" });
     body.appendChild(summary);
     const renderSummary = (r) => {
@@ -262,11 +270,12 @@ function render({ model, el }) {
     };
     renderSummary(run);
     const curvesEl = h("div", { class: "xpm-br-section xpm-br-curves", style: { display: "none" } });
+    const graphEl = h("div", { class: "xpm-br-section xpm-br-graph", style: { display: "none" } });
     const tableEl = h("div", { class: "xpm-br-section" });
     const configHead = h("div", { class: "xpm-muted xpm-br-config-head" },
       "configuration: Enter on a row shows its details, its log and its configuration here");
     const configEl = h("div", { class: "xpm-br-config", style: { display: "none" } });
-    body.append(curvesEl, tableEl, h("div", { class: "xpm-br-section" }, configHead, configEl));
+    body.append(curvesEl, graphEl, tableEl, h("div", { class: "xpm-br-section" }, configHead, configEl));
 
     // The job table, on an adapter that asks for its rows ("sync") at once.
     const tableModel = runModel(model, gen, {
@@ -298,6 +307,21 @@ function render({ model, el }) {
       }
     });
     cleanups.push(() => curvesCleanup && curvesCleanup());
+
+    // The task graph, on the table's rows: mounted at the first "graph" press; a run
+    // opened later gets its own (this one goes with the run's cleanups).
+    let graphCleanup = null;
+    graphButton.addEventListener("click", () => {
+      const open = graphEl.style.display === "none";
+      graphEl.style.display = open ? "" : "none";
+      graphButton.classList.toggle("xpm-active", open);
+      graphButton.setAttribute("aria-pressed", String(open));
+      if (open && !graphCleanup && api.store) {
+        graphCleanup = dagView({ store: api.store, el: graphEl, open: (k) => api.open(k),
+          ui: { h, clear, onActivate, keepFocus, taskName } });
+      }
+    });
+    cleanups.push(() => graphCleanup && graphCleanup());
 
     // The configuration of the job whose details are open (the table's detail panel).
     const config = { tree: {}, identifier: "", k: null };

@@ -6,7 +6,8 @@ the page sends goes to the widget, what the widget sends (state changes and
 custom messages) comes back to the page's fake model. Checked from the DOM:
 the experiments and runs as buttons with ``aria-expanded``/``aria-controls``,
 Enter and the arrows, a run opened in the job table (rows from the folders),
-Escape back to the list with the focus on that run, answers for a run no
+Escape back to the list with the focus on that run, the task graph of a run
+(its rows' deps; Enter on a node opens its details), answers for a run no
 longer shown dropped, an error shown in an alert.
 """
 
@@ -162,6 +163,48 @@ def test_answers_of_another_run_are_dropped_and_errors_shown(fresh, bridge):
     pump()
     alert = fresh.inner_text(".xpm-br [role='alert']")
     assert "no experiment 'nope'" in alert and "Fix" in alert
+    assert fresh.errors == []
+
+
+NODE_KEYS = "() => [...document.querySelectorAll('.xpm-br .xpm-dag-node')].map((g) => Number(g.dataset.k)).sort()"
+ROW_KEYS = "() => [...document.querySelectorAll('.xpm-br .xpm-jt-row')].map((r) => Number(r.dataset.k)).sort()"
+
+
+def test_graph_of_the_run_opened(fresh, bridge):
+    """"graph": the task graph of the run's rows (their deps); Enter on a node opens its details."""
+    widget, pump = bridge
+    fresh.click(".xpm-br button.xpm-br-xp")
+    fresh.click(".xpm-br button.xpm-br-run >> nth=0")  # the newest run: Prep and two Learn on it
+    pump()
+    fresh.wait_for_function("() => document.querySelectorAll('.xpm-br .xpm-jt-row').length === 3")
+    assert fresh.locator(".xpm-br .xpm-dag-node").count() == 0  # not before asked
+    fresh.click(".xpm-br button.xpm-br-graph-toggle")
+    assert fresh.get_attribute(".xpm-br button.xpm-br-graph-toggle", "aria-pressed") == "true"
+    fresh.wait_for_function("() => document.querySelectorAll('.xpm-br .xpm-dag-node').length === 3")
+    assert fresh.evaluate(NODE_KEYS) == fresh.evaluate(ROW_KEYS)
+    assert fresh.locator(".xpm-br .xpm-dag-edge").count() == 2  # Prep -> each Learn
+    learn = fresh.evaluate("""() => [...document.querySelectorAll('.xpm-br .xpm-dag-node')]
+        .find((g) => g.dataset.layer === '1').dataset.k""")
+    fresh.focus(f".xpm-br .xpm-dag-node[data-k='{learn}']")
+    fresh.keyboard.press("Enter")
+    pump()
+    fresh.wait_for_selector(".xpm-br .xpm-br-config .xpm-cv")
+    assert fresh.is_visible(".xpm-br .xpm-jt-detail")
+    assert fresh.get_attribute(f".xpm-br .xpm-jt-row[data-k='{learn}']", "aria-selected") == "true"
+    assert fresh.inner_text(".xpm-br .xpm-br-config .xpm-cv-cls") == "Learn"
+    # Another run: its own graph (closed until asked), on its own rows.
+    fresh.click(".xpm-br button.xpm-br-back")
+    pump()
+    fresh.click(".xpm-br button.xpm-br-run >> nth=1")  # the older run: Prep and one Learn
+    pump()
+    fresh.wait_for_function("() => document.querySelectorAll('.xpm-br .xpm-jt-row').length === 2")
+    assert fresh.locator(".xpm-br .xpm-dag-node").count() == 0
+    fresh.click(".xpm-br button.xpm-br-graph-toggle")
+    fresh.wait_for_function("() => document.querySelectorAll('.xpm-br .xpm-dag-node').length === 2")
+    assert fresh.evaluate(NODE_KEYS) == fresh.evaluate(ROW_KEYS)
+    assert fresh.locator(".xpm-br .xpm-dag-edge").count() == 1
+    fresh.click(".xpm-br button.xpm-br-graph-toggle")  # closed again
+    assert not fresh.is_visible(".xpm-br .xpm-br-graph")
     assert fresh.errors == []
 
 

@@ -8,6 +8,7 @@ shows the experiment's runs (``aria-expanded``), the arrow goes to the run,
 Enter opens it: three rows, all done, read from the folders; Tab to a row,
 Enter: its details and its log, and its configuration (``params.json``)
 under the table; Tab to "curves", Enter: a chart with one line per job;
+Tab to "graph", Enter: the task graph, one node per row;
 Escape goes back to the list, the focus on the run opened. Then the same
 views in JupyterLab Dark, at 1400 and 560 px wide (nothing wider than the
 window), with screenshots (artifacts/screenshots/browse-*.png). Last, the first
@@ -159,6 +160,11 @@ def test_browse_past_run_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp
     _wait_js(lab, "() => document.querySelectorAll(\".xpm-br .xpm-mc-chart[data-metric='loss'] path.xpm-mc-line\").length === 2")
     assert lab.page.get_attribute(f"{BR} button.xpm-br-curves-toggle", "aria-pressed") == "true"
     lab.page.locator(BR).first.screenshot(path=str(screenshot_dir / "browse-curves-light-1400.png"))
+    # Graph: Tab to "graph", Enter: one node per row, an edge from Prep to each Learn.
+    _tab_to(lab, "br:graph")
+    lab.page.keyboard.press("Enter")
+    _wait_js(lab, "() => document.querySelectorAll('.xpm-br .xpm-dag-node').length === 3")
+    assert lab.page.locator(f"{BR} .xpm-dag-edge").count() == 2
 
     # 560 px wide: nothing past the window.
     lab.page.evaluate("""() => { const app = window.jupyterapp;
