@@ -119,10 +119,14 @@ def test_keyboard_cancel_graph_in_lab(jupyterlab_server, lab_page, screenshot_di
         _wait_js(lab, """() => document.querySelector(".xpm-xp .xpm-jt-head [data-col='task']")
             .getAttribute('aria-sort') === 'ascending'""")
         assert lab.page.evaluate(FOCUS) == "head:task"
-        names = lab.page.evaluate("""() => [...document.querySelectorAll('.xpm-xp .xpm-jt-row')]
+        # The rows move at the table's next frame (the header says it at once).
+        shown = """() => [...document.querySelectorAll('.xpm-xp .xpm-jt-row')]
             .filter((r) => r.style.display !== 'none')
             .sort((a, b) => parseFloat(a.style.transform.slice(11)) - parseFloat(b.style.transform.slice(11)))
-            .map((r) => r.querySelector('.xpm-c-task').textContent)""")
+            .map((r) => r.querySelector('.xpm-c-task').textContent)"""
+        _wait_js(lab, f"() => {{ const n = ({shown})(); return n.length > 0 && n[0] === 'Eval'"
+                      " && n.every((x, i) => i === 0 || n[i - 1] <= x); }", timeout=10)
+        names = lab.page.evaluate(shown)
         assert names == sorted(names) and names[0] == "Eval"
         # Tab to a row (the first shown: an Eval), Enter opens its details.
         row_key = _tab_to(lab, "row:")
