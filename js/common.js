@@ -241,6 +241,28 @@ export class Subscribers {
   }
 }
 
+const RESYNC_MS = 5000; // at most one "sync" request in this time, while none is answered
+
+/** A store fed by a kernel: its subscribers, and `resync()`, which asks the kernel
+ * for everything again (at most once per RESYNC_MS while unanswered, never
+ * without a kernel). `send` is the model's; `syncAsked` is reset on an answer. */
+export class SyncedStore extends Subscribers {
+  constructor(what) {
+    super(what);
+    this.live = true; // false once the kernel is gone: nothing is sent then
+    this.send = null; // the model's send
+    this.syncAsked = 0; // when a "sync" was last sent (ms), 0 once answered
+  }
+
+  resync() {
+    if (!this.live || !this.send) return;
+    const now = Date.now();
+    if (this.syncAsked && now - this.syncAsked < RESYNC_MS) return;
+    this.syncAsked = now;
+    this.send({ type: "sync" });
+  }
+}
+
 export function sendIfLive(model, watch, message) {
   if (watch && !watch.live) return false;
   try {

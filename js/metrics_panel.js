@@ -8,16 +8,15 @@
  * bundle holding both the job table and this module holds ./common.js once (see
  * xpm_nb.widgets.assets).
  */
-import { Subscribers } from "./common.js";
+import { SyncedStore } from "./common.js";
 import { PALETTE, drawChart, groupStats, smooth } from "./metrics_chart.js";
 import { BEST, drawParams, foldExtremes, paramPoints } from "./params_chart.js";
 import { keepFocus, onActivate } from "./keyboard.js";
 
 const REDRAW_MS = 250;
-const RESYNC_MS = 5000;
 
 /** The runs and curves of one model, kept once for all its views. */
-export class CurveStore extends Subscribers {
+export class CurveStore extends SyncedStore {
   constructor() {
     super("metrics view");
     this.runs = new Map(); // k -> Run
@@ -27,9 +26,6 @@ export class CurveStore extends Subscribers {
     this.extremes = new Map();
     this.metricNames = [];
     this.seq = null;
-    this.send = null;
-    this.live = true;
-    this.syncAsked = 0;
   }
 
   setCurves(k, byMetric, append, extremes = null) {
@@ -92,14 +88,6 @@ export class CurveStore extends Subscribers {
     if (seq !== null) this.seq = seq;
     this.emit(message.metric_names ? null : touched);
     if (gap) this.resync();
-  }
-
-  resync() {
-    if (!this.live || !this.send) return;
-    const now = Date.now();
-    if (this.syncAsked && now - this.syncAsked < RESYNC_MS) return;
-    this.syncAsked = now;
-    this.send({ type: "sync" });
   }
 
   /** A snapshot of what is held (the notebook's saved copy of the view). */

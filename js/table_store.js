@@ -36,9 +36,8 @@
  * object), step, deps]]}, keys 0..n-1 in order; trailing fields at their default
  * (null, [], 0, root 0, {}) are left out.
  */
-import { Subscribers, sendIfLive, shortTask } from "./common.js";
+import { SyncedStore, sendIfLive, shortTask } from "./common.js";
 
-const RESYNC_MS = 5000; // at most one "sync" request in this time, while none is answered
 // The order of JobState values in a compact table (xpm_nb.widgets.rows.STATES).
 const TABLE_STATES = ["unscheduled", "waiting", "ready", "scheduled", "running", "done", "error"];
 const TABLE_DEFAULTS = [null, null, null, [], null, null, 0, 0, {}, null, []]; // fields 4 to 14
@@ -133,7 +132,7 @@ export function encodeTable(rows, tagNames, metricNames = []) {
  * The rows of one model, kept once for all its views: a snapshot, then the
  * patches in `seq` order. Views subscribe to its changes.
  */
-export class RowStore extends Subscribers {
+export class RowStore extends SyncedStore {
   constructor() {
     super("job table view");
     this.rows = new Map(); // k -> row
@@ -142,9 +141,6 @@ export class RowStore extends Subscribers {
     this.metricNames = [];
     this.clockOffset = 0; // sender's clock - ours, seconds
     this.received = false; // a snapshot or a patch came
-    this.live = true; // false once the kernel is gone: nothing is sent then
-    this.send = null; // the model's send
-    this.syncAsked = 0; // when a "sync" was last sent (ms), 0 once answered
   }
 
   setTagNames(names) {
@@ -217,14 +213,6 @@ export class RowStore extends Subscribers {
   }
 
   /** Ask for every row again (a patch was missed); never without a kernel. */
-  resync() {
-    if (!this.live || !this.send) return;
-    const now = Date.now();
-    if (this.syncAsked && now - this.syncAsked < RESYNC_MS) return;
-    this.syncAsked = now;
-    this.send({ type: "sync" });
-  }
-
   /** A snapshot message of the rows held now (the saved copy of the view). */
   toSnapshot() {
     const rows = Array.from(this.rows.values()).sort((a, b) => a.k - b.k);
