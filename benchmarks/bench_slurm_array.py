@@ -65,25 +65,12 @@ import time
 from pathlib import Path
 
 from _common import children_cpu_s, cores, cpu_s, peak_rss_mb, percentile, print_json, run_json
+from bench_e2e import TASK_MODULE, write_task_module
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VARIANTS = ("xpm_nb-arrays", "xpm_nb-single", "experimaestro", "bare-array")
 COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
-TASK_MODULE = "xpm_bench_tasks"
-TASK_SOURCE = '''
-import importlib
-import os
-
-pkg = importlib.import_module(os.environ["XPM_BENCH_PKG"])
-
-
-class Nop(pkg.Task):
-    i: pkg.Param[int]
-
-    def execute(self):
-        pass
-'''
 
 
 # --- the driver (a fresh process per variant) --------------------------------------
@@ -390,9 +377,7 @@ def measure(variant: str, n: int, cluster, interval: float, ref_python: str | No
             diagnose: bool = False, gc_freeze: bool = False) -> dict:
     root = Path(tempfile.mkdtemp(prefix=f"xpm-bench-slurm-{variant}-"))
     try:
-        modules = root / "modules"
-        modules.mkdir()
-        (modules / f"{TASK_MODULE}.py").write_text(TASK_SOURCE)
+        modules = write_task_module(root / "modules")
         log = root / "calls.log"
         binpath = str(write_wrappers(root / "bin", log, variant == "experimaestro"))
         env = child_env(variant, modules, cluster.env)
