@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ..core.params import ObjectWriter
+from ..errors import ConnectorError
 
 __all__ = ["ObjectsFile", "MIN_INTERVAL"]
 
@@ -87,7 +88,10 @@ class ObjectsFile:
                 return
             try:
                 self._write_locked()
-            except OSError as exc:  # a convenience file: the jobs' folders keep the truth
+            except (OSError, ConnectorError) as exc:
+                # A convenience file (the jobs' folders keep the truth), written on a
+                # timer's thread where an exception would only be printed: a warning,
+                # and the next add or the experiment's close writes it again.
                 logger.warning("cannot write %s: %s", self.path, exc)
 
     def _write_locked(self) -> None:
