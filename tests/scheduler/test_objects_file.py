@@ -13,8 +13,8 @@ import threading
 import time
 
 import pytest
-
 from tasks import Counter
+
 from xpm_nb.connectors.local import LocalConnector
 from xpm_nb.errors import ConnectorError
 from xpm_nb.scheduler import objects_file
