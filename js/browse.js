@@ -36,7 +36,7 @@
  * This module wires them: the DOM skeleton, list or run from "run", "error", the
  * "no kernel" state, and `initialize`.
  */
-import { h, inertNote, modelRecord, registerModel, sendIfLive, watchLive } from "./job_table.js";
+import { h, inertNote, modelRecord, registerModel, sendIfLive, watchLive } from "./common.js";
 import { ensureOwnStyle, focusKey } from "./browse_parts.js";
 import { browseList } from "./browse_list.js";
 import { renderRun } from "./browse_run.js";

@@ -4,7 +4,7 @@
  * Owns {type: "config", k, gen} (sent when the table's detail panel shows another
  * job) and its {type: "config", k, gen, tree, identifier} answer.
  */
-import { sendIfLive } from "./job_table.js";
+import { sendIfLive } from "./common.js";
 import configView from "./config_view.js";
 
 export const CONFIG_HINT = "configuration: Enter on a row shows its details, its log and its configuration here";

@@ -6,7 +6,7 @@
  * runs (`aria-expanded`, `aria-controls`), the focus is kept across a re-render and
  * goes back to the run opened when its view is closed.
  */
-import { clear, h } from "./job_table.js";
+import { clear, h } from "./common.js";
 import { countsEl, focusKey, statusChip, when } from "./browse_parts.js";
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;

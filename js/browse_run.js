@@ -10,26 +10,15 @@
  * {type: "refresh"}, and {type: "poll", gen} every POLL_MS while the run has unfinished
  * jobs. Every listener, timer and view it starts goes with its `cleanup`.
  */
-import jobTable, {
-  clear,
-  ensureStyle,
-  h,
-  inertNote,
-  keepFocus,
-  modelRecord,
-  onActivate,
-  registerModel,
-  sendIfLive,
-  taskName,
-  watchLive,
-} from "./job_table.js";
+import { clear, h, sendIfLive } from "./common.js";
+import jobTable from "./job_table.js";
 import { dagView } from "./dag.js";
 import { curvesView } from "./metrics_panel.js";
 import { CONFIG_HINT, followConfig } from "./browse_config.js";
 import { countsEl, statusChip, when } from "./browse_parts.js";
 import { runModel } from "./browse_run_model.js";
 
-const metricsView = curvesView({ clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive });
+const metricsView = curvesView();
 const UNFINISHED = ["running", "scheduled", "ready", "waiting", "unscheduled"];
 const POLL_MS = 3000; // how often an unfinished run's folders are read again
 const TABLE_TYPES = new Set(["snapshot", "patch", "log", "action", "compare"]);
@@ -91,8 +80,7 @@ function mountGraph({ api, toggle, el, cleanups }) {
   let graphCleanup = null;
   toggleSection(toggle, el, () => {
     if (graphCleanup || !api.store) return;
-    graphCleanup = dagView({ store: api.store, el, open: (k) => api.open(k),
-      ui: { h, clear, onActivate, keepFocus, taskName } });
+    graphCleanup = dagView({ store: api.store, el, open: (k) => api.open(k) });
   });
   cleanups.push(() => graphCleanup && graphCleanup());
 }

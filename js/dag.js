@@ -3,13 +3,12 @@
  * type and layer, collapsed), an edge from each dependency to its user.
  *
  *   import { dagView } from "./dag.js";
- *   const cleanup = dagView({ store, el, open, ui });
+ *   const cleanup = dagView({ store, el, open });
  *
- * `store` is the job table's RowStore (./job_table.js): rows with `deps` (the
+ * `store` is the job table's RowStore (./table_store.js): rows with `deps` (the
  * keys of the rows they depend on); the view follows its changes: a state
  * change recolours the nodes, a new job or dependency lays the graph out again
- * (at most every 150 ms). `open(k)` opens job k's details in the table. `ui`
- * gives the shared helpers (h, clear, onActivate, keepFocus, taskName).
+ * (at most every 150 ms). `open(k)` opens job k's details in the table.
  *
  * Layout: longest-path layering (a job sits one column right of its deepest
  * dependency, jobs without any in the first column), then, column by column,
@@ -19,6 +18,9 @@
  * of one task type in one column are one node with their count and a bar of
  * their states (Enter or a click expands it).
  */
+import { clear, h } from "./common.js";
+import { keepFocus, onActivate } from "./keyboard.js";
+import { taskName } from "./table_store.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_W = 168;
@@ -166,9 +168,7 @@ function clip(text, n) {
 }
 
 /** Mount the graph view of `store` in `el`; returns the cleanup. */
-export function dagView({ store, el, open, ui }) {
-  const { h, clear, onActivate, keepFocus } = ui;
-  const taskName = ui.taskName || ((r) => r.name);
+export function dagView({ store, el, open }) {
   const state = { collapsed: store.rows.size > COLLAPSE_AT, expanded: new Set(), zoom: 1, signature: "" };
   const collapse = h("input", { type: "checkbox", class: "xpm-dag-collapse" });
   collapse.checked = state.collapsed;

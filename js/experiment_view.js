@@ -26,8 +26,7 @@
  * Without a kernel (restarted, or a copy restored from the notebook file) the
  * view is inert, with one note above the table (see ./job_table.js).
  */
-// common.js's helpers come through job_table.js: one copy of common.js in the bundle.
-import jobTable, {
+import {
   STATES,
   STATE_LABELS,
   clear,
@@ -35,18 +34,16 @@ import jobTable, {
   ensureStyle,
   h,
   inertNote,
-  keepFocus,
   modelRecord,
-  onActivate,
-  registerModel,
   sendIfLive,
-  taskName,
   watchLive,
-} from "./job_table.js";
+} from "./common.js";
 import { DAG_COLORS, dagView } from "./dag.js";
+import jobTable from "./job_table.js";
+import { keepFocus } from "./keyboard.js";
 import { curvesView } from "./metrics_panel.js";
 
-export const metricsView = curvesView({ clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive });
+export const metricsView = curvesView();
 
 const STACK_COLORS = DAG_COLORS;
 
@@ -119,8 +116,7 @@ function render({ model, el }) {
     graphButton.classList.toggle("xpm-active", open);
     graphButton.setAttribute("aria-pressed", String(open));
     if (open && !graphCleanup && tableApi.store) {
-      graphCleanup = dagView({ store: tableApi.store, el: graphEl, open: (k) => tableApi.open(k),
-        ui: { h, clear, onActivate, keepFocus, taskName } });
+      graphCleanup = dagView({ store: tableApi.store, el: graphEl, open: (k) => tableApi.open(k) });
     }
   });
   // The monitoring page: its link with the token once the kernel gave it.

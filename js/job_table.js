@@ -55,35 +55,17 @@
  * across live updates (the rows, chips and details are rebuilt).
  * Narrower than its columns, the table scrolls sideways (head and rows together).
  */
-import {
-  STATES,
-  STATE_LABELS,
-  clear,
-  copyButton,
-  ensureStyle,
-  h,
-  inertNote,
-  modelRecord,
-  registerModel,
-  sendIfLive,
-  watchLive,
-} from "./common.js";
-import { keepFocus, onActivate } from "./keyboard.js";
+import { ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive } from "./common.js";
+import { keepFocus } from "./keyboard.js";
 import { installActions } from "./table_actions.js";
 import { installCompare } from "./table_compare.js";
 import { installDetail } from "./table_detail.js";
 import { installFilters } from "./table_filters.js";
 import { installRows } from "./table_rows.js";
-import { RowStore, connectStore, taskName } from "./table_store.js";
+import { RowStore, connectStore } from "./table_store.js";
 
-// For ./experiment_view.js, ./browse.js and the monitoring page: the helpers they share
-// with the table (and give to the curves panel, ./metrics_panel.js) come through here.
-export {
-  STATES, STATE_LABELS, clear, copyButton, ensureStyle, h, inertNote, keepFocus, modelRecord, onActivate,
-  registerModel, sendIfLive, taskName, watchLive,
-};
-// The row protocol and cell helpers, for the tests and other views.
-export { RowStore, connectStore, decodeTable, encodeTable } from "./table_store.js";
+// The row protocol and a cell helper, for the tests (tests/browser: a bundle exports its entry's names only).
+export { RowStore, decodeTable, encodeTable } from "./table_store.js";
 export { stoppedAt } from "./table_rows.js";
 
 /** anywidget's `initialize`: one store per model, for all its views (and its saved copy). */

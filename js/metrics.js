@@ -1,6 +1,5 @@
 // Metrics in the job table: last values as columns, and a summary where a job has no
-// progress bar. Plain ES module; imported by ./job_table.js. No import of ./common.js:
-// a bundle then holds that module once (see xpm_nb.widgets.assets).
+// progress bar. Plain ES module, imported by ./table_filters.js and ./table_rows.js.
 
 function div(cls, title, text) {
   const el = document.createElement("div");

@@ -1,14 +1,21 @@
 /**
  * The curves of the metrics: the chart view's code, shared by ./metrics_view.js (the
- * MetricsView widget) and ./experiment_view.js (its "curves" panel, also on the
- * monitoring page). Two panels: the curves (./metrics_chart.js), and "parameters",
- * one point per run (./params_chart.js). The protocol is described in ./metrics_view.js.
- *
- * No import of ./common.js: its helpers are given to `curvesView(ui)`, so that a
- * bundle holding both the job table and this module holds ./common.js once (see
- * xpm_nb.widgets.assets).
+ * MetricsView widget), ./experiment_view.js (its "curves" panel, also on the
+ * monitoring page) and ./browse_run.js (an opened run's curves). Two panels: the
+ * curves (./metrics_chart.js), and "parameters", one point per run (./params_chart.js).
+ * The protocol is described in ./metrics_view.js.
  */
-import { SyncedStore } from "./common.js";
+import {
+  SyncedStore,
+  clear,
+  ensureStyle,
+  h,
+  inertNote,
+  modelRecord,
+  registerModel,
+  sendIfLive,
+  watchLive,
+} from "./common.js";
 import { PALETTE, drawChart, groupStats, smooth } from "./metrics_chart.js";
 import { BEST, drawParams, foldExtremes, paramPoints } from "./params_chart.js";
 import { keepFocus, onActivate } from "./keyboard.js";
@@ -103,13 +110,8 @@ export class CurveStore extends SyncedStore {
   }
 }
 
-/**
- * `{initialize, render}` of the chart view, with the helpers of ./common.js in `ui`
- * (clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive).
- */
-export function curvesView(ui) {
-  const { clear, ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive } = ui;
-
+/** `{initialize, render}` of the chart view. */
+export function curvesView() {
   function connect(model, store) {
     const onSnapshot = () => store.snapshot(model.get("snapshot"));
     const onPatch = () => store.patch(model.get("patch"));

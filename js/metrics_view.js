@@ -22,8 +22,7 @@
  *
  * Charts are redrawn at most every REDRAW_MS, only those whose metric changed.
  */
-import * as common from "./common.js";
 import { CurveStore, curvesView } from "./metrics_panel.js";
 
 export { CurveStore };
-export default curvesView(common);
+export default curvesView();

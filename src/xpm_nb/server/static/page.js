@@ -10,7 +10,7 @@
 // JSON: a page of another port of 127.0.0.1 gets the cookie sent, not the token.
 import { dagView } from "../assets/dag.js";
 import { curvesModel, metricsView } from "../assets/experiment_view.js";
-import jobTable, { clear, h, keepFocus, onActivate, taskName } from "../assets/job_table.js";
+import jobTable from "../assets/job_table.js";
 
 function pageToken() {
   const meta = document.querySelector('meta[name="xpm-token"]');
@@ -211,8 +211,7 @@ async function main() {
   jobTable.render({ model, el: document.getElementById("xpm-jobs"), api });
   // The task graph (js/dag.js) and the curves (js/metrics_panel.js, as in the
   // experiment view): each mounted at its button's first click.
-  togglePanel("xpm-graph", "xpm-graph-view", (el) => api.store && dagView({
-    store: api.store, el, open: (k) => api.open(k), ui: { h, clear, onActivate, keepFocus, taskName } }));
+  togglePanel("xpm-graph", "xpm-graph-view", (el) => api.store && dagView({ store: api.store, el, open: (k) => api.open(k) }));
   togglePanel("xpm-curves", "xpm-curves-view", (el) => {
     // A point of the parameters panel opens its run's row in the table (rows by job id).
     const select = (run) => {
