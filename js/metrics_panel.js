@@ -32,7 +32,6 @@ export class CurveStore extends SyncedStore {
     // whole by the kernel with a snapshot or a whole curve, appended points folded in here.
     this.extremes = new Map();
     this.metricNames = [];
-    this.seq = null;
   }
 
   setCurves(k, byMetric, append, extremes = null) {
@@ -59,26 +58,23 @@ export class CurveStore extends SyncedStore {
 
   snapshot(message) {
     if (!message || !Array.isArray(message.runs)) return;
-    if (typeof message.seq === "number" && this.seq !== null && message.seq < this.seq) return;
+    const seq = typeof message.seq === "number" ? message.seq : null;
+    if (!this.takesSnapshot(seq)) return; // older than what is here
     this.runs = new Map(message.runs.map((r) => [r.k, r]));
     this.curves = new Map();
     this.extremes = new Map();
     const extremes = message.extremes || {};
     for (const [k, byMetric] of Object.entries(message.curves || {})) this.setCurves(k, byMetric, false, extremes[k]);
     this.metricNames = message.metric_names || [];
-    if (typeof message.seq === "number") this.seq = message.seq;
-    this.syncAsked = 0;
+    this.snapshotTaken(seq);
     this.emit(null); // everything changed
   }
 
   patch(message) {
     if (!message || message.type !== "patch") return;
     const seq = typeof message.seq === "number" ? message.seq : null;
-    let gap = false;
-    if (seq !== null && this.seq !== null) {
-      if (seq <= this.seq) return;
-      gap = seq > this.seq + 1;
-    }
+    const place = this.patchPlace(seq);
+    if (place === "old") return; // already in a snapshot
     const touched = new Set();
     for (const run of message.runs || []) {
       this.runs.set(run.k, run);
@@ -94,7 +90,7 @@ export class CurveStore extends SyncedStore {
     if (Array.isArray(message.metric_names)) this.metricNames = message.metric_names;
     if (seq !== null) this.seq = seq;
     this.emit(message.metric_names ? null : touched);
-    if (gap) this.resync();
+    if (place === "gap") this.missed();
   }
 
   /** A snapshot of what is held (the notebook's saved copy of the view). */

@@ -136,7 +136,6 @@ export class RowStore extends SyncedStore {
   constructor() {
     super("job table view");
     this.rows = new Map(); // k -> row
-    this.seq = null; // `seq` of the last snapshot or patch applied (null: none numbered yet)
     this.tagNames = [];
     this.metricNames = [];
     this.clockOffset = 0; // sender's clock - ours, seconds
@@ -162,14 +161,13 @@ export class RowStore extends SyncedStore {
   snapshot(message) {
     if (!message || typeof message !== "object" || !(message.table || message.rows)) return;
     const seq = typeof message.seq === "number" ? message.seq : null;
-    if (seq !== null && this.seq !== null && seq < this.seq) return; // older than what is here
+    if (!this.takesSnapshot(seq)) return; // older than what is here
     const tagNames = message.tag_names || this.tagNames;
     const metricNames = message.metric_names || this.metricNames;
     const rows = message.table ? decodeTable(message.table, tagNames, metricNames) : message.rows;
     const old = this.rows;
     this.rows = new Map(rows.map((r) => [r.k, r]));
-    if (seq !== null) this.seq = seq;
-    this.syncAsked = 0;
+    this.snapshotTaken(seq);
     this.received = true;
     this.clock(message);
     const tagsChanged = this.setNames(message);
@@ -179,11 +177,9 @@ export class RowStore extends SyncedStore {
   patch(message) {
     if (!message || typeof message !== "object" || message.type !== "patch") return;
     const seq = typeof message.seq === "number" ? message.seq : null;
-    let gap = false;
-    if (seq !== null && this.seq !== null) {
-      if (seq <= this.seq) return; // already in a snapshot
-      gap = seq > this.seq + 1;
-    }
+    const place = this.patchPlace(seq);
+    if (place === "old") return; // already in a snapshot
+    let gap = place === "gap";
     const changed = [];
     const tagsChanged = this.setNames(message); // before the rows: their metrics may be a list
     for (let row of message.rows || []) {
@@ -202,7 +198,7 @@ export class RowStore extends SyncedStore {
     this.received = true;
     this.clock(message);
     this.emit({ snapshot: false, changed, tagsChanged });
-    if (gap) this.resync();
+    if (gap) this.missed();
   }
 
   /** Take the tag and metric names of a message; true when the columns change. */
@@ -212,7 +208,6 @@ export class RowStore extends SyncedStore {
     return tags || metrics;
   }
 
-  /** Ask for every row again (a patch was missed); never without a kernel. */
   /** A snapshot message of the rows held now (the saved copy of the view). */
   toSnapshot() {
     const rows = Array.from(this.rows.values()).sort((a, b) => a.k - b.k);

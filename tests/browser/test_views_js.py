@@ -30,7 +30,7 @@ if str(WIDGET_TESTS) not in sys.path:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    yield from blank_page(tmp_path_factory.mktemp("chromium-js"), ("job_table", "experiment_view", "config_view"))
+    yield from blank_page(tmp_path_factory.mktemp("chromium-js"), ("job_table", "experiment_view", "config_view", "metrics_view"))
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ STORE = """() => {
   s.patch({ type: 'patch', rows: [row(1, 'error')], seq: 7 });        // again: one request pending
   log.push(['gap again', sent.length]);
   s.snapshot({ type: 'snapshot', rows: [row(0, 'waiting')], tag_names: [], seq: 4 });  // older
-  log.push(['old snapshot', s.rows.size]);
+  log.push(['old snapshot', s.rows.size, sent.length]);  // not applied; asked again
   s.snapshot({ type: 'snapshot', rows: [row(0, 'done'), row(1, 'error'), row(2, 'ready')], tag_names: [], seq: 7 });
   log.push(['answer', s.seq, s.rows.size, s.syncAsked]);
   s.live = false;
@@ -101,9 +101,58 @@ def test_the_store_follows_seq(fresh):
         ["next patch", 3, "done", 0],
         ["gap", 5, "running", 1, "sync"],
         ["gap again", 1],
-        ["old snapshot", 2],
+        ["old snapshot", 2, 2],
         ["answer", 7, 3, 0],
-        ["no kernel", 1],
+        ["no kernel", 2],
+    ]
+
+
+#: Both stores, fed as the monitoring page feeds them: its polls and its "sync"
+#: request are separate HTTP requests, so a poll's patch can come before the
+#: snapshot asked earlier (a snapshot older than what is held).
+OUT_OF_ORDER = """() => {
+  const { RowStore } = window.job_table;
+  const { CurveStore } = window.metrics_view;
+  const row = (k, state) => ({ k, id: 'i' + k, task: 't', name: 'T', state, tags: {}, progress: [] });
+  const log = [];
+
+  const rows = new RowStore();
+  const sent = [];
+  rows.send = (m) => sent.push(m);
+  rows.resync();  // a view without a snapshot asks
+  // Patch 1 (both rows, whole) went to nobody; patch 2 changes row 1 only.
+  rows.patch({ type: 'patch', rows: [{ k: 1, state: 'running' }], seq: 2 });
+  log.push(['patch first', rows.rows.size, rows.synced, sent.length]);
+  rows.snapshot({ type: 'snapshot', rows: [row(0, 'waiting'), row(1, 'waiting')], tag_names: [], seq: 1 });
+  log.push(['older answer', rows.rows.size, rows.synced, sent.length]);
+  rows.snapshot({ type: 'snapshot', rows: [row(0, 'waiting'), row(1, 'running')], tag_names: [], seq: 2 });
+  log.push(['answer', rows.rows.size, rows.synced, rows.rows.get(1).state]);
+  rows.snapshot({ type: 'snapshot', rows: [row(0, 'waiting')], tag_names: [], seq: 1 });
+  log.push(['synced, older', rows.rows.size, sent.length]);  // ignored, nothing asked
+
+  const curves = new CurveStore();
+  const asked = [];
+  curves.send = (m) => asked.push(m);
+  curves.resync();
+  curves.patch({ type: 'patch', runs: [], append: { 0: { loss: [[2], [0.2]] } }, seq: 3 });
+  curves.snapshot({ type: 'snapshot', runs: [{ k: 0 }], curves: { 0: { loss: [[0, 1], [1, 0.5]] } }, seq: 2 });
+  log.push(['curves: older answer', curves.synced, asked.length, curves.seq]);
+  curves.snapshot({ type: 'snapshot', runs: [{ k: 0 }], curves: { 0: { loss: [[0, 1, 2], [1, 0.5, 0.2]] } }, seq: 3 });
+  log.push(['curves: answer', curves.synced, curves.curves.get(0).get('loss').x]);
+  return log;
+}"""
+
+
+def test_answers_out_of_order_end_complete(fresh):
+    """A store left without a row by a patch that came before its snapshot asks again
+    when the snapshot comes older, and takes the next: it never stays empty."""
+    assert fresh.evaluate(OUT_OF_ORDER) == [
+        ["patch first", 0, False, 1],
+        ["older answer", 0, False, 2],
+        ["answer", 2, True, "running"],
+        ["synced, older", 2, 2],
+        ["curves: older answer", False, 2, 3],
+        ["curves: answer", True, [0, 1, 2]],
     ]
 
 
