@@ -17,8 +17,11 @@ stdout line)::
 ``print_json`` prints it, ``run_json`` runs a child process and reads it back.
 
 The widget benchmarks count what widgets send with ``RecordingComms`` (the
-comm messages, and the size of each as JSON) and ``comm_traffic``, and the
-caller's loop stalls with ``StallProbe``.
+comm messages, and the size of each as JSON) and ``comm_traffic``; the loop
+benchmarks time the stalls of the loop they run on with ``StallProbe``.
+
+The tasks the benchmarks run are in ``bench_tasks.py`` (``TASK_MODULE``);
+``task_env`` makes it importable by a driver and its jobs.
 """
 
 from __future__ import annotations
@@ -49,6 +52,31 @@ def package_version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "?"
+
+
+# --- the task module ----------------------------------------------------------------
+
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+TASK_MODULE = "bench_tasks"  # benchmarks/bench_tasks.py
+
+
+def task_env(package: str) -> dict[str, str]:
+    """This process's environment for a driver and its jobs: ``TASK_MODULE``
+    importable, written with ``package`` (``XPM_BENCH_PKG``).
+
+    ``PYTHONPATH``: this folder, then, for xpm_nb, the xpm_nb this script runs
+    with (e.g. the checkout's ``src/``), for the reference the caller's ``PYTHONPATH``.
+    """
+    env = dict(os.environ, XPM_BENCH_PKG=package)
+    paths = [BENCHMARKS]
+    if package == "xpm_nb":
+        import xpm_nb  # on use: the reference's interpreter does not have it
+
+        paths.append(os.path.dirname(os.path.dirname(os.path.realpath(xpm_nb.__file__))))
+    elif env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
 
 
 # --- timing processes --------------------------------------------------------------
@@ -282,16 +310,23 @@ def comm_traffic(widget, first: int, elapsed: float) -> dict[str, float]:
 class StallProbe:
     """How late a ``period`` sleep wakes up on the loop it runs on: its stalls.
 
-    ``start()`` on the loop, ``await stop()``; ``summary(prefix)`` gives
-    ``{prefix}max_stall_ms`` and ``{prefix}p99_stall_ms`` (0 when never late);
-    ``stalls`` the ``(due, woke)`` times (``time.perf_counter``: the same clock in every
-    process) of each wake-up late by more than a millisecond.
+    ``start()`` on the loop, ``await stop()``; ``ticks`` holds the ``(due, woke)``
+    times (``time.perf_counter``: the same clock in every process) of every
+    wake-up, ``lateness`` how late each was, ``stalls`` those late by more than a
+    millisecond. ``summary(prefix)`` gives ``{prefix}max_stall_ms`` and
+    ``{prefix}p99_stall_ms`` (0 when never late).
+
+    Phases: ``mark(name)`` starts one (it lasts until the next mark);
+    ``summary(phase=name)`` counts the part of each stall inside it (a stall
+    spanning a submitting cell and the jobs' first steps is split between them).
+    ``on_tick`` is called after each wake-up (e.g. to sample memory).
     """
 
-    def __init__(self, period: float = 0.005):
+    def __init__(self, period: float = 0.005, on_tick: Optional[Callable[[], None]] = None):
         self.period = period
-        self.lateness: list[float] = []
-        self.stalls: list[tuple[float, float]] = []
+        self.on_tick = on_tick
+        self.ticks: list[tuple[float, float]] = []
+        self.phases: list[tuple[str, float]] = []
         self._task = None
 
     async def _tick(self) -> None:
@@ -300,10 +335,17 @@ class StallProbe:
         while True:
             due = time.perf_counter() + self.period
             await asyncio.sleep(self.period)
-            woke = time.perf_counter()
-            self.lateness.append(woke - due)
-            if woke - due > 0.001:
-                self.stalls.append((due, woke))
+            self.ticks.append((due, time.perf_counter()))
+            if self.on_tick is not None:
+                self.on_tick()
+
+    @property
+    def lateness(self) -> list[float]:
+        return [woke - due for due, woke in self.ticks]
+
+    @property
+    def stalls(self) -> list[tuple[float, float]]:
+        return [(due, woke) for due, woke in self.ticks if woke - due > 0.001]
 
     def start(self) -> None:
         import asyncio
@@ -319,8 +361,19 @@ class StallProbe:
         except asyncio.CancelledError:
             pass
 
-    def summary(self, prefix: str = "") -> dict[str, float]:
-        late = sorted(max(0.0, x) for x in self.lateness) or [0.0]
+    def mark(self, phase: str) -> None:
+        """``phase`` begins now (and the previous one ends)."""
+        self.phases.append((phase, time.perf_counter()))
+
+    def summary(self, prefix: str = "", phase: Optional[str] = None) -> dict[str, float]:
+        if phase is None:
+            late = sorted(max(0.0, woke - due) for due, woke in self.ticks) or [0.0]
+        else:
+            bounds = [t for _, t in self.phases] + [float("inf")]
+            i = [name for name, _ in self.phases].index(phase)
+            start, end = bounds[i], bounds[i + 1]
+            late = sorted(max(0.0, min(woke, end) - max(due, start))
+                          for due, woke in self.ticks if woke > start and due < end) or [0.0]
         return {f"{prefix}max_stall_ms": late[-1] * 1000,
                 f"{prefix}p99_stall_ms": percentile(late, 0.99) * 1000}
 

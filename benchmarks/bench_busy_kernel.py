@@ -56,30 +56,26 @@ from _common import (
     package_version,
     print_json,
     run_json,
+    task_env,
 )
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent / "tests"
-TASK_MODULE = "xpm_bench_busy_tasks"
-TASK_SOURCE = '''
-import time
-from xpm_nb import Param, Task
-
-
-class Sleep(Task):
-    i: Param[int]
-    seconds: Param[float]
-
-    def execute(self):
-        time.sleep(self.seconds)
-'''
 JOBS, SECONDS, MAX_JOBS, BLOCK, CUT = 10, 2.0, 2, 20.0, 10.0
 TICK = 0.002
 CATCH_UP = 0.050  # s: see tests/ssh/test_loop_stays_free.py, unexplained()
 
 
 class Probe:
-    """A ``call_later`` ticker on ``loop`` (any thread may start and read it)."""
+    """A ``call_later`` ticker on ``loop`` (any thread may start and read it).
+
+    Not ``_common.StallProbe`` (a coroutine sleeping on the loop it is started
+    from): this one ticks on a loop another thread runs (the scheduler's), its
+    lateness does not include the extra loop turn a task's wake-up takes, the
+    ``Sampler`` reads its ``due`` between ticks, and ``take()`` cuts the run into
+    windows; it is the probe of ``tests/ssh/test_loop_stays_free.py``, whose
+    ``own_stall`` computation this benchmark repeats.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
@@ -152,21 +148,16 @@ def own_stall(stalls, control, busy=None) -> float:
     return worst
 
 
-def _tasks():
-    import importlib
-
-    return importlib.import_module(TASK_MODULE)
-
-
 # --- the drivers ------------------------------------------------------------------
 
 
 def drive_busy(workdir: Path) -> dict:
+    from bench_tasks import Sleep
+
     from xpm_nb import experiment
     from xpm_nb.launchers.direct import DirectLauncher
     from xpm_nb.scheduler.loopthread import scheduler_loop
 
-    Sleep = _tasks().Sleep
     probe = Probe(scheduler_loop())
     # The control: the same ticker on a loop of another thread, running nothing else.
     control_loop = asyncio.new_event_loop()
@@ -192,7 +183,9 @@ def drive_busy(workdir: Path) -> dict:
             "busy_control_stall_ms": control_stall * 1000}
 
 
-async def _remote(server, workdir: Path, modules: Path) -> dict:
+async def _remote(server, workdir: Path) -> dict:
+    from bench_tasks import Sleep
+
     from infra.sshd import HOST_ALIAS
     from xpm_nb import experiment
     from xpm_nb.connectors.ssh import SshConnector
@@ -200,10 +193,8 @@ async def _remote(server, workdir: Path, modules: Path) -> dict:
     from xpm_nb.scheduler.jobs import JobState
     from xpm_nb.scheduler.loopthread import scheduler_loop
 
-    Sleep = _tasks().Sleep
-    src = str(Path(__import__("xpm_nb").__file__).resolve().parents[1])
     connector = SshConnector(HOST_ALIAS, ssh_config=server.ssh_config, python=sys.executable,
-                             env={"PYTHONPATH": os.pathsep.join([str(modules), src])},
+                             env={"PYTHONPATH": os.environ["PYTHONPATH"]},  # task_env's
                              localpath=str(workdir / "host"))
     SshConnector._cache[(HOST_ALIAS, ())] = connector
     ws = workdir / "remote-ws"
@@ -242,7 +233,7 @@ async def _remote(server, workdir: Path, modules: Path) -> dict:
             "reconnections": float(connector.session.reconnections)}
 
 
-def drive_remote(workdir: Path, modules: Path) -> dict:
+def drive_remote(workdir: Path) -> dict:
     sys.path.insert(0, str(TESTS))
     from infra.sshd import SshServer, sshd_available
 
@@ -251,7 +242,7 @@ def drive_remote(workdir: Path, modules: Path) -> dict:
         return {"skipped": why}
     server = SshServer().start()
     try:
-        return asyncio.run(_remote(server, workdir, modules))
+        return asyncio.run(_remote(server, workdir))
     finally:
         server.close()
 
@@ -262,16 +253,8 @@ def drive_remote(workdir: Path, modules: Path) -> dict:
 def measure_once(mode: str) -> dict:
     root = Path(tempfile.mkdtemp(prefix="xpm-bench-busy-"))
     try:
-        modules = root / "modules"
-        modules.mkdir()
-        (modules / f"{TASK_MODULE}.py").write_text(TASK_SOURCE)
-        import xpm_nb
-
-        src = str(Path(xpm_nb.__file__).resolve().parents[1])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(modules), src]))
-        cmd = [sys.executable, __file__, "--driver", mode, "--workdir", str(root / "ws"),
-               "--modules", str(modules)]
-        return run_json(cmd, env=env, cwd=root, timeout=600)
+        cmd = [sys.executable, __file__, "--driver", mode, "--workdir", str(root / "ws")]
+        return run_json(cmd, env=task_env("xpm_nb"), cwd=root, timeout=600)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -317,14 +300,13 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--driver", choices=["busy", "remote"], help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--modules", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.driver == "busy":
         print_json(drive_busy(args.workdir))
         return 0
     if args.driver == "remote":
-        print_json(drive_remote(args.workdir, args.modules))
+        print_json(drive_remote(args.workdir))
         return 0
     result = run(args.repeat, not args.no_remote)
     if args.json:

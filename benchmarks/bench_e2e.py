@@ -7,8 +7,8 @@ Each measurement starts a fresh *driver* process (this script with
 ``--driver``) that imports the package, opens an experiment on a new
 workspace, submits N tasks whose ``execute`` does nothing (each a different
 identifier), and leaves the experiment's ``with`` block once every job is
-done. Both packages run the same workload with their own direct launcher
-(one process per job). Figures:
+done. Both packages run the same workload (``bench_tasks.py``'s ``Nop``) with
+their own direct launcher (one process per job). Figures:
 
 * ``wall_s``: from opening the experiment to the end of its ``with`` block
   (the import of the package is not in it: see ``bench_import.py``);
@@ -36,7 +36,6 @@ The median of ``--repeat`` measurements is reported.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -52,49 +51,8 @@ from _common import (
     print_json,
     repeated_result,
     run_json,
+    task_env,
 )
-
-TASK_MODULE = "xpm_bench_tasks"
-
-# The task module: a trivial task, written with the package given by
-# XPM_BENCH_PKG (identifiers and job folders do not depend on it).
-TASK_SOURCE = '''
-"""Trivial tasks of the benchmarks (package from XPM_BENCH_PKG)."""
-import importlib
-import os
-
-pkg = importlib.import_module(os.environ["XPM_BENCH_PKG"])
-
-
-class Nop(pkg.Task):
-    """Does nothing: what it costs is the overhead of a job."""
-
-    i: pkg.Param[int]
-
-    def execute(self):
-        pass
-'''
-
-
-def write_task_module(folder: Path) -> Path:
-    """Write the task module into ``folder`` (to put on PYTHONPATH)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{TASK_MODULE}.py").write_text(TASK_SOURCE)
-    return folder
-
-
-def child_env(package: str, module_dir: Path) -> dict[str, str]:
-    """Environment of a driver (and so of its jobs): the task module importable."""
-    env = dict(os.environ, XPM_BENCH_PKG=package)
-    paths = [str(module_dir)]
-    if package == "xpm_nb":
-        import xpm_nb  # the xpm_nb this script runs with (e.g. the checkout's src/)
-
-        paths.append(str(Path(xpm_nb.__file__).resolve().parents[1]))
-    elif env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    return env
 
 
 def job_errors(root: Path, limit: int = 3) -> str:
@@ -115,7 +73,7 @@ def drive(package: str, n: int, workdir: Path) -> dict:
     import importlib
 
     pkg = importlib.import_module(package)
-    from xpm_bench_tasks import Nop
+    from bench_tasks import Nop
 
     driver_cpu0, jobs_cpu0 = cpu_s(), children_cpu_s()
     start = time.perf_counter()
@@ -144,7 +102,6 @@ def drive(package: str, n: int, workdir: Path) -> dict:
 def measure_once(package: str, n: int, floor_n: int = 10, keep: bool = False) -> dict:
     root = Path(tempfile.mkdtemp(prefix="xpm-bench-e2e-"))
     try:
-        module_dir = write_task_module(root / "modules")
         cmd = [
             sys.executable,
             __file__,
@@ -158,7 +115,7 @@ def measure_once(package: str, n: int, floor_n: int = 10, keep: bool = False) ->
         ]
         figures = run_json(
             cmd,
-            env=child_env(package, module_dir),
+            env=task_env(package),
             cwd=root,
             timeout=3600,
             explain=lambda: job_errors(root),

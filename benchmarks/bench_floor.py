@@ -4,8 +4,8 @@
     <ref-venv>/bin/python benchmarks/bench_floor.py --package experimaestro --json
 
 No job runner could run a task for less than starting
-``python -c "import xpm_bench_tasks"`` (the task module of ``bench_e2e.py``,
-which imports the package). The floor of N tasks is that cost times N, over
+``python -c "import bench_tasks"`` (the benchmarks' task module,
+``bench_tasks.py``, which imports the package). The floor of N tasks is that cost times N, over
 the cores, so the floor *per task* (with the ``wall x cores / N`` definition
 of ``bench_e2e.py``'s ``per_task_ms``) is the cost of one process. Figures:
 
@@ -25,58 +25,48 @@ The median of ``--repeat`` measurements is reported.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from _common import (
+    TASK_MODULE,
     children_cpu_s,
     command_wall_s,
     cores,
     metric_values,
     print_json,
     repeated_result,
+    task_env,
 )
-from bench_e2e import TASK_MODULE, child_env, write_task_module
 
 
 def floor_once(package: str, alone: int = 10) -> dict:
     """The floor per task: wall (median) and CPU (mean) of ``alone`` processes in a row."""
-    root = Path(tempfile.mkdtemp(prefix="xpm-bench-floor-"))
-    try:
-        env = child_env(package, write_task_module(root))
-        cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
-        command_wall_s(cmd, env)  # warm the file cache (and the bytecode cache, if enabled)
-        cpu = children_cpu_s()
-        walls = [command_wall_s(cmd, env) for _ in range(alone)]
-        cpu = children_cpu_s() - cpu
-        return {"per_task_ms": statistics.median(walls) * 1000, "cpu_ms": cpu / alone * 1000}
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    env = task_env(package)
+    cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
+    command_wall_s(cmd, env)  # warm the file cache (and the bytecode cache, if enabled)
+    cpu = children_cpu_s()
+    walls = [command_wall_s(cmd, env) for _ in range(alone)]
+    cpu = children_cpu_s() - cpu
+    return {"per_task_ms": statistics.median(walls) * 1000, "cpu_ms": cpu / alone * 1000}
 
 
 def measure_once(package: str, n: int, alone: int = 10) -> dict:
     figures = floor_once(package, alone)
-    root = Path(tempfile.mkdtemp(prefix="xpm-bench-floor-"))
-    try:
-        env = child_env(package, write_task_module(root))
-        cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
-        command_wall_s(cmd, env)
-        start = time.perf_counter()
-        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL) for _ in range(n)]
-        codes = [p.wait() for p in procs]
-        wall = time.perf_counter() - start
-        if any(codes):
-            msg = f"{cmd} failed: exit codes {sorted(set(codes))}"
-            raise RuntimeError(msg)
-        bare_cmd = [sys.executable, "-c", "pass"]
-        bare = statistics.median(command_wall_s(bare_cmd, env) for _ in range(5))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    env = task_env(package)
+    cmd = [sys.executable, "-c", f"import {TASK_MODULE}"]
+    command_wall_s(cmd, env)
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL) for _ in range(n)]
+    codes = [p.wait() for p in procs]
+    wall = time.perf_counter() - start
+    if any(codes):
+        msg = f"{cmd} failed: exit codes {sorted(set(codes))}"
+        raise RuntimeError(msg)
+    bare_cmd = [sys.executable, "-c", "pass"]
+    bare = statistics.median(command_wall_s(bare_cmd, env) for _ in range(5))
     figures.update(parallel_per_task_ms=wall * cores() / n * 1000, bare_ms=bare * 1000)
     return figures
 

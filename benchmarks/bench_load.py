@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import sys
 import tempfile
@@ -41,75 +40,26 @@ import time
 from pathlib import Path
 
 from _common import (
+    StallProbe,
     benchmark_result,
     cores,
     median_metrics,
     package_version,
-    percentile,
     print_json,
     rss_mb,
     run_json,
+    task_env,
 )
 
-TASK_MODULE = "xpm_load_tasks"
-TASK_SOURCE = '''
-import os, time
-from pathlib import Path
-from xpm_nb import Meta, Param, Task
 
+class PeakRss:
+    """The highest RSS sampled (at each wake-up of the loop's probe)."""
 
-class Nop(Task):
-    i: Param[int]
-    log: Meta[Path]
+    def __init__(self):
+        self.mb = 0.0
 
-    def execute(self):
-        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        os.write(fd, f"{self.i}\\n".encode())
-        os.close(fd)
-
-
-class Gate(Task):
-    release: Meta[Path]
-
-    def execute(self):
-        while not self.release.exists():
-            time.sleep(0.02)
-'''
-
-
-class Probe:
-    """Ticker wake-ups and RSS samples; stalls split by phase.
-
-    A stall is the time between when the ticker should have woken and when it
-    did; its part inside a phase's time span counts for that phase (a stall
-    spanning the submitting cell and the jobs' first steps is split between them).
-    """
-
-    def __init__(self, tick: float):
-        self.tick = tick
-        self.ticks: list[tuple[float, float]] = []  # (due, woke)
-        self.phases: list[tuple[str, float]] = []
-        self.rss_peak = 0.0
-        self.stop = asyncio.Event()
-
-    def enter(self, phase: str) -> None:
-        self.phases.append((phase, time.perf_counter()))
-
-    async def ticker(self) -> None:
-        while not self.stop.is_set():
-            due = time.perf_counter() + self.tick
-            await asyncio.sleep(self.tick)
-            self.ticks.append((due, time.perf_counter()))
-            self.rss_peak = max(self.rss_peak, rss_mb())
-
-    def stats(self, phase: str) -> tuple[float, float]:
-        """Max and 99th percentile of the stalls in ``phase``, in ms."""
-        bounds = [t for _, t in self.phases] + [float("inf")]
-        i = [name for name, _ in self.phases].index(phase)
-        start, end = bounds[i], bounds[i + 1]
-        stalls = sorted(max(0.0, min(woke, end) - max(due, start))
-                        for due, woke in self.ticks if woke > start and due < end) or [0.0]
-        return stalls[-1] * 1000, percentile(stalls, 0.99) * 1000
+    def sample(self) -> None:
+        self.mb = max(self.mb, rss_mb())
 
 
 async def ended(jobs) -> None:
@@ -120,14 +70,15 @@ async def ended(jobs) -> None:
 
 async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
                    root: Path) -> dict:
-    from xpm_load_tasks import Gate, Nop
+    from bench_tasks import Gate, LoggedNop
 
     from xpm_nb import experiment
     from xpm_nb.connectors.local import LocalConnector
     from xpm_nb.scheduler.jobs import JobState
 
-    probe = Probe(tick)
-    ticker = asyncio.create_task(probe.ticker())
+    rss_peak = PeakRss()
+    probe = StallProbe(tick, on_tick=rss_peak.sample)
+    probe.start()
     log, release = root / "runs.log", root / "release"
     xp = experiment(root / "ws", "load", project_paths=[])
     view = None
@@ -145,29 +96,29 @@ async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
     await asyncio.sleep(0.5)
     rss_base = rss_mb()
 
-    probe.enter("submit")
+    probe.mark("submit")
     start = time.perf_counter()
     tasks = []
     for i in range(n):
-        task = Nop.C(i=i, log=log)
+        task = LoggedNop.C(i=i, log=log)
         task.add_dependencies(token.dependency(1))
         task.submit()
         tasks.append(task)
     submit_s = time.perf_counter() - start
 
-    probe.enter("start")  # the jobs' coroutines take their first steps
+    probe.mark("start")  # the jobs' coroutines take their first steps
     queued = [t.__xpm__.job for t in tasks]
     start = time.perf_counter()
     while any(j.state is not JobState.READY for j in queued):
         await asyncio.sleep(0.01)
     start_s = time.perf_counter() - start
 
-    probe.enter("queue")
+    probe.mark("queue")
     await asyncio.sleep(window)
     states = {j.state for j in queued}
     rss_queued = rss_mb()
 
-    probe.enter("cancel")
+    probe.mark("cancel")
     start = time.perf_counter()
     for job in queued[run:]:
         job.cancel()
@@ -175,15 +126,14 @@ async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
     await ended(queued[run:])
     cancel_s = time.perf_counter() - start
 
-    probe.enter("run")
+    probe.mark("run")
     release.touch()
     start = time.perf_counter()
     await ended([*queued, gate_job])
     run_s = time.perf_counter() - start
-    probe.enter("end")
+    probe.mark("end")
     xp.close()
-    probe.stop.set()
-    await ticker
+    await probe.stop()
 
     ran = [int(x) for x in log.read_text().split()] if log.exists() else []
     if sorted(ran) != list(range(run)):
@@ -194,27 +144,24 @@ async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
         raise RuntimeError(msg)
     if any(j.state is not JobState.ERROR for j in queued[run:]):
         raise RuntimeError("a cancelled job did not end cancelled")
-    start_max, _ = probe.stats("start")
-    queue_max, queue_p99 = probe.stats("queue")
-    cancel_max, _ = probe.stats("cancel")
-    run_max, run_p99 = probe.stats("run")
+    stalls = {phase: probe.summary(phase=phase) for phase in ("start", "queue", "cancel", "run")}
     return {
         "submit_ms_per_job": submit_s / n * 1000,
         "start_s": start_s,
-        "start_max_stall_ms": start_max,
-        "queue_max_stall_ms": queue_max,
-        "queue_p99_stall_ms": queue_p99,
+        "start_max_stall_ms": stalls["start"]["max_stall_ms"],
+        "queue_max_stall_ms": stalls["queue"]["max_stall_ms"],
+        "queue_p99_stall_ms": stalls["queue"]["p99_stall_ms"],
         "cancel_cell_ms": cancel_cell_s * 1000,
         "cancel_ms": cancel_s * 1000,
-        "cancel_max_stall_ms": cancel_max,
-        "run_max_stall_ms": run_max,
-        "run_p99_stall_ms": run_p99,
+        "cancel_max_stall_ms": stalls["cancel"]["max_stall_ms"],
+        "run_max_stall_ms": stalls["run"]["max_stall_ms"],
+        "run_p99_stall_ms": stalls["run"]["p99_stall_ms"],
         "run_jobs_per_s": run / run_s,
         "rss_base_mb": rss_base,
         "rss_queued_mb": rss_queued,
         "rss_per_job_kb": (rss_queued - rss_base) * 1024 / n,
         "rss_end_mb": rss_mb(),
-        "rss_peak_mb": probe.rss_peak,
+        "rss_peak_mb": rss_peak.mb,
         "widgets": bool(view is not None),
     }
 
@@ -222,20 +169,13 @@ async def scenario(n: int, run: int, window: float, tick: float, widgets: bool,
 def measure_once(args) -> dict:
     root = Path(tempfile.mkdtemp(prefix="xpm-bench-load-"))
     try:
-        modules = root / "modules"
-        modules.mkdir()
-        (modules / f"{TASK_MODULE}.py").write_text(TASK_SOURCE)
-        import xpm_nb
-
-        src = str(Path(xpm_nb.__file__).resolve().parents[1])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(modules), src]))
         cmd = [sys.executable, __file__, "--driver", "--root", str(root), "--n", str(args.n),
                "--run", str(args.run), "--window", str(args.window), "--tick", str(args.tick)]
         if args.widgets:
             cmd.append("--widgets")
         if args.no_token_cache:
             cmd.append("--no-token-cache")
-        return run_json(cmd, env=env, timeout=3600)
+        return run_json(cmd, env=task_env("xpm_nb"), timeout=3600)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

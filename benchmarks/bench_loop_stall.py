@@ -37,33 +37,21 @@ import time
 from pathlib import Path
 
 from _common import (
+    StallProbe,
     benchmark_result,
     cores,
     median_metrics,
     metric_values,
     package_version,
-    percentile,
     print_json,
     run_json,
+    task_env,
 )
-from bench_e2e import child_env, job_errors, write_task_module
+from bench_e2e import job_errors
 
 
-async def _ticker(period: float, lateness: list[float], stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    while not stop.is_set():
-        before = loop.time()
-        await asyncio.sleep(period)
-        lateness.append(loop.time() - before - period)
-
-
-def _summary(lateness: list[float], prefix: str = "") -> dict:
-    lateness = sorted(lateness) or [0.0]
-    return {
-        f"{prefix}max_stall_ms": lateness[-1] * 1000,
-        f"{prefix}p99_stall_ms": percentile(lateness, 0.99) * 1000,
-        f"{prefix}ticks": len(lateness),
-    }
+def _summary(probe: StallProbe, prefix: str = "") -> dict:
+    return {**probe.summary(prefix), f"{prefix}ticks": len(probe.ticks)}
 
 
 async def _witness(period: float) -> dict:
@@ -72,19 +60,16 @@ async def _witness(period: float) -> dict:
     Started before the experiment; measures between the lines ``start`` and
     ``stop`` read on stdin.
     """
-    loop = asyncio.get_running_loop()
-    lateness: list[float] = []
-    stop = asyncio.Event()
+    probe = StallProbe(period)
     assert sys.stdin.readline().strip() == "start"
-    ticker = asyncio.create_task(_ticker(period, lateness, stop))
-    await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
-    stop.set()
-    await ticker
-    return _summary(lateness, "os_")
+    probe.start()
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "stop"
+    await probe.stop()
+    return _summary(probe, "os_")
 
 
 async def _notebook(n: int, workdir: Path, period: float) -> dict:
-    from xpm_bench_tasks import Nop
+    from bench_tasks import Nop
 
     import xpm_nb
 
@@ -104,15 +89,13 @@ async def _notebook(n: int, workdir: Path, period: float) -> dict:
 
     # Then the kernel is idle (a ticker stands for widgets and other cells)
     # while the jobs run; a later cell awaits them.
-    lateness: list[float] = []
-    stop = asyncio.Event()
+    probe = StallProbe(period)
     witness.stdin.write("start\n")
     witness.stdin.flush()
     start = time.perf_counter()
-    ticker = asyncio.create_task(_ticker(period, lateness, stop))
+    probe.start()
     await xp
-    stop.set()
-    await ticker
+    await probe.stop()
     run_s = time.perf_counter() - start
     os_figures = json.loads(witness.communicate("stop\n", timeout=60)[0])
     xp.close()
@@ -121,7 +104,7 @@ async def _notebook(n: int, workdir: Path, period: float) -> dict:
         msg = f"{done} of {n} jobs done in {workdir}"
         raise RuntimeError(msg)
     return {
-        **_summary(lateness),
+        **_summary(probe),
         **os_figures,
         "submit_cell_ms": submit_cell * 1000,
         "run_s": run_s,
@@ -131,7 +114,7 @@ async def _notebook(n: int, workdir: Path, period: float) -> dict:
 def measure_once(n: int, period: float) -> dict:
     root = Path(tempfile.mkdtemp(prefix="xpm-bench-stall-"))
     try:
-        env = child_env("xpm_nb", write_task_module(root / "modules"))
+        env = task_env("xpm_nb")
         cmd = [
             sys.executable,
             __file__,

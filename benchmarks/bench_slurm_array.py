@@ -64,8 +64,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import children_cpu_s, cores, cpu_s, peak_rss_mb, percentile, print_json, run_json
-from bench_e2e import TASK_MODULE, write_task_module
+from _common import (
+    BENCHMARKS,
+    TASK_MODULE,
+    children_cpu_s,
+    cores,
+    cpu_s,
+    peak_rss_mb,
+    percentile,
+    print_json,
+    run_json,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -214,7 +223,7 @@ def ours_launcher(mode: str, conf: str, binpath: str, interval: float):
 
 async def drive_ours(mode: str, n: int, workdir: Path, conf: str, binpath: str,
                      interval: float, diagnose: bool = False, gc_freeze: bool = False) -> dict:
-    from xpm_bench_tasks import Nop
+    from bench_tasks import Nop
 
     import xpm_nb
     from xpm_nb.scheduler.loopthread import scheduler_loop
@@ -258,9 +267,9 @@ async def drive_ours(mode: str, n: int, workdir: Path, conf: str, binpath: str,
 
 
 def drive_reference(n: int, workdir: Path, conf: str, binpath: str, interval: float) -> dict:
+    from bench_tasks import Nop
     from experimaestro import experiment
     from experimaestro.launchers.slurm import SlurmLauncher, SlurmOptions
-    from xpm_bench_tasks import Nop
 
     # Its launcherenv replaces the environment of sbatch (and so of the jobs): all of it.
     launcher = SlurmLauncher(options=SlurmOptions(partition="debug"), interval=interval,
@@ -354,10 +363,12 @@ def count_calls(log: Path) -> dict:
     return out
 
 
-def child_env(variant: str, modules: Path, cluster_env: dict) -> dict:
+def child_env(variant: str, cluster_env: dict) -> dict:
+    """The cluster's environment, ``bench_tasks`` importable (``_common.task_env``'s, but
+    the checkout's ``src/`` for xpm_nb and nothing else on the path for the reference)."""
     env = dict(cluster_env)
     env["XPM_BENCH_PKG"] = "experimaestro" if variant == "experimaestro" else "xpm_nb"
-    paths = [str(modules)]
+    paths = [BENCHMARKS]
     if variant != "experimaestro":
         paths.append(str(ROOT / "src"))
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -377,10 +388,9 @@ def measure(variant: str, n: int, cluster, interval: float, ref_python: str | No
             diagnose: bool = False, gc_freeze: bool = False) -> dict:
     root = Path(tempfile.mkdtemp(prefix=f"xpm-bench-slurm-{variant}-"))
     try:
-        modules = write_task_module(root / "modules")
         log = root / "calls.log"
         binpath = str(write_wrappers(root / "bin", log, variant == "experimaestro"))
-        env = child_env(variant, modules, cluster.env)
+        env = child_env(variant, cluster.env)
         wait_idle(cluster)
         if variant == "bare-array":
             figures = bare_array(n, root, env, binpath, interval)
