@@ -14,7 +14,10 @@ curves.png) is the README's docs/images/curves.png.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from support.labcharts import METRICS_VIEW as MV
+from support.labcharts import contrast, hold_jobs, text_colours
+from support.labui import LabUI
 
 SETUP = '''
 import time
@@ -72,7 +75,6 @@ MetricsView(xp, group="lr")
 '''
 
 TABLE = ".xpm-xp .xpm-jt"
-MV = ".xpm-mc:not(.xpm-xp .xpm-mc)"  # the MetricsView's (not the experiment view's panel)
 
 # (row key, text) of one column of the experiment's table, top to bottom.
 COLUMN = """(key) => {
@@ -94,63 +96,22 @@ PATHS = """() => Object.fromEntries([...document.querySelectorAll('.xpm-mc:not(.
   }]))"""
 
 
-def _allow(limit: Path, steps: int) -> None:
-    """Let the jobs go on to ``steps`` (written whole: a job never reads half a number)."""
-    tmp = limit.with_suffix(".tmp")
-    tmp.write_text(str(steps))
-    tmp.replace(limit)
-
-
-def _wait_js(lab, expression: str, arg=None, timeout: float = 60.0):
-    lab.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
-
-
-def _luminance(rgb: str) -> float:
-    parts = [float(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
-    lin = [(c / 255 / 12.92) if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in parts]
-    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-
-
-def _contrast(a: str, b: str) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-# The colour of a tagged field name, and the opaque colour behind it (its own
-# translucent background over the first opaque ancestor's).
-COLOURS = """() => {
-  const el = document.querySelector('.xpm-cv .xpm-fname.xpm-tagged');
-  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
-  let [r, g, b, a] = parse(getComputedStyle(el).backgroundColor);
-  if (a === undefined) a = 1;
-  let node = el.parentElement;
-  let under = null;
-  while (node) {
-    const c = parse(getComputedStyle(node).backgroundColor);
-    if (c.length === 3 || (c.length === 4 && c[3] > 0.99)) { under = c; break; }
-    node = node.parentElement;
-  }
-  under = under || [255, 255, 255];
-  const mix = [0, 1, 2].map((i) => Math.round([r, g, b][i] * a + under[i] * (1 - a)));
-  return { text: getComputedStyle(el).color, background: `rgb(${mix.join(', ')})` };
-}"""
-
-
 def test_metrics_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp_path):
     limit = tmp_path / "limit"
-    _allow(limit, 8)
+    hold_jobs(limit, 8)
     workdir = tmp_path / "ws"
     cells = [SETUP.format(limit=str(limit)), EXPERIMENT_CELL.format(workdir=str(workdir)),
              CONFIG_CELL, CURVES_CELL]
     nb = jupyterlab_server.write_notebook("metrics/curves.ipynb", cells)
     lab = lab_page
+    ui = LabUI(lab)
     try:
         lab.open(nb)
         lab.run_all()
 
         # --- the table: one column per metric, the last values, live ----------------------
         lab.wait_for(f"{TABLE} .xpm-jt-row")
-        _wait_js(lab, """() => [...document.querySelectorAll('.xpm-xp .xpm-jt-row')]
+        ui.wait_js("""() => [...document.querySelectorAll('.xpm-xp .xpm-jt-row')]
             .filter((r) => r.textContent.includes('step 7')).length === 7""")
         heads = lab.query(f"{TABLE} .xpm-jt-head > div")
         assert heads[:6] == ["state", "task", "lr", "seed", "loss", "accuracy"], heads
@@ -174,14 +135,14 @@ def test_metrics_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp_path):
         assert set(paths) == {"loss", "accuracy"}
         assert (paths["loss"]["means"], paths["loss"]["bands"], paths["loss"]["lines"]) == (4, 4, 0)
         assert paths["loss"]["points"] == 8
-        _allow(limit, 20)  # every job goes on to step 19
-        _wait_js(lab, PATHS.replace("() =>", "() => (") + ").loss.points === 20")
+        hold_jobs(limit, 20)  # every job goes on to step 19
+        ui.wait_js(f"() => ({PATHS})().loss.points === 20")
         shot_chart = screenshot_dir / "curves-grouped.png"
         lab.page.locator(MV).first.scroll_into_view_if_needed()
         lab.page.wait_for_timeout(300)
         lab.page.locator(MV).first.screenshot(path=str(shot_chart))
         lab.page.select_option(f"{MV} .xpm-mc-group", "")
-        _wait_js(lab, """() => document.querySelectorAll(
+        ui.wait_js("""() => document.querySelectorAll(
             ".xpm-mc-chart[data-metric='loss'] path.xpm-mc-line").length === 7""")
         # Hover: the run's tags.
         point = lab.page.evaluate("""() => {
@@ -190,30 +151,30 @@ def test_metrics_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp_path):
           return [p.x, p.y];
         }""")
         lab.page.mouse.move(*point)
-        _wait_js(lab, "() => document.querySelector('.xpm-mc-hover').textContent.includes('lr=')")
+        ui.wait_js("() => document.querySelector('.xpm-mc-hover').textContent.includes('lr=')")
         lab.page.select_option(f"{MV} .xpm-mc-group", "lr")
 
         # --- the experiment view's own curves panel, on demand ----------------------------
         lab.page.locator(".xpm-xp button.xpm-xp-curves-toggle").click()
-        _wait_js(lab, """() => document.querySelectorAll(
+        ui.wait_js("""() => document.querySelectorAll(
             ".xpm-xp .xpm-mc-chart[data-metric='loss'] path.xpm-mc-line").length === 7""")
         lab.page.locator(".xpm-xp button.xpm-xp-curves-toggle").click()  # closed again
 
         # --- a cancelled job is counted apart from the failed ones --------------------------
         lab.click(f"{TABLE} .xpm-jt-row[data-k='6'] button.xpm-cancel")
         lab.click(f"{TABLE} .xpm-jt-row[data-k='6'] button.xpm-cancel.xpm-confirming")  # asks first
-        _wait_js(lab, """() => {
+        ui.wait_js("""() => {
             const c = document.querySelector(".xpm-xp-counts [data-state='cancelled']");
             return c && c.dataset.count === '1';
         }""")
         assert lab.count(".xpm-xp-counts [data-state='error']") == 0
 
         # --- the log panel opens on stdout when stderr is empty -----------------------------
-        _allow(limit, 1000)
-        _wait_js(lab, """() => document.querySelectorAll(
+        hold_jobs(limit, 1000)
+        ui.wait_js("""() => document.querySelectorAll(
             ".xpm-xp .xpm-jt-row[data-state='done']").length === 6""", timeout=120)
         lab.page.locator(f"{TABLE} .xpm-jt-row[data-k='1'] .xpm-c-task").click()
-        _wait_js(lab, """() => {
+        ui.wait_js("""() => {
             const log = document.querySelector('.xpm-xp .xpm-jt-detail .xpm-log');
             return log && log.innerText.includes('trained lr=');
         }""")
@@ -250,11 +211,11 @@ def test_metrics_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp_path):
         lab.page.set_viewport_size({"width": 1100, "height": 900})
         lab.page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', "
                           "{theme: 'JupyterLab Dark'})")
-        _wait_js(lab, "() => document.body.dataset.jpThemeLight === 'false'")
+        ui.wait_js("() => document.body.dataset.jpThemeLight === 'false'")
         lab.page.wait_for_timeout(500)
-        colours = lab.page.evaluate(COLOURS)
+        colours = text_colours(lab.page, ".xpm-cv .xpm-fname.xpm-tagged")
         assert colours["text"] != colours["background"]
-        assert _contrast(colours["text"], colours["background"]) >= 4.5, colours
+        assert contrast(colours["text"], colours["background"]) >= 4.5, colours
         lab.page.locator(".xpm-cv").first.scroll_into_view_if_needed()
         lab.page.locator(".xpm-cv").first.screenshot(path=str(screenshot_dir / "config-dark.png"))
         lab.page.locator(MV).first.screenshot(path=str(screenshot_dir / "curves-dark.png"))
@@ -265,4 +226,4 @@ def test_metrics_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp_path):
         reasons = [json.loads(p.read_text())["reason"] for p in workdir.glob("jobs/*/*/*.failed")]
         assert reasons == ["cancelled"]
     finally:
-        _allow(limit, 1000000)
+        hold_jobs(limit, 1000000)

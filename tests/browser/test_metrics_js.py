@@ -11,22 +11,16 @@ the points of a patch.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import re
 
 import pytest
 
+from support import chartpage as chart
 from support.blankpage import blank_page, clean
 from xpm_nb.scheduler.follow import metrics_log
 from xpm_nb.scheduler.jobs import Job, JobState
-from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
 from xpm_nb.widgets.metrics import CurveState
 from xpm_nb.widgets.rows import JobTableState
-
-WIDGET_TESTS = Path(__file__).resolve().parents[1] / "widgets"
-if str(WIDGET_TESTS) not in sys.path:
-    sys.path.insert(0, str(WIDGET_TESTS))
-
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +30,13 @@ def page(tmp_path_factory):
 
 @pytest.fixture
 def fresh(page):
-    yield from clean(page, viewport={"width": 1280, "height": 900})
+    yield from clean(page, viewport=chart.VIEWPORT)
 
 
 def make_jobs(tmp_path, n: int) -> list[Job]:
-    from widget_tasks import Fail
-
     from xpm_nb import tag
 
-    workspace = Workspace(WorkspaceSettings(tmp_path / "ws"))
-    return [Job(Fail.C(code=tag(i)), workspace=workspace) for i in range(n)]
+    return chart.fail_jobs(tmp_path, [tag(i) for i in range(n)])
 
 
 def log(job, nth: int, step: int, **values) -> None:
@@ -67,48 +58,21 @@ def table_state(tmp_path) -> tuple[dict, JobTableState, list[Job]]:
              "patch": {}, "n_jobs": 4}, state, jobs)
 
 
-RENDER_TABLE = """async (state) => {
-  const model = new FakeModel(state);
-  const el = document.createElement('div');
-  document.body.appendChild(el);
-  const mod = window.job_table.default;
-  mod.initialize({ model });
-  mod.render({ model, el });
-  await new Promise((r) => setTimeout(r, 50));
-  window.current = { model, el };
-}"""
-
-# Row keys, top to bottom, and the text of one column.
-COLUMN = """(key) => {
-  const el = window.current.el;
-  const heads = [...el.querySelectorAll('.xpm-jt-head > div')].map((d) => d.dataset.col);
-  const i = heads.indexOf(key);
-  return [...el.querySelectorAll('.xpm-jt-row')].filter((r) => r.style.display !== 'none')
-    .map((r) => [parseFloat(r.style.transform.replace('translateY(', '')), r.dataset.k, r.children[i].textContent])
-    .sort((a, b) => a[0] - b[0]).map((x) => [Number(x[1]), x[2]]);
-}"""
-
-CLICK = """async (key) => {
-  window.current.el.querySelector(`.xpm-jt-head [data-col="${key}"]`).click();
-  await new Promise((r) => setTimeout(r, 60));
-}"""
-
-
 def test_metric_columns_sort_best_first_and_update(fresh, tmp_path):
     state, table, jobs = table_state(tmp_path)
-    fresh.evaluate(RENDER_TABLE, state)
+    chart.render(fresh, "job_table", state, settle=50)
     heads = fresh.evaluate("() => [...window.current.el.querySelectorAll('.xpm-jt-head > div')].map((d) => d.textContent)")
     assert heads == ["state", "task", "code", "loss", "accuracy", "progress", "duration", ""]
-    assert fresh.evaluate(COLUMN, "metric:loss") == [[0, "0.5"], [1, "0.1"], [2, "0.9"], [3, ""]]
+    assert chart.column(fresh, "metric:loss") == [[0, "0.5"], [1, "0.1"], [2, "0.9"], [3, ""]]
     # A loss: lowest first; an accuracy: highest first. Empty values last both ways.
-    fresh.evaluate(CLICK, "metric:loss")
-    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:loss")] == [1, 0, 2, 3]
-    fresh.evaluate(CLICK, "metric:loss")  # the other way
-    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:loss")][:3] == [2, 0, 1]
-    fresh.evaluate(CLICK, "metric:accuracy")
-    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:accuracy")] == [1, 0, 2, 3]
+    chart.sort_by(fresh, "metric:loss")
+    assert [k for k, _ in chart.column(fresh, "metric:loss")] == [1, 0, 2, 3]
+    chart.sort_by(fresh, "metric:loss")  # the other way
+    assert [k for k, _ in chart.column(fresh, "metric:loss")][:3] == [2, 0, 1]
+    chart.sort_by(fresh, "metric:accuracy")
+    assert [k for k, _ in chart.column(fresh, "metric:accuracy")] == [1, 0, 2, 3]
     # No progress bar, but metrics: the step and the values instead of an empty bar.
-    progress = fresh.evaluate(COLUMN, "progress")
+    progress = chart.column(fresh, "progress")
     assert dict(progress)[0] == "step 0 · loss 0.5 · accuracy 0.7"
     assert dict(progress)[3] == ""
     assert fresh.evaluate("() => window.current.el.querySelectorAll('.xpm-jt-row .xpm-bar').length") == 0
@@ -117,16 +81,15 @@ def test_metric_columns_sort_best_first_and_update(fresh, tmp_path):
     table.mark(jobs[2])
     patch = table.patch()
     assert set(patch["rows"][0]) == {"k", "metrics", "step"}
-    fresh.evaluate("(p) => window.current.model.change('patch', p)", patch)
-    fresh.wait_for_timeout(60)
-    assert [k for k, _ in fresh.evaluate(COLUMN, "metric:accuracy")] == [2, 1, 0, 3]
-    assert dict(fresh.evaluate(COLUMN, "metric:accuracy"))[2] == "0.99"
+    chart.change(fresh, "patch", patch, settle=60)
+    assert [k for k, _ in chart.column(fresh, "metric:accuracy")] == [2, 1, 0, 3]
+    assert dict(chart.column(fresh, "metric:accuracy"))[2] == "0.99"
 
 
 def test_a_narrow_table_scrolls_sideways(fresh, tmp_path):
     state, _, _ = table_state(tmp_path)
     fresh.set_viewport_size({"width": 560, "height": 700})
-    fresh.evaluate(RENDER_TABLE, state)
+    chart.render(fresh, "job_table", state, settle=50)
     shown = fresh.evaluate("""() => {
       const el = window.current.el;
       const scroller = el.querySelector('.xpm-jt-scroll');
@@ -153,32 +116,12 @@ def curve_state(tmp_path) -> tuple[CurveState, list[Job]]:
     return state, jobs
 
 
-RENDER_CHART = """async (state) => {
-  const model = new FakeModel(state);
-  const el = document.createElement('div');
-  document.body.appendChild(el);
-  const mod = window.metrics_view.default;
-  mod.initialize({ model });
-  mod.render({ model, el });
-  await new Promise((r) => setTimeout(r, 300));
-  window.current = { model, el };
-}"""
-
-PATHS = """() => Object.fromEntries([...window.current.el.querySelectorAll('.xpm-mc-chart')].map((c) => [
-  c.dataset.metric, {
-    lines: c.querySelectorAll('path.xpm-mc-line').length,
-    means: c.querySelectorAll('path.xpm-mc-mean').length,
-    bands: c.querySelectorAll('path.xpm-mc-band').length,
-    points: [...c.querySelectorAll('path.xpm-mc-line, path.xpm-mc-mean')].map((p) => (p.getAttribute('d').match(/[ML]/g) || []).length),
-  }]))"""
-
-
 def test_charts_draw_a_curve_per_run_and_add_live_points(fresh, tmp_path):
     state, jobs = curve_state(tmp_path)
     model = {"_xpm_id": "mv", "title": "sweep", "tag_names": ["code", "lr"], "snapshot": state.snapshot(),
              "patch": {}, "color_by": "lr", "group_by": "", "log_scale": False, "smoothing": 0.0}
-    fresh.evaluate(RENDER_CHART, model)
-    paths = fresh.evaluate(PATHS)
+    chart.render(fresh, "metrics_view", model)
+    paths = chart.paths(fresh)
     assert paths["loss"]["lines"] == 4 and paths["accuracy"]["lines"] == 4
     assert paths["loss"]["points"] == [5, 5, 5, 5]
     # Coloured by lr: two colours, the runs sharing a value share one.
@@ -189,9 +132,8 @@ def test_charts_draw_a_curve_per_run_and_add_live_points(fresh, tmp_path):
         state.add_event(jobs[0], 1, step, 20.0 + step, {"loss": 0.1, "accuracy": 0.9})
     patch = state.patch()
     assert patch["append"] == {"0": {"loss": [[5, 6], [0.1, 0.1]], "accuracy": [[5, 6], [0.9, 0.9]]}}
-    fresh.evaluate("(p) => window.current.model.change('patch', p)", patch)
-    fresh.wait_for_timeout(350)
-    assert fresh.evaluate(PATHS)["loss"]["points"] == [7, 5, 5, 5]
+    chart.change(fresh, "patch", patch, settle=350)
+    assert chart.paths(fresh)["loss"]["points"] == [7, 5, 5, 5]
     # Hover: the run's tags.
     point = fresh.evaluate("""() => {
       const path = document.querySelector("[data-metric=loss] path.xpm-mc-line[data-key='2']");
@@ -203,7 +145,7 @@ def test_charts_draw_a_curve_per_run_and_add_live_points(fresh, tmp_path):
     # Grouped by lr: a mean and a band per value, no single curves.
     fresh.select_option(".xpm-mc-group", "lr")
     fresh.wait_for_timeout(350)
-    grouped = fresh.evaluate(PATHS)["loss"]
+    grouped = chart.paths(fresh)["loss"]
     assert (grouped["lines"], grouped["means"], grouped["bands"]) == (0, 2, 2)
     assert fresh.evaluate("() => window.current.model.get('group_by')") == "lr"
     # Log scale and smoothing change the drawing, not the data.
@@ -231,40 +173,9 @@ def test_saved_copy_of_the_chart_holds_its_curves(fresh, tmp_path):
     state, _ = curve_state(tmp_path)
     model = {"_xpm_id": "mv2", "title": "", "tag_names": ["lr"], "snapshot": state.snapshot(),
              "patch": {}, "color_by": "", "group_by": "", "log_scale": False, "smoothing": 0.0}
-    fresh.evaluate(RENDER_CHART, model)
+    chart.render(fresh, "metrics_view", model)
     saved = fresh.evaluate("() => globalThis[Symbol.for('xpm_nb.views')].models.get('mv2').snapshot()")
     assert saved["curves"] == state.snapshot()["curves"]  # 1 == 1.0: JSON numbers alike
-
-
-EXPERIMENT = """async ([state, snapshot, patch]) => {
-  const model = new FakeModel(state);
-  const el = document.createElement('div');
-  document.body.appendChild(el);
-  const mod = window.experiment_view.default;
-  mod.initialize({ model });
-  mod.render({ model, el });
-  await new Promise((r) => setTimeout(r, 50));
-  const out = { before: model.sent.length, panel: el.querySelectorAll('.xpm-mc').length };
-  el.querySelector('button.xpm-xp-curves-toggle').click();
-  await new Promise((r) => setTimeout(r, 50));
-  out.asked = model.sent.slice(out.before);
-  // The kernel's answer (a custom message), then a patch of new points.
-  model.trigger('msg:custom', snapshot, []);
-  await new Promise((r) => setTimeout(r, 300));
-  out.lines = el.querySelectorAll(".xpm-mc-chart[data-metric='loss'] path.xpm-mc-line").length;
-  model.change('curves_patch', patch);
-  await new Promise((r) => setTimeout(r, 350));
-  out.points = (el.querySelector(".xpm-mc-chart[data-metric='loss'] path.xpm-mc-line[data-key='0']")
-    .getAttribute('d').match(/[ML]/g) || []).length;
-  const group = el.querySelector('.xpm-mc-group');
-  group.value = 'lr';
-  group.dispatchEvent(new Event('change'));
-  await new Promise((r) => setTimeout(r, 350));
-  out.group = model.get('curves_group_by');
-  out.means = el.querySelectorAll(".xpm-mc-chart[data-metric='loss'] path.xpm-mc-mean").length;
-  out.rows = el.querySelectorAll('.xpm-jt-row').length;  // the table is still there
-  return out;
-}"""
 
 
 def test_the_experiment_view_opens_the_curves_on_demand(fresh, tmp_path):
@@ -276,7 +187,19 @@ def test_the_experiment_view_opens_the_curves_on_demand(fresh, tmp_path):
     snapshot = {**curves.snapshot(), "type": "curves_snapshot"}
     curves.add_event(jobs[0], 1, 5, 30.0, {"loss": 0.05})
     patch = curves.patch()
-    out = fresh.evaluate(EXPERIMENT, [state, snapshot, patch])
-    assert out["panel"] == 0 and out["asked"] == [{"type": "curves_sync"}]  # nothing before a click
-    assert out["lines"] == 4 and out["points"] == 6
-    assert out["group"] == "lr" and out["means"] == 2 and out["rows"] == 4
+    chart.render(fresh, "experiment_view", state, settle=50)
+    before = len(chart.sent(fresh))
+    panel = fresh.evaluate("() => window.current.el.querySelectorAll('.xpm-mc').length")
+    chart.open_curves(fresh)
+    assert panel == 0 and chart.sent(fresh)[before:] == [{"type": "curves_sync"}]  # nothing before a click
+    # The kernel's answer (a custom message), then a patch of new points.
+    chart.message(fresh, snapshot, settle=300)
+    lines = chart.paths(fresh)["loss"]["lines"]
+    chart.change(fresh, "curves_patch", patch, settle=350)
+    first = fresh.get_attribute(".xpm-mc-chart[data-metric='loss'] path.xpm-mc-line[data-key='0']", "d")
+    assert lines == 4 and len(re.findall("[ML]", first)) == 6
+    fresh.select_option(".xpm-mc-group", "lr")
+    fresh.wait_for_timeout(350)
+    group = fresh.evaluate("() => window.current.model.get('curves_group_by')")
+    rows = fresh.evaluate("() => window.current.el.querySelectorAll('.xpm-jt-row').length")
+    assert group == "lr" and chart.paths(fresh)["loss"]["means"] == 2 and rows == 4  # the table is still there

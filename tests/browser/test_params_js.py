@@ -15,23 +15,16 @@ blank page with a fake model.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
+from support import chartpage as chart
 from support.blankpage import blank_page, clean
 from xpm_nb.scheduler.follow import metrics_log
 from xpm_nb.scheduler.jobs import Job, JobState
-from xpm_nb.scheduler.workspace import Workspace, WorkspaceSettings
 from xpm_nb.widgets.metrics import MAX_POINTS, CurveState
 from xpm_nb.widgets.params import parameter_points
 from xpm_nb.widgets.rows import JobTableState
 from xpm_nb.widgets.static import format_metric
-
-WIDGET_TESTS = Path(__file__).resolve().parents[1] / "widgets"
-if str(WIDGET_TESTS) not in sys.path:
-    sys.path.insert(0, str(WIDGET_TESTS))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,7 @@ def page(tmp_path_factory):
 
 @pytest.fixture
 def fresh(page):
-    yield from clean(page, viewport={"width": 1280, "height": 900})
+    yield from clean(page, viewport=chart.VIEWPORT)
 
 
 TAGS = [{"lr": 0.001, "opt": "sgd", "layers": 2}, {"lr": 0.01, "opt": "adam", "layers": 10},
@@ -51,15 +44,10 @@ TAGS = [{"lr": 0.001, "opt": "sgd", "layers": 2}, {"lr": 0.01, "opt": "adam", "l
 
 def grid(tmp_path, tags=TAGS) -> tuple[CurveState, list[Job]]:
     """Runs with these tags, each with a loss curve (the third one long: thinned)."""
-    from widget_tasks import Fail
-
-    workspace = Workspace(WorkspaceSettings(tmp_path / "ws"))
+    jobs = chart.fail_jobs(tmp_path, range(len(tags)))
     state = CurveState()
-    jobs = []
-    for i, t in enumerate(tags):
-        job = Job(Fail.C(code=i), workspace=workspace)
+    for i, (job, t) in enumerate(zip(jobs, tags)):
         job.tags = dict(t)
-        jobs.append(job)
         state.add(job)
         state.set_history(job, (1, 0.0, {}))
         n = 3 * MAX_POINTS if i == 2 else 4
@@ -112,30 +100,14 @@ def test_extremes_follow_appended_points_and_whole_curves(fresh):
     assert out == {"a": [-1, 9], "b": [-4, 12], "c": [5, 5], "saved": {"0": {"loss": [5, 5]}}}
 
 
-RENDER = """async ([state, select]) => {
-  const model = new FakeModel(state);
-  const el = document.createElement('div');
-  el.style.width = '560px';
-  document.body.appendChild(el);
-  const mod = window.metrics_view.default;
-  mod.initialize({ model });
-  mod.render({ model, el });
-  await new Promise((r) => setTimeout(r, 300));
-  window.current = { model, el };
-}"""
-
-DOTS = """() => [...window.current.el.querySelectorAll('.xpm-pc-chart circle.xpm-pc-point')].map((c) => ({
-  k: Number(c.dataset.k), cx: Number(c.getAttribute('cx')), cy: Number(c.getAttribute('cy')), fill: c.getAttribute('fill') }))"""
-
-
 def test_the_panel_draws_a_point_per_run_live(fresh, tmp_path):
     state, jobs = grid(tmp_path, TAGS[:3])
     model = {"_xpm_id": "pv", "title": "grid", "tag_names": ["lr", "opt", "layers"], "snapshot": state.snapshot(),
              "patch": {}, "color_by": "opt", "group_by": "", "log_scale": False, "smoothing": 0.0,
              "panel": "parameters", "param_metric": "", "param_x": "lr", "param_best": "last"}
-    fresh.evaluate(RENDER, [model, None])
+    chart.render(fresh, "metrics_view", model, width=560)
     assert fresh.is_visible(".xpm-pc-chart") and not fresh.is_visible(".xpm-mc-charts")
-    dots = fresh.evaluate(DOTS)
+    dots = chart.dots(fresh)
     assert [d["k"] for d in dots] == [0, 1, 2]
     # lr on a log scale (0.001 to 0.1): evenly spaced; higher loss is higher up (smaller y).
     assert dots[1]["cx"] - dots[0]["cx"] == pytest.approx(dots[2]["cx"] - dots[1]["cx"], abs=0.2)
@@ -144,16 +116,13 @@ def test_the_panel_draws_a_point_per_run_live(fresh, tmp_path):
     assert fresh.get_attribute(".xpm-pc-chart svg", "data-kind") == "numeric"
     assert "lr (log scale)" in fresh.inner_text(".xpm-pc-chart")
     # Live: a new run joins, the first one's last value drops: coalesced redraws follow.
-    from widget_tasks import Fail
-
-    late = Job(Fail.C(code=9), workspace=jobs[0].workspace)
+    late = chart.fail_job(jobs[0].workspace, 9)
     late.tags = {"lr": 1.0, "opt": "adam"}
     state.add(late)
     state.set_history(late, (1, 0.0, {"loss": ([0], [0.5])}))
     state.add_event(jobs[0], 1, 10, 50.0, {"loss": -3.0})
-    fresh.evaluate("(p) => window.current.model.trigger('msg:custom', p, [])", state.patch())
-    fresh.wait_for_timeout(400)
-    after = fresh.evaluate(DOTS)
+    chart.message(fresh, state.patch(), settle=400)
+    after = chart.dots(fresh)
     assert [d["k"] for d in after] == [0, 1, 2, 3]
     assert after[0]["cy"] > max(d["cy"] for d in after[1:])  # the lowest value now
     # Hover: the run's tags and value.
@@ -167,7 +136,7 @@ def test_the_panel_draws_a_point_per_run_live(fresh, tmp_path):
     assert fresh.evaluate("() => [window.current.model.get('param_best'), window.current.model.get('param_x')]") == [
         "min", "opt"]
     assert fresh.get_attribute(".xpm-pc-chart svg", "data-kind") == "categorical"
-    strip = fresh.evaluate(DOTS)
+    strip = chart.dots(fresh)
     labels = fresh.evaluate("() => [...document.querySelectorAll('.xpm-pc-chart .xpm-mc-axis text')].map((t) => t.textContent)")
     assert "adam" in labels and "sgd" in labels
     # adam (k 1 and 3) in the first column, sgd (k 0 and 2) in the second.
@@ -179,19 +148,6 @@ def test_the_panel_draws_a_point_per_run_live(fresh, tmp_path):
     assert fresh.is_visible(".xpm-mc-charts") and not fresh.is_visible(".xpm-pc-chart")
 
 
-RENDER_SELECT = """async (state) => {
-  const model = new FakeModel(state);
-  const el = document.createElement('div');
-  el.style.width = '560px';
-  document.body.appendChild(el);
-  const mod = window.metrics_view.default;
-  mod.initialize({ model });
-  window.selected = [];
-  mod.render({ model, el, select: (run) => window.selected.push(run.k) });
-  await new Promise((r) => setTimeout(r, 300));
-  window.current = { model, el };
-}"""
-
 FOCUSED = """() => { const a = document.activeElement;
   return a && a.matches('circle.xpm-pc-point') ? { k: Number(a.dataset.k), label: a.getAttribute('aria-label'),
     role: a.getAttribute('role'), hover: document.querySelector('.xpm-mc-hover').textContent } : null; }"""
@@ -202,7 +158,7 @@ def test_the_points_are_keyboard_usable_and_keep_the_focus_live(fresh, tmp_path)
     model = {"_xpm_id": "pk", "title": "grid", "tag_names": ["lr", "opt", "layers"], "snapshot": state.snapshot(),
              "patch": {}, "color_by": "", "group_by": "", "log_scale": False, "smoothing": 0.0,
              "panel": "parameters", "param_metric": "", "param_x": "lr", "param_best": "last"}
-    fresh.evaluate(RENDER_SELECT, model)
+    chart.render(fresh, "metrics_view", model, width=560, select=True)
     # Tab from the toolbar's last control reaches the points, in run order.
     fresh.focus(".xpm-mc-log")
     fresh.keyboard.press("Tab")
@@ -221,8 +177,7 @@ def test_the_points_are_keyboard_usable_and_keep_the_focus_live(fresh, tmp_path)
     # A live patch redraws the chart (new elements): the focus stays on run 1's point.
     fresh.evaluate("() => { window.before = document.activeElement; }")
     state.add_event(jobs[1], 1, 10, 50.0, {"loss": 7.5})
-    fresh.evaluate("(p) => window.current.model.trigger('msg:custom', p, [])", state.patch())
-    fresh.wait_for_timeout(400)
+    chart.message(fresh, state.patch(), settle=400)
     assert fresh.evaluate("() => window.before.isConnected") is False  # redrawn
     focused = fresh.evaluate(FOCUSED)
     assert focused["k"] == 1 and "last loss = 7.5" in focused["label"] and focused["hover"] == focused["label"]
@@ -233,22 +188,6 @@ def test_the_points_are_keyboard_usable_and_keep_the_focus_live(fresh, tmp_path)
     fresh.keyboard.press("Shift+Tab")
     assert fresh.evaluate(FOCUSED) is None
     assert fresh.inner_text(".xpm-mc-hover").strip() == ""
-
-
-EXPERIMENT = """async ([state, snapshot]) => {
-  const model = new FakeModel(state);
-  const el = document.createElement('div');
-  document.body.appendChild(el);
-  const mod = window.experiment_view.default;
-  mod.initialize({ model });
-  mod.render({ model, el });
-  await new Promise((r) => setTimeout(r, 50));
-  el.querySelector('button.xpm-xp-curves-toggle').click();
-  await new Promise((r) => setTimeout(r, 50));
-  model.trigger('msg:custom', snapshot, []);
-  await new Promise((r) => setTimeout(r, 350));
-  window.current = { model, el };
-}"""
 
 
 def test_a_point_opens_its_runs_row_in_the_experiment_view(fresh, tmp_path):
@@ -264,20 +203,20 @@ def test_a_point_opens_its_runs_row_in_the_experiment_view(fresh, tmp_path):
              "curves_patch": {}, "curves_color_by": "", "curves_group_by": "", "curves_log_scale": False,
              "curves_smoothing": 0.0, "curves_panel": "parameters", "curves_param_metric": "loss",
              "curves_param_x": "lr", "curves_param_best": "last"}
-    fresh.evaluate(EXPERIMENT, [state, {**curves.snapshot(), "type": "curves_snapshot"}])
-    assert len(fresh.evaluate(DOTS)) == 3
+    chart.render(fresh, "experiment_view", state, settle=50)
+    chart.open_curves(fresh)
+    chart.message(fresh, {**curves.snapshot(), "type": "curves_snapshot"}, settle=350)
+    assert len(chart.dots(fresh)) == 3
     fresh.click(".xpm-pc-chart circle[data-k='0']")
     fresh.wait_for_timeout(200)
     selected = fresh.evaluate("() => [...document.querySelectorAll('.xpm-jt-row.xpm-selected')].map((r) => Number(r.dataset.k))")
     assert selected == [2]  # jobs[0] is the table's third row
     assert fresh.get_attribute(".xpm-pc-chart circle[data-k='0']", "class").count("xpm-pc-picked") == 1
     # The kernel's patches come as messages: a new point moves the run's dot.
-    before = fresh.evaluate(DOTS)
+    before = chart.dots(fresh)
     curves.add_event(jobs[1], 1, 9, 90.0, {"loss": 50.0})
-    fresh.evaluate("(p) => window.current.model.trigger('msg:custom', p, [])",
-                   {**curves.patch(), "type": "curves_patch"})
-    fresh.wait_for_timeout(400)
-    after = fresh.evaluate(DOTS)
+    chart.message(fresh, {**curves.patch(), "type": "curves_patch"}, settle=400)
+    after = chart.dots(fresh)
     assert after[1]["cy"] < before[1]["cy"] and after[0]["cx"] == before[0]["cx"]
 
 
@@ -302,10 +241,7 @@ def test_metric_values_read_alike_live_and_static(fresh):
 
 
 def test_a_failed_rows_progress_is_kept_in_the_table(fresh, tmp_path):
-    from widget_tasks import Fail
-
-    workspace = Workspace(WorkspaceSettings(tmp_path / "ws"))
-    job = Job(Fail.C(code=1), workspace=workspace)
+    [job] = chart.fail_jobs(tmp_path, [1])
     job.progress = [{"level": 0, "progress": 0.4, "desc": "epochs"}]
     metrics_log(job)
     job.state = JobState.ERROR
@@ -314,14 +250,7 @@ def test_a_failed_rows_progress_is_kept_in_the_table(fresh, tmp_path):
     table.baseline()
     state = {"_xpm_id": "ft", "title": "t", "tag_names": table.tag_names, "metric_names": table.metric_names,
              "counts": table.counts(), "snapshot": table.compact_snapshot(), "patch": {}, "n_jobs": 1}
-    fresh.evaluate("""async (state) => {
-      const model = new FakeModel(state);
-      const el = document.createElement('div');
-      document.body.appendChild(el);
-      window.job_table.default.initialize({ model });
-      window.job_table.default.render({ model, el });
-      await new Promise((r) => setTimeout(r, 60));
-    }""", state)
+    chart.render(fresh, "job_table", state, settle=60)
     cell = fresh.locator(".xpm-jt-row .xpm-c-progress")
     assert cell.get_attribute("title") == "failed at 40% (epochs): the last progress it reported"
     assert cell.inner_text().strip() == "40%"

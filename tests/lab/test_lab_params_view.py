@@ -15,9 +15,12 @@ Screenshots: artifacts params-*.png.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
+
+from support.labcharts import METRICS_VIEW as MV
+from support.labcharts import contrast, hold_jobs, text_colours
+from support.labui import LabUI
 
 SETUP = '''
 import time
@@ -64,8 +67,6 @@ from xpm_nb.widgets import MetricsView
 MetricsView(xp, panel="parameters", metric="loss", x="lr", color="opt")
 '''
 
-MV = ".xpm-mc:not(.xpm-xp .xpm-mc)"  # the MetricsView's (not the experiment view's panel)
-
 DOTS = """(root) => [...document.querySelectorAll(root + ' .xpm-pc-chart circle.xpm-pc-point')].map((c) => ({
   k: Number(c.dataset.k), cx: Number(c.getAttribute('cx')), cy: Number(c.getAttribute('cy')) }))"""
 
@@ -76,49 +77,14 @@ VALUE = """([root, k]) => { const svg = document.querySelector(root + ' .xpm-pc-
   return label ? Number(label.split(' = ').pop()) : null; }"""
 
 
-def _allow(limit: Path, steps: int) -> None:
-    tmp = limit.with_suffix(".tmp")
-    tmp.write_text(str(steps))
-    tmp.replace(limit)
-
-
-def _wait_js(lab, expression: str, arg=None, timeout: float = 60.0):
-    lab.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
-
-
-def _luminance(rgb: str) -> float:
-    parts = [float(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
-    lin = [(c / 255 / 12.92) if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in parts]
-    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-
-
-def _contrast(a: str, b: str) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-# The colour of an axis label and of the first opaque background behind the chart.
-AXIS_COLOURS = """(root) => {
-  const text = document.querySelector(root + ' .xpm-pc-chart .xpm-mc-axis text');
-  let node = text.closest('.xpm-pc-chart');
-  let under = null;
-  while (node) {
-    const c = getComputedStyle(node).backgroundColor;
-    const n = (c.match(/[\\d.]+/g) || []).map(Number);
-    if (n.length === 3 || (n.length === 4 && n[3] > 0.99)) { under = c; break; }
-    node = node.parentElement;
-  }
-  return { text: getComputedStyle(text).fill, background: under || 'rgb(255, 255, 255)' };
-}"""
-
-
 def test_parameters_view_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp_path):
     limit = tmp_path / "limit"
-    _allow(limit, 0)
+    hold_jobs(limit, 0)
     workdir = tmp_path / "ws"
     cells = [SETUP.format(limit=str(limit)), EXPERIMENT_CELL.format(workdir=str(workdir)), PARAMS_CELL]
     nb = jupyterlab_server.write_notebook("params/grid.ipynb", cells)
     lab = lab_page
+    ui = LabUI(lab)
     try:
         lab.open(nb)
         lab.page.set_viewport_size({"width": 1100, "height": 900})
@@ -130,8 +96,8 @@ def test_parameters_view_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp
         assert lab.page.get_attribute(f"{MV} .xpm-mc-panel-parameters", "aria-pressed") == "true"
 
         # --- points appear live: one per run, on a log x (0.01 to 3) ------------------------
-        _allow(limit, 2)
-        _wait_js(lab, "(root) => document.querySelector(root + ' .xpm-pc-chart svg').dataset.points === '4'", MV)
+        hold_jobs(limit, 2)
+        ui.wait_js("(root) => document.querySelector(root + ' .xpm-pc-chart svg').dataset.points === '4'", MV)
         dots = lab.page.evaluate(DOTS, MV)
         assert sorted(d["k"] for d in dots) == [0, 1, 2, 3]
         xs = [d["cx"] for d in sorted(dots, key=lambda d: d["k"])]
@@ -146,21 +112,21 @@ def test_parameters_view_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp
         lab.page.locator(MV).first.screenshot(path=str(screenshot_dir / "params-step2.png"))
 
         # Later steps: the last losses drop; the y axis follows, the points move.
-        _allow(limit, 12)
-        _wait_js(lab, f"(arg) => ({VALUE})(arg) < 0.1", [MV, 3])
+        hold_jobs(limit, 12)
+        ui.wait_js(f"(arg) => ({VALUE})(arg) < 0.1", [MV, 3])
         assert lab.page.evaluate(DOTS, MV) != dots and before
         lab.page.locator(MV).first.screenshot(path=str(screenshot_dir / "params-live.png"))
 
         # Hover: the run's tags and value.
         lab.page.locator(f"{MV} .xpm-pc-chart circle[data-k='1']").hover()
-        _wait_js(lab, "(root) => document.querySelector(root + ' .xpm-mc-hover').textContent.includes('lr=0.1')", MV)
+        ui.wait_js("(root) => document.querySelector(root + ' .xpm-mc-hover').textContent.includes('lr=0.1')", MV)
         hover = lab.text(f"{MV} .xpm-mc-hover")
         assert "opt=adam" in hover and "last loss = " in hover
 
         # "min" and a categorical x: two columns (adam, sgd), two runs each.
         lab.page.select_option(f"{MV} .xpm-pc-best", "min")
         lab.page.select_option(f"{MV} .xpm-pc-x", "opt")
-        _wait_js(lab, "(root) => document.querySelector(root + ' .xpm-pc-chart svg').dataset.kind === 'categorical'", MV)
+        ui.wait_js("(root) => document.querySelector(root + ' .xpm-pc-chart svg').dataset.kind === 'categorical'", MV)
         labels = lab.page.evaluate("(root) => [...document.querySelectorAll(root + ' .xpm-pc-chart .xpm-mc-axis text')]"
                                    ".map((t) => t.textContent)", MV)
         assert "adam" in labels and "sgd" in labels and "min loss" in labels
@@ -173,9 +139,9 @@ def test_parameters_view_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp
         # --- the experiment view's panel: a point's click selects the run's row --------------
         lab.page.locator(".xpm-xp button.xpm-xp-curves-toggle").click()
         lab.page.locator(".xpm-xp .xpm-mc-panel-parameters").click()
-        _wait_js(lab, "() => document.querySelectorAll('.xpm-xp .xpm-pc-chart circle.xpm-pc-point').length === 4")
+        ui.wait_js("() => document.querySelectorAll('.xpm-xp .xpm-pc-chart circle.xpm-pc-point').length === 4")
         lab.page.locator(".xpm-xp .xpm-pc-chart circle[data-k='2']").click()
-        _wait_js(lab, "() => document.querySelectorAll('.xpm-xp .xpm-jt-row.xpm-selected').length === 1")
+        ui.wait_js("() => document.querySelectorAll('.xpm-xp .xpm-jt-row.xpm-selected').length === 1")
         tags = lab.page.evaluate("() => [...document.querySelectorAll('.xpm-xp .xpm-jt-row.xpm-selected .xpm-c-tag')]"
                                  ".map((c) => c.textContent)")
         assert tags == ["1", "sgd"], tags  # lr=1.0 (a JSON number), opt=sgd
@@ -199,10 +165,10 @@ def test_parameters_view_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp
         lab.page.set_viewport_size({"width": 1100, "height": 900})
         lab.page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', "
                           "{theme: 'JupyterLab Dark'})")
-        _wait_js(lab, "() => document.body.dataset.jpThemeLight === 'false'")
+        ui.wait_js("() => document.body.dataset.jpThemeLight === 'false'")
         lab.page.wait_for_timeout(500)
-        colours = lab.page.evaluate(AXIS_COLOURS, MV)
-        assert _contrast(colours["text"], colours["background"]) >= 4.5, colours
+        colours = text_colours(lab.page, f"{MV} .xpm-pc-chart .xpm-mc-axis text", "fill")
+        assert contrast(colours["text"], colours["background"]) >= 4.5, colours
         lab.page.locator(MV).first.scroll_into_view_if_needed()
         lab.page.locator(MV).first.screenshot(path=str(screenshot_dir / "params-dark.png"))
 
@@ -210,4 +176,4 @@ def test_parameters_view_in_lab(jupyterlab_server, lab_page, screenshot_dir, tmp
         assert lab.page_errors == [], lab.page_errors
         assert not [m for m in lab.console if m.startswith("error")], lab.console
     finally:
-        _allow(limit, 1000000)
+        hold_jobs(limit, 1000000)
