@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from infra.jupyterlab import JupyterLabServer
 from support.labserver import folder, serving
-from support.labui import LabUI, max_overlap, output_text, read_jsonl
+from support.labui import LabUI, output_text, sleep_cell, slept
+from support.spans import events, max_overlap, per_task, spans_by_task
 
 
 @pytest.fixture(scope="module")
@@ -57,28 +57,6 @@ class Sleep(Task):
 '''
 
 
-def spans(log: Path) -> dict[int, list[tuple[float, float]]]:
-    out: dict[int, list[tuple[float, float]]] = {}
-    for e in read_jsonl(log):
-        if e["event"] == "end":
-            out.setdefault(e["i"], []).append((e["start"], e["t"]))
-    return out
-
-
-def starts(log: Path) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for e in read_jsonl(log):
-        if e["event"] == "start":
-            out[e["i"]] = out.get(e["i"], 0) + 1
-    return out
-
-
-def no_errors(ui: LabUI) -> None:
-    errs = ui.errors()
-    assert not errs, f"cell {errs[0]['cell']} raised {errs[0]['ename']}: {errs[0]['evalue']}\n" + \
-        "\n".join(errs[0].get("traceback") or [])
-
-
 # ---------------------------------------------------------------------------
 
 
@@ -105,11 +83,11 @@ def test_queued_cells_after_blocking_with_experiment_run(lab_server, ui: LabUI) 
     ui.open_by_url(nb)
     code = ui.run_all_and_wait(timeout=90)
     ui.shot("with-block-after-run-all")
-    no_errors(ui)
+    ui.assert_no_errors()
     assert [c["count"] for c in code] == list(range(1, len(cells) + 1)), [c["prompt"] for c in code]
     assert "with block ended: ['done', 'done', 'done']" in output_text(code[1])
     assert "LAST CELL RAN 6 ['done', 'done', 'done']" in output_text(code[-1])
-    assert sorted(spans(log)) == [0, 1, 2]
+    assert sorted(spans_by_task(log)) == [0, 1, 2]
 
 
 def test_jobs_run_and_widget_updates_while_a_cell_sleeps(lab_server, ui: LabUI) -> None:
@@ -123,52 +101,23 @@ def test_jobs_run_and_widget_updates_while_a_cell_sleeps(lab_server, ui: LabUI) 
         "xp = experiment(Path('ws').absolute(), 'block', launcher=DirectLauncher(max_jobs=2))\n"
         f"tasks = [Sleep.C(i=i).submit() for i in range({n})]\n"
         "xp",
-        "print('SLEEP START', time.time(), flush=True)\n"
-        "time.sleep(20)\n"
-        "print('SLEEP END', time.time(), flush=True)",
+        sleep_cell(20),
         "xp.wait()\n"
         "print('AFTER', [t.__xpm__.job.state.value for t in tasks].count('done'))",
     ]
     nb = lab_server.write_notebook("sleep-cell/sleep_cell.ipynb", cells)
     ui.open_by_url(nb)
-    page = ui.page
-    page.set_viewport_size({"width": 1280, "height": 1300})  # the table and the sleeping cell
+    ui.page.set_viewport_size({"width": 1280, "height": 1300})  # the table and the sleeping cell
     ui.run_all()
-
-    def sleep_prompt() -> str:
-        return ui.code_cells()[2]["prompt"]
-
-    # The table is rendered (the widget of cell 2).
-    page.locator(".xpm-jt").first.wait_for(state="visible", timeout=30_000)
-    page.locator(".jp-Notebook .jp-CodeCell").nth(2).scroll_into_view_if_needed()
-    done_rows = page.locator('.xpm-jt-row[data-state="done"]')
-    deadline = time.monotonic() + 40
-    seen_while_sleeping = None
-    shot_running = False
-    while time.monotonic() < deadline:
-        prompt = sleep_prompt()
-        ndone = done_rows.count()
-        if prompt == "[*]:" and not shot_running and page.locator(
-                '.xpm-jt-row[data-state="running"]').count():
-            ui.shot("sleep-cell-jobs-running-while-cell-sleeps")
-            shot_running = True
-        if ndone == n:
-            seen_while_sleeping = prompt == "[*]:"
-            ui.shot("sleep-cell-all-done-cell-still-running")
-            break
-        time.sleep(0.2)
-    states = [r.get_attribute("data-state") for r in page.locator(".xpm-jt-row").all()]
-    assert seen_while_sleeping is not None, f"the table never showed {n} done rows: {states}"
-    assert seen_while_sleeping, "the table showed the jobs done only after the sleeping cell ended"
+    assert ui.done_while_cell_runs(2, n, "sleep-cell", timeout=40), \
+        "the table showed the jobs done only after the sleeping cell ended"
 
     ui.lab.wait_idle(timeout=60)
     code = ui.code_cells()
     assert all(c["count"] is not None for c in code), [c["prompt"] for c in code]
-    no_errors(ui)
-    text = output_text(code[2])
-    sleep_start = float(text.split("SLEEP START")[1].split()[0])
-    sleep_end = float(text.split("SLEEP END")[1].split()[0])
-    sp = spans(log)
+    ui.assert_no_errors()
+    sleep_start, sleep_end = slept(code[2])
+    sp = spans_by_task(log)
     assert sorted(sp) == list(range(n)), sp
     assert all(len(v) == 1 for v in sp.values()), sp
     ends = [e for v in sp.values() for _, e in v]
@@ -205,12 +154,10 @@ def test_kernel_restart_mid_grid_keeps_slots(lab_server, ui: LabUI) -> None:
     ui.open_by_url(nb)
     ui.run_all()
     # Wait until the first jobs run (two started, none ended): mid-grid.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and sum(starts(log).values()) < 2:
-        time.sleep(0.1)
-    assert sum(starts(log).values()) >= 2, read_jsonl(log)
+    ui.wait(lambda: sum(per_task(log, "start").values()) >= 2, timeout=30,
+            what=lambda: f"two jobs started: {events(log)}")
     ui.shot("restart-before")
-    before = read_jsonl(log)
+    before = events(log)
     t_restart = time.time()
     ui.restart_kernel()
     ui.lab.wait_idle(timeout=60)
@@ -219,18 +166,16 @@ def test_kernel_restart_mid_grid_keeps_slots(lab_server, ui: LabUI) -> None:
     before_run = ui.begin_run_all()
     # The grid is submitted again (the wait cell runs) while jobs 0 and 1 of the
     # dead kernel still hold their slots: nothing else may start.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and ui.code_cells()[2]["prompt"] != "[*]:":
-        time.sleep(0.1)
+    ui.wait(lambda: ui.code_cells()[2]["prompt"] == "[*]:", timeout=60, what="the wait cell running")
     time.sleep(2.0)
     ui.shot("restart-rerun-waiting-for-slots")
-    started = starts(log)
+    started = per_task(log, "start")
     assert started == {0: 1, 1: 1}, f"jobs started while the dead kernel's jobs held both slots: {started}"
     release.write_text("go")
     t_release = time.time()
     code = ui.finish_run_all(before_run, timeout=120)
     ui.shot("restart-after-rerun")
-    no_errors(ui)
+    ui.assert_no_errors()
     final = output_text(code[-1])
     assert "FINAL ['done', 'done', 'done', 'done', 'done', 'done']" in final, final
     page = ui.page
@@ -238,16 +183,16 @@ def test_kernel_restart_mid_grid_keeps_slots(lab_server, ui: LabUI) -> None:
         f"() => document.querySelectorAll('.xpm-jt-row[data-state=\"done\"]').length === {n}",
         timeout=10_000)
 
-    events = read_jsonl(log)
-    t0 = min(e["t"] for e in events)
+    logged = events(log)
+    t0 = min(e["t"] for e in logged)
     print(f"restart at {t_restart - t0:.1f}s, new kernel idle at {t_idle - t0:.1f}s, "
           f"released at {t_release - t0:.1f}s; jobs: "
-          + " ".join(f"{e['i']}{e['event'][0]}@{e['t'] - t0:.1f}" for e in events))
+          + " ".join(f"{e['i']}{e['event'][0]}@{e['t'] - t0:.1f}" for e in logged))
     assert any(e["event"] == "start" for e in before) and len(before) < 2 * n, before
-    assert starts(log) == {i: 1 for i in range(n)}, events  # each job ran once
-    sp = spans(log)
-    assert {i: len(v) for i, v in sp.items()} == {i: 1 for i in range(n)}, events
+    assert per_task(log, "start") == {i: 1 for i in range(n)}, logged  # each job ran once
+    sp = spans_by_task(log)
+    assert {i: len(v) for i, v in sp.items()} == {i: 1 for i in range(n)}, logged
     most = max_overlap([s for v in sp.values() for s in v])
-    assert most <= 2, f"{most} jobs ran at once across the two kernels: {json.dumps(events)}"
+    assert most <= 2, f"{most} jobs ran at once across the two kernels: {json.dumps(logged)}"
     ws = d / "ws" / "jobs"
     assert len(list(ws.glob("*/*/sleep.done"))) == n

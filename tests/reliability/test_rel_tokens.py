@@ -16,6 +16,7 @@ from relhelpers import (
     wait_until,
 )
 
+from support.spans import max_overlap
 from xpm_nb.scheduler.jobs import pid_alive
 
 TOKEN_DRIVER = """
@@ -39,14 +40,6 @@ with experiment(ws, name) as xp:
 print(json.dumps([t.__xpm__.job.state.value for t in tasks]), flush=True)
 """
 
-
-def _max_overlap(spans: list[tuple[float, float]]) -> int:
-    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
 
 
 class _TokenSampler(threading.Thread):
@@ -86,7 +79,7 @@ def test_fifty_jobs_two_drivers_token_of_three(workdir, tmp_path):
     lines = log_lines(log)
     assert sorted(int(x[0]) for x in lines) == list(range(50)), "a job ran twice or never"
     spans = [(float(x[2]), float(x[3])) for x in lines]
-    assert _max_overlap(spans) <= 3
+    assert max_overlap(spans) <= 3
     assert sampler.samples > 0 and 1 <= sampler.peak <= 3
     assert json.loads((tokens / "tokens" / "gpu.token").read_text()) == {}
     assert_workspace_consistent(workdir)

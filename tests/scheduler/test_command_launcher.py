@@ -19,6 +19,7 @@ import pytest
 
 from support.failures import failed_experiment
 from support.paths import tasks_importable
+from support.spans import max_overlap
 from support.waiting import job_ended, wait_until
 from xpm_nb import experiment
 from xpm_nb.errors import InvalidArgumentError, LaunchersFileError
@@ -240,8 +241,7 @@ def test_max_jobs_bounds_the_jobs_run_through_the_template(workdir, tmp_path):
     spans = sorted((float(s), float(e)) for _, s, e in
                    (line.split() for line in log.read_text().splitlines()))
     assert len(spans) == 5  # each ran once
-    overlap = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
-    assert overlap <= 2 and max(running) <= 2
+    assert max_overlap(spans) <= 2 and max(running) <= 2
     assert launcher.slots().size == 2
 
 

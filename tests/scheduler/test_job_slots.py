@@ -23,6 +23,7 @@ import pytest
 
 from support.failures import failed_experiment
 from support.paths import tasks_importable
+from support.spans import max_overlap
 from support.waiting import job_ended, wait_until, wait_until_async
 from xpm_nb import experiment
 from xpm_nb.errors import XPMError
@@ -57,16 +58,6 @@ def _spans(log: Path) -> list[tuple[int, float, float]]:
     return [(int(i), float(start), float(end)) for i, start, end in rows]
 
 
-def _max_overlap(spans) -> int:
-    events = sorted([(s, 1) for _, s, _ in spans] + [(e, -1) for _, _, e in spans],
-                    key=lambda x: (x[0], x[1]))
-    running = best = 0
-    for _, delta in events:
-        running += delta
-        best = max(best, running)
-    return best
-
-
 def _watch_running(xp) -> list[int]:
     """How many jobs the scheduler says are running, at each state change."""
     counts: list[int] = []
@@ -88,7 +79,7 @@ def test_launcher_max_jobs_bounds_running_jobs(workdir, tmp_path):
     assert all(o.__xpm__.job.state is JobState.DONE for o in outs)
     spans = _spans(log)
     assert sorted(i for i, _, _ in spans) == list(range(6))  # each ran once
-    assert _max_overlap(spans) <= 2
+    assert max_overlap([(s, e) for _, s, e in spans]) <= 2
     assert counts and max(counts) <= 2
     assert launcher.slots().size == 2
 
@@ -104,7 +95,7 @@ def test_host_pool_from_environment_runs_jobs_one_by_one_in_order(workdir, tmp_p
             Span.C(index=i, log=log, sleep=0.1).submit()
     spans = _spans(log)
     assert [i for i, _, _ in spans] == [0, 1, 2, 3]
-    assert _max_overlap(spans) == 1
+    assert max_overlap([(s, e) for _, s, e in spans]) == 1
     assert max(counts) == 1
 
 
@@ -530,7 +521,7 @@ def test_two_drivers_of_one_host_share_its_slots(tmp_path):
         _stop(*drivers)
     spans = _spans(log)
     assert sorted(i for i, _, _ in spans) == [0, 1, 2, 10, 11, 12]  # each ran once
-    assert _max_overlap(spans) <= 2
+    assert max_overlap([(s, e) for _, s, e in spans]) <= 2
 
 
 _FIRST_KERNEL = """
@@ -574,7 +565,7 @@ def test_a_killed_kernels_running_jobs_keep_their_slots(workdir, tmp_path):
     assert all(j.state is JobState.DONE for j in followed + new)
     spans = _spans(log)
     assert sorted(i for i, _, _ in spans) == [0, 1, 2, 3]
-    assert _max_overlap(spans) <= 2
+    assert max_overlap([(s, e) for _, s, e in spans]) <= 2
     # Every slot given back (the release may follow the job's end by a moment).
     wait_until(lambda: host_slots(2).running() == 0, 60, "the slots given back")
 

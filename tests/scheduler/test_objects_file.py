@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 
 import pytest
 from tasks import Counter
 
+from support.waiting import wait_until
 from xpm_nb.connectors.local import LocalConnector
 from xpm_nb.errors import ConnectorError
 from xpm_nb.scheduler import objects_file
@@ -56,11 +56,9 @@ def test_a_timer_write_that_fails_warns_and_the_close_writes_it(tmp_path, caplog
     host.down = True
     with caplog.at_level(logging.WARNING, logger="xpm_nb.experiment"):
         objects.add(Counter.C(value=2))  # within the interval: left to the timer
-        deadline = time.monotonic() + 10
-        while host.writes < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.1)
-    assert host.writes == 2, "the timer did not try to write"
+        wait_until(lambda: host.writes >= 2, timeout=10, what="the timer's write")
+        wait_until(lambda: caplog.records, timeout=10, what="the warning")
+    assert host.writes == 2
     assert thread_errors == []
     assert any(f"cannot write {path}" in r.getMessage() and str(error) in r.getMessage() for r in caplog.records)
     assert len(path.read_text().splitlines()) == 1  # the old file kept whole

@@ -24,7 +24,8 @@ import pytest
 
 from infra.jupyterlab import JupyterLabServer
 from support.labserver import folder, serving
-from support.labui import LabUI, output_text, read_jsonl
+from support.labui import LabUI, output_text, sleep_cell, slept
+from support.spans import events, per_task
 
 COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
 ARRAY_ID = re.compile(r"^(\d+)_(\d+)$")
@@ -92,20 +93,16 @@ cluster = SlurmLauncher(options=SlurmOptions(partition="debug", time="0:10:00"),
 '''
 
 
-def header(d: Path, conf: Path) -> str:
-    return HEADER.format(log=str(d / "jobs.jsonl"), release=str(d / "release"),
-                         conf=str(conf), binpath=str(logging_wrappers(d)))
-
-
-def events(d: Path, kind: str) -> list[dict]:
-    return [e for e in read_jsonl(d / "jobs.jsonl") if e["event"] == kind]
-
-
-def per_task(d: Path, kind: str) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for e in events(d, kind):
-        out[e["i"]] = out.get(e["i"], 0) + 1
-    return out
+def grid_cells(d: Path, conf: Path, n: int, task_args: str) -> list[str]:
+    """The notebook's first cells: the task and the launcher (its log ``d/jobs.jsonl``,
+    its SLURM commands logged in ``d``), then ``n`` tasks ``Held.C(i=i, <task_args>)``
+    submitted to an experiment in ``d/ws``."""
+    header = HEADER.format(log=str(d / "jobs.jsonl"), release=str(d / "release"),
+                           conf=str(conf), binpath=str(logging_wrappers(d)))
+    return [header,
+            f"xp = experiment({str(d / 'ws')!r}, 'grid', launcher=cluster)\n"
+            f"tasks = [Held.C(i=i, {task_args}).submit() for i in range({n})]\n"
+            "xp"]
 
 
 def slurm_ids(ws: Path) -> list[str]:
@@ -123,15 +120,9 @@ def one_array(ids: list[str], n: int) -> str:
     return arrays.pop()
 
 
-def ran_as(d: Path) -> dict[int, str]:
+def ran_as(log: Path) -> dict[int, str]:
     """Task -> the ``<array>_<index>`` id its process ran as (its own start log)."""
-    return {e["i"]: f"{e['array']}_{e['index']}" for e in events(d, "start")}
-
-
-def no_errors(ui: LabUI) -> None:
-    errs = ui.errors()
-    assert not errs, f"cell {errs[0]['cell']} raised {errs[0]['ename']}: {errs[0]['evalue']}\n" + \
-        "\n".join(errs[0].get("traceback") or [])
+    return {e["i"]: f"{e['array']}_{e['index']}" for e in events(log, "start")}
 
 
 def rows(ui: LabUI, state: str | None = None) -> int:
@@ -151,13 +142,10 @@ def test_kernel_restart_mid_array_reattaches(slurm_cluster, lab_server, ui: LabU
     the others pending), then Run All again: the new kernel follows the same array
     tasks (no sbatch), each task ran once, all end done and the table shows them so."""
     d = folder(lab_server, "restart")
-    ws = d / "ws"
+    ws, log = d / "ws", d / "jobs.jsonl"
     n = 8
     cells = [
-        header(d, slurm_cluster.conf_path),
-        f"xp = experiment({str(ws)!r}, 'grid', launcher=cluster)\n"
-        f"tasks = [Held.C(i=i, hold=RELEASE).submit() for i in range({n})]\n"
-        "xp",
+        *grid_cells(d, slurm_cluster.conf_path, n, "hold=RELEASE"),
         "xp.wait()\n"
         "print('FINAL', [t.__xpm__.job.state.value for t in tasks])\n"
         "print('STARTED', json.dumps({t.i: t.__xpm__.job.started_time for t in tasks}))",
@@ -166,13 +154,13 @@ def test_kernel_restart_mid_array_reattaches(slurm_cluster, lab_server, ui: LabU
     ui.open_by_url(nb)
     ui.run_all()
     # Mid-array: all 8 tasks queued as one array, some running (held), none ended.
-    ui.wait(lambda: len(slurm_ids(ws)) == n and per_task(d, "start"), timeout=90,
+    ui.wait(lambda: len(slurm_ids(ws)) == n and per_task(log, "start"), timeout=90,
             what="the array queued and a task running")
     ids = slurm_ids(ws)
     array = one_array(ids, n)
     assert calls(d, "sbatch") == 1
-    before = per_task(d, "start")
-    assert 0 < len(before) < n and not events(d, "end"), read_jsonl(d / "jobs.jsonl")
+    before = per_task(log, "start")
+    assert 0 < len(before) < n and not events(log, "end"), events(log)
     ui.wait(lambda: rows(ui, "running") >= 1, timeout=30, what="a running row")
     ui.shot("slurm-restart-before")
 
@@ -195,26 +183,26 @@ def test_kernel_restart_mid_array_reattaches(slurm_cluster, lab_server, ui: LabU
     ui.shot("slurm-restart-rerun-reattached")
     assert calls(d, "sbatch") == 1, "tasks submitted again after the restart"
     assert slurm_ids(ws) == ids
-    assert not events(d, "end")
+    assert not events(log, "end")
     (d / "release").write_text("go")
     code = ui.finish_run_all(before_run, timeout=180)
     ui.shot("slurm-restart-after-rerun")
-    no_errors(ui)
+    ui.assert_no_errors()
     assert f"FINAL {['done'] * n}" in output_text(code[-1]), output_text(code[-1])
     ui.wait_js(f"() => document.querySelectorAll('.xpm-jt-row[data-state=\"done\"]').length"
                f" === {n}", timeout=15)
     ui.shot("slurm-restart-done")
 
     assert calls(d, "sbatch") == 1  # the first kernel's array, nothing else
-    assert per_task(d, "start") == {i: 1 for i in range(n)}, read_jsonl(d / "jobs.jsonl")
-    assert per_task(d, "end") == {i: 1 for i in range(n)}, read_jsonl(d / "jobs.jsonl")
-    assert sorted(ran_as(d).values()) == ids  # each ran as the array task its folder records
+    assert per_task(log, "start") == {i: 1 for i in range(n)}, events(log)
+    assert per_task(log, "end") == {i: 1 for i in range(n)}, events(log)
+    assert sorted(ran_as(log).values()) == ids  # each ran as the array task its folder records
     assert len(list(ws.glob("jobs/*/*/held.done"))) == n
     # The new kernel's start times: for the tasks running since before the restart,
     # their pid file's (their process starts just before their own log line), not
     # when the new kernel found them; for the others, when the poller saw them run.
     shown = json.loads(output_text(code[-1]).split("STARTED", 1)[1].strip().splitlines()[0])
-    for e in events(d, "start"):
+    for e in events(log, "start"):
         late = e["t"] - shown[str(e["i"])]
         assert (0 <= late < 5) if e["i"] in before else (-3 < late < 5), (e, shown)
 
@@ -224,56 +212,33 @@ def test_array_runs_while_a_cell_sleeps(slurm_cluster, lab_server, ui: LabUI) ->
     array tasks start and end during the sleep, and the job table shows them done
     while the sleeping cell still shows ``[*]``."""
     d = folder(lab_server, "sleep")
-    ws = d / "ws"
+    ws, log = d / "ws", d / "jobs.jsonl"
     n = 6
     cells = [
-        header(d, slurm_cluster.conf_path),
-        f"xp = experiment({str(ws)!r}, 'grid', launcher=cluster)\n"
-        f"tasks = [Held.C(i=i, seconds=1.0).submit() for i in range({n})]\n"
-        "xp",
-        "print('SLEEP START', time.time(), flush=True)\n"
-        "time.sleep(30)\n"
-        "print('SLEEP END', time.time(), flush=True)",
+        *grid_cells(d, slurm_cluster.conf_path, n, "seconds=1.0"),
+        sleep_cell(30),
         "xp.wait()\n"
         "print('AFTER', [t.__xpm__.job.state.value for t in tasks].count('done'))",
     ]
     nb = lab_server.write_notebook("sleep/array_sleep.ipynb", cells)
     ui.open_by_url(nb)
-    page = ui.page
-    page.set_viewport_size({"width": 1280, "height": 1300})  # the table and the sleeping cell
+    ui.page.set_viewport_size({"width": 1280, "height": 1300})  # the table and the sleeping cell
     ui.run_all()
-    page.locator(".xpm-jt").first.wait_for(state="visible", timeout=60_000)
-    page.locator(".jp-Notebook .jp-CodeCell").nth(2).scroll_into_view_if_needed()
-    seen_while_sleeping = None
-    shot_running = False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        sleeping = ui.cell_running(2) and not ui.code_cells()[2]["count"]
-        if sleeping and not shot_running and rows(ui, "running"):
-            ui.shot("slurm-sleep-tasks-running-while-cell-sleeps")
-            shot_running = True
-        if rows(ui, "done") == n:
-            seen_while_sleeping = sleeping
-            ui.shot("slurm-sleep-all-done-cell-still-running")
-            break
-        time.sleep(0.2)
-    assert seen_while_sleeping is not None, f"the table never showed {n} done rows: {row_states(ui)}"
-    assert seen_while_sleeping, "the table showed the tasks done only after the sleeping cell"
+    assert ui.done_while_cell_runs(2, n, "slurm-sleep", timeout=60), \
+        "the table showed the tasks done only after the sleeping cell"
 
     ui.lab.wait_idle(timeout=90)
     code = ui.code_cells()
     assert all(c["count"] is not None for c in code), [c["prompt"] for c in code]
-    no_errors(ui)
-    text = output_text(code[2])
-    sleep_start = float(text.split("SLEEP START")[1].split()[0])
-    sleep_end = float(text.split("SLEEP END")[1].split()[0])
+    ui.assert_no_errors()
+    sleep_start, sleep_end = slept(code[2])
     ids = slurm_ids(ws)
     one_array(ids, n)
     assert calls(d, "sbatch") == 1
-    starts, ends = events(d, "start"), events(d, "end")
-    assert per_task(d, "start") == per_task(d, "end") == {i: 1 for i in range(n)}, \
-        read_jsonl(d / "jobs.jsonl")
-    assert sorted(ran_as(d).values()) == ids
+    starts, ends = events(log, "start"), events(log, "end")
+    assert per_task(log, "start") == per_task(log, "end") == {i: 1 for i in range(n)}, \
+        events(log)
+    assert sorted(ran_as(log).values()) == ids
     # Submitted by the cell before; queued, run and ended on SLURM while the next slept.
     assert all(sleep_start < e["t"] for e in starts), (sleep_start, starts)
     assert all(e["t"] < sleep_end for e in ends), (sleep_end, ends)

@@ -11,7 +11,6 @@ Shared by the JupyterLab UI tests (``tests/lab``) and the browser tests
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -141,6 +140,15 @@ class LabUI:
     def errors(self) -> list[dict[str, Any]]:
         return self.lab.cell_errors()
 
+    def assert_no_errors(self, label: str = "") -> None:
+        """No cell raised (the first error's traceback otherwise), and no error output is shown."""
+        errors = self.errors()
+        where = f"{label}: " if label else ""
+        assert not errors, f"{where}cell {errors[0]['cell']} raised {errors[0]['ename']}: " \
+                           f"{errors[0]['evalue']}\n" + "\n".join(errors[0].get("traceback") or [])
+        shown = self.page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+        assert shown.count() == 0, f"{where}an error output is shown"
+
     def cell_running(self, index: int) -> bool:
         """Whether code cell ``index`` shows ``[*]`` (it runs, or waits to)."""
         prompts = self.page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt").all_inner_texts()
@@ -152,13 +160,43 @@ class LabUI:
         """Wait until the JavaScript ``expression`` (a function of ``arg``) is truthy in the page."""
         return self.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
 
-    def wait(self, predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> None:
-        """Poll ``predicate`` until it is true; on timeout fail with the lab's diagnostics."""
+    def wait(self, predicate: Callable[[], Any], timeout: float = 60.0,
+             what: str | Callable[[], str] = "condition") -> None:
+        """Poll ``predicate`` until it is true; on timeout fail with ``what`` (or its value
+        then, if a function) and the lab's diagnostics."""
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not reached in {timeout:.0f} s\n{self.lab.diagnostics()}")
+                said = what() if callable(what) else what
+                raise AssertionError(f"{said}: not reached in {timeout:.0f} s\n{self.lab.diagnostics()}")
             time.sleep(0.1)
+
+    def done_while_cell_runs(self, cell: int, n: int, shot: str, timeout: float = 60.0) -> bool:
+        """Watch the job table until it shows ``n`` done rows: whether code cell ``cell``
+        still ran (``[*]``) then. Screenshots ``<shot>-running-while-cell-runs`` (a row
+        running during the cell) and ``<shot>-all-done``. Fails if ``n`` rows never show done."""
+        self.page.locator(".xpm-jt").first.wait_for(state="visible", timeout=timeout * 1000)
+        self.page.locator(".jp-Notebook .jp-CodeCell").nth(cell).scroll_into_view_if_needed()
+        done = self.page.locator('.xpm-jt-row[data-state="done"]')
+        running = self.page.locator('.xpm-jt-row[data-state="running"]')
+        shot_running = False
+        seen: list[bool] = []
+
+        def all_done() -> bool:
+            nonlocal shot_running
+            busy = self.cell_running(cell) and not self.code_cells()[cell]["count"]
+            if busy and not shot_running and running.count():
+                self.shot(f"{shot}-running-while-cell-runs")
+                shot_running = True
+            if done.count() == n:
+                seen.append(busy)
+            return bool(seen)
+
+        rows = self.page.locator(".xpm-jt-row")
+        self.wait(all_done, timeout, what=lambda: f"{n} done rows in the job table (rows: "
+                  f"{[r.get_attribute('data-state') for r in rows.all()]})")
+        self.shot(f"{shot}-all-done")
+        return seen[0]
 
     # -- running all -------------------------------------------------------------
 
@@ -201,6 +239,18 @@ class LabUI:
         return self.lab.screenshot(self.shots / f"{name}.png", full_page=full_page)
 
 
+def sleep_cell(seconds: float) -> str:
+    """A cell that blocks in ``time.sleep``, printing when it starts and ends (see :func:`slept`)."""
+    return ("import time\nprint('SLEEP START', time.time(), flush=True)\n"
+            f"time.sleep({seconds})\nprint('SLEEP END', time.time(), flush=True)")
+
+
+def slept(cell: dict[str, Any]) -> tuple[float, float]:
+    """The ``(start, end)`` times a :func:`sleep_cell` printed."""
+    text = output_text(cell)
+    return float(text.split("SLEEP START")[1].split()[0]), float(text.split("SLEEP END")[1].split()[0])
+
+
 def output_text(cell: dict[str, Any]) -> str:
     """Everything a code cell shows as text: streams, results' text/plain, errors."""
     parts = []
@@ -214,22 +264,6 @@ def output_text(cell: dict[str, Any]) -> str:
         elif o["output_type"] == "error":
             parts.append(_strip_ansi("\n".join(o.get("traceback") or [])))
     return "\n".join(parts)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def max_overlap(spans: list[tuple[float, float]]) -> int:
-    """How many of the [start, end] spans were open at once, at most."""
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
-    n = best = 0
-    for _, d in events:
-        n += d
-        best = max(best, n)
-    return best
 
 
 def fresh_lab(base: Path, root: Path, env: dict[str, str]) -> JupyterLabServer:
