@@ -93,12 +93,8 @@ def write_notebook(path: Path, workdir: Path) -> Path:
 
 def check_run(ui: LabUI, label: str) -> list[dict]:
     cells = ui.code_cells()
-    errors = ui.errors()
-    assert not errors, f"{label}: cell {errors[0]['cell']} raised {errors[0]['ename']}: " \
-                       f"{errors[0]['evalue']}\n" + "\n".join(errors[0].get("traceback") or [])
+    ui.assert_no_errors(label)
     assert [i for i, c in enumerate(cells) if c["count"] is None] == [], label
-    assert ui.page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
-                           ).count() == 0, label
     assert output_text(cells[2]).strip() == "[0.001, 0.01]", f"{label}: {output_text(cells[2])}"
     standin = json.loads(output_text(cells[3]).strip().splitlines()[-1])
     assert standin["name"] == "experimaestro" and standin["is_xpm_nb"], standin

@@ -58,14 +58,10 @@ def ui(request, nb_server, tmp_path, shots_dir, sshd_running) -> Iterator[LabUI]
 
 
 def check_run(ui: LabUI, cells: list[dict], label: str) -> None:
-    errors = ui.errors()
-    assert not errors, f"{label}: cell {errors[0]['cell']} raised {errors[0]['ename']}: " \
-                       f"{errors[0]['evalue']}\n" + "\n".join(errors[0].get("traceback") or [])
+    ui.assert_no_errors(label)  # none raised, and no error output rendered
     unrun = [i for i, c in enumerate(cells) if c["count"] is None]
     assert not unrun, f"{label}: code cells {unrun} did not run"
-    # What a person sees: no error output rendered, every prompt a number.
-    assert ui.page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
-                           ).count() == 0
+    # What a person sees: every prompt a number.
     prompts = [c["prompt"] for c in cells]
     assert all(p.startswith("[") and p[1:-2].isdigit() for p in prompts), prompts
 
