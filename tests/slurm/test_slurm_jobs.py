@@ -233,3 +233,30 @@ def test_restart_while_jobs_are_queued(slurm_cluster, launcher, workdir):
     assert len(jobs_in(slurm_cluster, workdir)) == 3
     for job in jobs:
         assert states[job.identifier][-1] == "done" and "scheduled" in states[job.identifier]
+
+
+def test_a_job_seen_running_late_keeps_its_own_start(slurm_cluster, workdir):
+    """A queued job starts while its launcher looks rarely (squeue every 60 s, the
+    default; the pending job's files less often the longer it waits): its start
+    time is its process's (its pid file's), not the moment it was seen running."""
+    from xpm_nb.launchers.slurm import SlurmLauncher, SlurmOptions
+    from xpm_nb.layout import parse_pid_file
+
+    slow = SlurmLauncher(options=SlurmOptions(partition="debug"), interval=60,
+                         launcherenv={"SLURM_CONF": str(slurm_cluster.conf_path)}, arrays=False)
+    seen: list[float] = []
+    with experiment(workdir, "late", launcher=slow) as xp:
+        xp.scheduler.listeners.append(
+            lambda j: j.state is JobState.RUNNING and not seen and seen.append(time.time()))
+        with busy_node(slurm_cluster):
+            job = job_of(Wait.C(seconds=8.0, tag="late").submit())
+            until(lambda: job.state is JobState.SCHEDULED, "the job queued")
+            time.sleep(6)  # pending: its files are looked at less and less often
+        # The blocker gone, the job starts: its pid file records when.
+        until(lambda: job.paths.pid.exists(), "the job's pid file")
+        started = parse_pid_file(job.paths.pid.read_bytes())["started"]
+        until(lambda: seen, "the job seen running")
+        assert job.started_time == started, (job.started_time, started, seen)
+        print(f"seen running {seen[0] - started:.2f} s after its start")
+    assert job.state is JobState.DONE
+    assert job.started_time == started

@@ -57,6 +57,10 @@ class ProcessHandle(ABC):
     """
 
     pid: int | None = None  # a local process id, when there is one
+    # When the job's process started, if the handle knows it better than the moment
+    # it was seen running (a queued job found running one poll later): set before
+    # ``on_state(RUNNING)``.
+    started_at: float | None = None
 
     @abstractmethod
     def poll(self) -> int | None:

@@ -535,7 +535,7 @@ class Scheduler:
     async def _wait_process(self, job: Job, handle: ProcessHandle) -> int | None:
         def on_state(state: ProcessState) -> None:
             if state is ProcessState.RUNNING:
-                job.started_time = job.started_time or time.time()
+                job.started_time = job.started_time or getattr(handle, "started_at", None) or time.time()
                 self._set_state(job, JobState.RUNNING)
                 if getattr(job, "_running", None) is not None:
                     job._running.set()  # its follower starts reading its files

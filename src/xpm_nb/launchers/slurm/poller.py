@@ -416,6 +416,10 @@ class SlurmJobHandle(ProcessHandle):
                 state = ProcessState.RUNNING if running else ProcessState.SCHEDULED
                 if state is not last:
                     last = state
+                    if started and state is ProcessState.RUNNING:
+                        # Seen up to a poll late (the launcher's interval, or the
+                        # pending job's file look): its start is its pid file's.
+                        self.started_at = await self._io(self._pid_started)
                     if on_state is not None:
                         on_state(state)
             if (not started and not failed and ended_at is None and status is not None
@@ -452,6 +456,14 @@ class SlurmJobHandle(ProcessHandle):
     async def _io(self, fn, *args):
         """``fn(*args)`` on the job folder's host, on the connector's worker threads."""
         return await self._connector.call(fn, *args)
+
+    def _pid_started(self) -> float | None:
+        """The start time the job's pid file records (None: no file, or no time in it)."""
+        info = parse_pid_file(_read_or_none(self._connector, self.paths.pid))
+        started = info.get("started") if info is not None else None
+        if isinstance(started, (int, float)) and not isinstance(started, bool):
+            return float(started)
+        return None
 
     async def _markers(self) -> tuple[bool, bool, bool]:
         """Whether the pid, done and failed files exist (read off the loop on a remote host)."""
