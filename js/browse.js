@@ -36,7 +36,8 @@
  * This module wires them: the DOM skeleton, list or run from "run", "error", the
  * "no kernel" state, and `initialize`.
  */
-import { h, inertNote, modelRecord, registerModel, sendIfLive, watchLive } from "./common.js";
+import { h, inertNote, sendIfLive, watchLive } from "./common.js";
+import { modelRecord, registerModel } from "./saved_views.js";
 import { ensureOwnStyle, focusKey } from "./browse_parts.js";
 import { browseList } from "./browse_list.js";
 import { renderRun } from "./browse_run.js";

@@ -3,7 +3,8 @@
  * message: the browser's own style sheet (on top of ./common.js's), dates, the
  * state counts and status chip of an experiment or a run, focus by `data-focus` key.
  */
-import { STATE_LABELS, ensureStyle, h } from "./common.js";
+import { STATE_LABELS, h } from "./common.js";
+import { ensureStyle } from "./style.js";
 
 const COUNT_ORDER = ["done", "error", "cancelled", "running", "scheduled", "ready", "waiting", "unscheduled"];
 const STYLE_ID = "xpm-nb-browse-style-v1";

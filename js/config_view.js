@@ -13,18 +13,17 @@ import {
   FINISHED,
   clear,
   copyButton,
-  ensureStyle,
   formatDuration,
   h,
   inertNote,
   jobDuration,
-  modelRecord,
   progressBars,
-  registerModel,
   sendIfLive,
   stateBadge,
   watchLive,
 } from "./common.js";
+import { modelRecord, registerModel } from "./saved_views.js";
+import { ensureStyle } from "./style.js";
 
 const SHORT_ID = 12;
 const OPEN_DEPTH = 2; // nested configurations open down to this depth

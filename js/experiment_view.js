@@ -26,18 +26,9 @@
  * Without a kernel (restarted, or a copy restored from the notebook file) the
  * view is inert, with one note above the table (see ./job_table.js).
  */
-import {
-  STATES,
-  STATE_LABELS,
-  clear,
-  copyButton,
-  ensureStyle,
-  h,
-  inertNote,
-  modelRecord,
-  sendIfLive,
-  watchLive,
-} from "./common.js";
+import { STATES, STATE_LABELS, clear, copyButton, h, inertNote, sendIfLive, watchLive } from "./common.js";
+import { modelRecord } from "./saved_views.js";
+import { ensureStyle } from "./style.js";
 import { DAG_COLORS, dagView } from "./dag.js";
 import jobTable from "./job_table.js";
 import { keepFocus } from "./keyboard.js";

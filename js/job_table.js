@@ -55,7 +55,9 @@
  * across live updates (the rows, chips and details are rebuilt).
  * Narrower than its columns, the table scrolls sideways (head and rows together).
  */
-import { ensureStyle, h, inertNote, modelRecord, registerModel, sendIfLive, watchLive } from "./common.js";
+import { h, inertNote, sendIfLive, watchLive } from "./common.js";
+import { modelRecord, registerModel } from "./saved_views.js";
+import { ensureStyle } from "./style.js";
 import { keepFocus } from "./keyboard.js";
 import { installActions } from "./table_actions.js";
 import { installCompare } from "./table_compare.js";

@@ -5,17 +5,10 @@
  * curves (./metrics_chart.js), and "parameters", one point per run (./params_chart.js).
  * The protocol is described in ./metrics_view.js.
  */
-import {
-  SyncedStore,
-  clear,
-  ensureStyle,
-  h,
-  inertNote,
-  modelRecord,
-  registerModel,
-  sendIfLive,
-  watchLive,
-} from "./common.js";
+import { clear, h, inertNote, sendIfLive, watchLive } from "./common.js";
+import { modelRecord, registerModel } from "./saved_views.js";
+import { SyncedStore } from "./stores.js";
+import { ensureStyle } from "./style.js";
 import { PALETTE, drawChart, groupStats, smooth } from "./metrics_chart.js";
 import { BEST, drawParams, foldExtremes, paramPoints } from "./params_chart.js";
 import { keepFocus, onActivate } from "./keyboard.js";

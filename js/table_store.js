@@ -36,7 +36,8 @@
  * object), step, deps]]}, keys 0..n-1 in order; trailing fields at their default
  * (null, [], 0, root 0, {}) are left out.
  */
-import { SyncedStore, sendIfLive, shortTask } from "./common.js";
+import { sendIfLive, shortTask } from "./common.js";
+import { SyncedStore } from "./stores.js";
 
 // The order of JobState values in a compact table (xpm_nb.widgets.rows.STATES).
 const TABLE_STATES = ["unscheduled", "waiting", "ready", "scheduled", "running", "done", "error"];

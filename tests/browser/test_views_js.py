@@ -287,7 +287,7 @@ def test_a_config_view_without_kernel_goes_inert(fresh, tmp_path):
 
 
 SAVE = """async (state) => {
-  const common = await import(window.job_table_common_url);
+  const saved = await import(window.job_table_saved_views_url);
   // The widget manager's own models: what `get_model` gives (public @jupyter-widgets API).
   const manager = { get_model: (id) => Promise.resolve({
     get: (key) => ({ _model_name: 'AnyModel', _model_module: 'anywidget', _model_module_version: '0.11.0' })[key],
@@ -312,7 +312,7 @@ SAVE = """async (state) => {
     getMetadata: (k) => metadata[k], setMetadata: (k, v) => { metadata[k] = v; } };
   models.m2.set('title', 'now');  // m2's kernel restarted: its model still holds its last values
   models.m1.change('patch', { type: 'patch', seq: 1, rows: [{ ...state.__row0, state: 'done' }] });
-  common.saveViews(notebook);
+  saved.saveViews(notebook);
   return metadata.widgets['application/vnd.jupyter.widget-state+json'].state;
 }"""
 
@@ -320,10 +320,10 @@ SAVE = """async (state) => {
 def test_saving_writes_our_views_current_and_only_those_still_shown(fresh, tmp_path):
     state = table_model_state(tmp_path, 3)
     state["__row0"] = decode_table(state["snapshot"]["table"], state["tag_names"])[0]
-    # The common.js module instance the table bundle defined (xpm_nb.widgets.assets).
-    common = fresh.evaluate("() => [...globalThis[Symbol.for('xpm_nb.modules')]]"
-                            ".find(([key]) => key.startsWith('common.js:'))[1]")
-    fresh.evaluate("(url) => { window.job_table_common_url = url; }", common)
+    # The saved_views.js module instance the table bundle defined (xpm_nb.widgets.assets).
+    saved_views = fresh.evaluate("() => [...globalThis[Symbol.for('xpm_nb.modules')]]"
+                                 ".find(([key]) => key.startsWith('saved_views.js:'))[1]")
+    fresh.evaluate("(url) => { window.job_table_saved_views_url = url; }", saved_views)
     saved = fresh.evaluate(SAVE, state)
     assert sorted(saved) == ["foreign", "m1", "m2"]  # m3 no longer shown; others kept
     m1 = saved["m1"]
