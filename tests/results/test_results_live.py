@@ -33,7 +33,8 @@ class TestLive:
 
             def running_row():
                 row = xpm_nb.results(xp).loc["a"]
-                return row if row["state"] == "running" and row["loss"] == 1.0 else None
+                # Running before its first metric: no "loss" column yet.
+                return row if row["state"] == "running" and row.get("loss") == 1.0 else None
 
             row = await wait_until_async(running_row, what="the job to run and log its first loss",
                                          done=_found)
