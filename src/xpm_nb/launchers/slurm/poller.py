@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Callable
 
-from ...layout import parse_failed, parse_pid_file
+from ...layout import parse_failed, parse_pid_file, parse_seconds
 from ...process import ProcessExit, ProcessHandle, ProcessState
 from .commands import (
     SQUEUE_FORMAT,
@@ -460,10 +460,7 @@ class SlurmJobHandle(ProcessHandle):
     def _pid_started(self) -> float | None:
         """The start time the job's pid file records (None: no file, or no time in it)."""
         info = parse_pid_file(_read_or_none(self._connector, self.paths.pid))
-        started = info.get("started") if info is not None else None
-        if isinstance(started, (int, float)) and not isinstance(started, bool):
-            return float(started)
-        return None
+        return parse_seconds(info.get("started")) if info is not None else None
 
     async def _markers(self) -> tuple[bool, bool, bool]:
         """Whether the pid, done and failed files exist (read off the loop on a remote host)."""
