@@ -67,3 +67,18 @@ def test_a_timer_write_that_fails_warns_and_the_close_writes_it(tmp_path, caplog
     objects.close()
     values = [o["fields"]["value"] for o in map(json.loads, path.read_text().splitlines())]
     assert values == [1, 2]
+
+
+def test_a_close_the_host_cannot_take_warns_and_keeps_the_old_file(tmp_path, caplog):
+    """The experiment's close with its host down: a warning, the file as last written."""
+    host = FlakyHost(ConnectorError("SSH link down"))
+    path = tmp_path / "objects.jsonl"
+    objects = ObjectsFile(host, path)
+    objects.add(Counter.C(value=1))
+    host.down = True
+    objects.add(Counter.C(value=2))
+    with caplog.at_level(logging.WARNING, logger="xpm_nb.experiment"):
+        objects.close()  # does not raise
+    assert any(f"cannot write {path}" in r.getMessage() and "SSH link down" in r.getMessage()
+               for r in caplog.records)
+    assert [o["fields"]["value"] for o in map(json.loads, path.read_text().splitlines())] == [1]

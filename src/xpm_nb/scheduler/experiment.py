@@ -224,7 +224,7 @@ class experiment:  # noqa: N801 - the reference's name
         finally:
             try:
                 if self._objects is not None:
-                    self._close_objects()
+                    self._objects.close()  # a warning if its host cannot take it
                 if self.run_mode is not RunMode.DRY_RUN:
                     status_error = self._write_final_status()
             finally:
@@ -234,13 +234,6 @@ class experiment:  # noqa: N801 - the reference's name
                 if experiment.CURRENT is self:
                     experiment.CURRENT = None
         return status_error
-
-    def _close_objects(self) -> None:
-        try:
-            self._objects.close()
-        except OSError as exc:  # a convenience file: the jobs' folders keep the truth
-            logger.warning("experiment %r: cannot write %s: %s", self.name,
-                           self._objects.path, exc)
 
     def _write_final_status(self) -> OSError | None:
         """Write "done" or "failed" best-effort: a failed write is logged and returned."""

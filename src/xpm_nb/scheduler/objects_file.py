@@ -73,26 +73,28 @@ class ObjectsFile:
                 self._write_locked()
 
     def close(self) -> None:
-        """Last write; no timer left behind."""
+        """Last write (a warning if the host cannot take it); no timer left behind."""
         with self._lock:
             self._closed = True
             timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
-        self.flush()
+            if timer is not None:
+                timer.cancel()
+            if self._written < len(self._lines) or not self._written:
+                self._write_or_warn()
 
     def _flush_from_timer(self) -> None:
         with self._lock:
             self._timer = None
-            if self._closed or self._written == len(self._lines):
-                return
-            try:
-                self._write_locked()
-            except (OSError, ConnectorError) as exc:
-                # A convenience file (the jobs' folders keep the truth), written on a
-                # timer's thread where an exception would only be printed: a warning,
-                # and the next add or the experiment's close writes it again.
-                logger.warning("cannot write %s: %s", self.path, exc)
+            if not self._closed and self._written < len(self._lines):
+                self._write_or_warn()  # on a timer's thread: an exception would only be printed
+
+    def _write_or_warn(self) -> None:
+        try:
+            self._write_locked()
+        except (OSError, ConnectorError) as exc:
+            # A convenience file (the jobs' folders keep the truth): a warning; a later
+            # add or the close writes it whole again.
+            logger.warning("cannot write %s: %s", self.path, exc)
 
     def _write_locked(self) -> None:
         text = "".join(line + "\n" for line in self._lines)
